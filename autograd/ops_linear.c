@@ -1,0 +1,92 @@
+/* Matrix products: batched matmul and torch.nn.Linear. */
+#include "log.h"
+#include "ops.h"
+
+static int64_t batch_of(const ssm_tensor *t) {
+    int64_t b = 1;
+    for (int d = 0; d < t->ndim - 2; d++) b *= t->shape[d];
+    return b;
+}
+
+/* node: i[0] batch, i[1] m, i[2] k, i[3] n, i[4] b shared (2-D) */
+static void matmul_bw(ssm_ctx *c, ssm_node *n) {
+    ssm_tensor *a = n->in[0], *b = n->in[1], *da = ssm_grad(c, a), *db = ssm_grad(c, b);
+    const ssm_kernels *k = ssm_kernels_for(a->device);
+    int64_t B = n->i[0], M = n->i[1], K = n->i[2], N = n->i[3];
+    const void *dy = n->out->grad->data;
+    int64_t sb = n->i[4] ? 0 : K * N;
+    if (da) /* da = dy @ b^T */
+        k->gemm(a->dtype, 0, 1, M, K, N, 1.0, dy, N, M * N, b->data, N, sb, 1.0, da->data, K,
+                M * K, B);
+    if (db) {
+        if (n->i[4]) /* shared b: db = sum over batches = a_flat^T @ dy_flat */
+            k->gemm(a->dtype, 1, 0, K, N, B * M, 1.0, a->data, K, 0, dy, N, 0, 1.0, db->data, N,
+                    0, 1);
+        else
+            k->gemm(a->dtype, 1, 0, K, N, M, 1.0, a->data, K, M * K, dy, N, M * N, 1.0, db->data,
+                    N, K * N, B);
+    }
+}
+
+ssm_tensor *ssm_matmul(ssm_ctx *c, ssm_tensor *a, ssm_tensor *b) {
+    ssm_tensor *in[2] = {a, b};
+    const ssm_kernels *k = ssm_kernels_of("matmul", in, 2);
+    char sa[96], sb[96];
+    SSM_CHECK(a->ndim >= 2 && b->ndim >= 2 && a->shape[a->ndim - 1] == b->shape[b->ndim - 2] &&
+                  (b->ndim == 2 || (b->ndim == a->ndim && batch_of(a) == batch_of(b))),
+              "matmul: shapes %s and %s do not multiply", ssm_tensor_describe(a, sa, sizeof sa),
+              ssm_tensor_describe(b, sb, sizeof sb));
+    int64_t B = batch_of(a), M = a->shape[a->ndim - 2], K = a->shape[a->ndim - 1];
+    int64_t N = b->shape[b->ndim - 1], shape[SSM_MAX_DIMS];
+    for (int d = 0; d < a->ndim - 1; d++) shape[d] = a->shape[d];
+    shape[a->ndim - 1] = N;
+    ssm_tensor *y = ssm_new_like_shape(c, a, a->ndim, shape);
+    int shared = b->ndim == 2;
+    k->gemm(a->dtype, 0, 0, M, N, K, 1.0, a->data, K, M * K, b->data, N, shared ? 0 : K * N, 0.0,
+            y->data, N, M * N, B);
+    if (ssm_needs_grad(c, in, 2)) {
+        ssm_node *n = ssm_record(c, "matmul", matmul_bw, y, in, 2);
+        n->i[0] = B;
+        n->i[1] = M;
+        n->i[2] = K;
+        n->i[3] = N;
+        n->i[4] = shared;
+    }
+    return y;
+}
+
+/* node: i[0] rows, i[1] in, i[2] out */
+static void linear_bw(ssm_ctx *c, ssm_node *n) {
+    ssm_tensor *x = n->in[0], *W = n->in[1], *bias = n->in[2];
+    ssm_tensor *dx = ssm_grad(c, x), *dW = ssm_grad(c, W), *db = ssm_grad(c, bias);
+    const ssm_kernels *k = ssm_kernels_for(x->device);
+    int64_t R = n->i[0], I = n->i[1], O = n->i[2];
+    const void *dy = n->out->grad->data;
+    if (dx) k->gemm(x->dtype, 0, 0, R, I, O, 1.0, dy, O, 0, W->data, I, 0, 1.0, dx->data, I, 0, 1);
+    if (dW) k->gemm(x->dtype, 1, 0, O, I, R, 1.0, dy, O, 0, x->data, I, 0, 1.0, dW->data, I, 0, 1);
+    if (db) k->sum_axis(x->dtype, dy, db->data, 1, R, O, 1.0, 1);
+}
+
+ssm_tensor *ssm_linear(ssm_ctx *c, ssm_tensor *x, ssm_tensor *W, ssm_tensor *bias) {
+    ssm_tensor *in[3] = {x, W, bias};
+    const ssm_kernels *k = ssm_kernels_of("linear", in, 3);
+    char sx[96], sw[96];
+    int64_t I = x->shape[x->ndim - 1], O = W->shape[0], R = x->numel / (I ? I : 1);
+    SSM_CHECK(W->ndim == 2 && W->shape[1] == I && (!bias || (bias->ndim == 1 && bias->shape[0] == O)),
+              "linear: input %s, weight %s (expected [out, %lld]) and bias do not match",
+              ssm_tensor_describe(x, sx, sizeof sx), ssm_tensor_describe(W, sw, sizeof sw),
+              (long long)I);
+    int64_t shape[SSM_MAX_DIMS];
+    for (int d = 0; d < x->ndim - 1; d++) shape[d] = x->shape[d];
+    shape[x->ndim - 1] = O;
+    ssm_tensor *y = ssm_new_like_shape(c, x, x->ndim, shape);
+    k->gemm(x->dtype, 0, 1, R, O, I, 1.0, x->data, I, 0, W->data, I, 0, 0.0, y->data, O, 0, 1);
+    if (bias) k->binary(SSM_BIN_ADD, x->dtype, y->data, y->numel, bias->data, O, y->data, y->numel);
+    if (ssm_needs_grad(c, in, 3)) {
+        ssm_node *n = ssm_record(c, "linear", linear_bw, y, in, 3);
+        n->i[0] = R;
+        n->i[1] = I;
+        n->i[2] = O;
+    }
+    return y;
+}

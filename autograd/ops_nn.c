@@ -1,0 +1,137 @@
+/* Building blocks of the layers: embedding, dropout, GLU, causal depthwise
+ * conv1d, FFT causal convolution. */
+#include "log.h"
+#include "ops.h"
+
+/* i[0] n, i[1] dim, i[2] vocab */
+static void embedding_bw(ssm_ctx *c, ssm_node *n) {
+    ssm_tensor *W = n->in[0];
+    ssm_kernels_for(W->device)->embedding_bwd(W->dtype, n->out->grad->data, n->in[1]->data,
+                                              ssm_grad(c, W)->data, n->i[0], n->i[1], n->i[2]);
+}
+
+ssm_tensor *ssm_embedding(ssm_ctx *c, ssm_tensor *W, ssm_tensor *idx) {
+    ssm_tensor *in[2] = {W, idx};
+    const ssm_kernels *k = ssm_kernels_of("embedding", in, 2);
+    SSM_CHECK(W->ndim == 2 && idx->dtype == SSM_I32 && idx->ndim < SSM_MAX_DIMS,
+              "embedding: needs W [vocab, dim] and i32 indices of rank < %d", SSM_MAX_DIMS);
+    int64_t shape[SSM_MAX_DIMS];
+    for (int d = 0; d < idx->ndim; d++) shape[d] = idx->shape[d];
+    shape[idx->ndim] = W->shape[1];
+    ssm_tensor *y = ssm_new_like_shape(c, W, idx->ndim + 1, shape);
+    k->embedding_fwd(W->dtype, W->data, idx->data, y->data, idx->numel, W->shape[1], W->shape[0]);
+    if (ssm_needs_grad(c, &W, 1)) {
+        ssm_node *n = ssm_record(c, "embedding", embedding_bw, y, in, 2);
+        n->i[0] = idx->numel;
+        n->i[1] = W->shape[1];
+        n->i[2] = W->shape[0];
+    }
+    return y;
+}
+
+/* f[0] p; i[0] Philox offset */
+static void dropout_bw(ssm_ctx *c, ssm_node *n) {
+    ssm_tensor *x = n->in[0];
+    ssm_kernels_for(x->device)->dropout_bwd(x->dtype, n->out->grad->data, ssm_grad(c, x)->data,
+                                            x->numel, n->f[0], c->seed, (uint64_t)n->i[0]);
+}
+
+ssm_tensor *ssm_dropout(ssm_ctx *c, ssm_tensor *x, double p) {
+    SSM_CHECK(p >= 0 && p < 1, "dropout: p = %g outside [0, 1)", p);
+    if (p == 0 || !c->training) return x;
+    uint64_t offset = ssm_ctx_take_counters(c, (uint64_t)x->numel);
+    ssm_tensor *y = ssm_tensor_like(c->arena, x);
+    ssm_kernels_for(x->device)->dropout_fwd(x->dtype, x->data, y->data, x->numel, p, c->seed,
+                                            offset);
+    if (ssm_needs_grad(c, &x, 1)) {
+        ssm_node *n = ssm_record(c, "dropout", dropout_bw, y, &x, 1);
+        n->f[0] = p;
+        n->i[0] = (int64_t)offset;
+    }
+    return y;
+}
+
+static void glu_bw(ssm_ctx *c, ssm_node *n) {
+    ssm_tensor *x = n->in[0];
+    ssm_kernels_for(x->device)->glu_bwd(x->dtype, x->data, n->out->grad->data,
+                                        ssm_grad(c, x)->data, n->i[0], n->i[1]);
+}
+
+ssm_tensor *ssm_glu(ssm_ctx *c, ssm_tensor *x) {
+    int64_t last = x->shape[x->ndim - 1];
+    SSM_CHECK(x->ndim >= 1 && last % 2 == 0, "glu: last axis of size %lld is not even",
+              (long long)last);
+    int64_t shape[SSM_MAX_DIMS];
+    for (int d = 0; d < x->ndim; d++) shape[d] = x->shape[d];
+    shape[x->ndim - 1] = last / 2;
+    ssm_tensor *y = ssm_new_like_shape(c, x, x->ndim, shape);
+    int64_t rows = x->numel / last;
+    ssm_kernels_for(x->device)->glu_fwd(x->dtype, x->data, y->data, rows, last / 2);
+    if (ssm_needs_grad(c, &x, 1)) {
+        ssm_node *n = ssm_record(c, "glu", glu_bw, y, &x, 1);
+        n->i[0] = rows;
+        n->i[1] = last / 2;
+    }
+    return y;
+}
+
+/* i[0..3] B, L, C, K */
+static void conv1d_bw(ssm_ctx *c, ssm_node *n) {
+    ssm_tensor *x = n->in[0];
+    ssm_kernels_for(x->device)->conv1d_causal_bwd(
+        x->dtype, x->data, n->in[1]->data, n->out->grad->data, ssm_grad_data(c, x),
+        ssm_grad_data(c, n->in[1]), ssm_grad_data(c, n->in[2]), n->i[0], n->i[1], n->i[2], n->i[3]);
+}
+
+ssm_tensor *ssm_conv1d_causal(ssm_ctx *c, ssm_tensor *x, ssm_tensor *w, ssm_tensor *bias) {
+    ssm_tensor *in[3] = {x, w, bias};
+    const ssm_kernels *k = ssm_kernels_of("conv1d_causal", in, 3);
+    SSM_CHECK(x->ndim == 3 && w->ndim == 2 && w->shape[0] == x->shape[2] &&
+                  (!bias || bias->numel == x->shape[2]),
+              "conv1d_causal: needs x [B, L, C], w [C, K], bias [C]");
+    int64_t B = x->shape[0], L = x->shape[1], C = x->shape[2], K = w->shape[1];
+    ssm_tensor *y = ssm_tensor_like(c->arena, x);
+    k->conv1d_causal_fwd(x->dtype, x->data, w->data, ssm_data_or_null(bias), y->data, B, L, C, K);
+    if (ssm_needs_grad(c, in, 3)) {
+        ssm_node *n = ssm_record(c, "conv1d_causal", conv1d_bw, y, in, 3);
+        n->i[0] = B;
+        n->i[1] = L;
+        n->i[2] = C;
+        n->i[3] = K;
+    }
+    return y;
+}
+
+/* in: u, k, D (may be NULL); i[0..3] B, H, L, Lk */
+static void fft_conv_bw(ssm_ctx *c, ssm_node *n) {
+    ssm_tensor *u = n->in[0], *k = n->in[1], *D = n->in[2];
+    ssm_kernels_for(u->device)->fft_conv_bwd(u->dtype, u->data, k->data, ssm_data_or_null(D),
+                                             n->out->grad->data, ssm_grad_data(c, u),
+                                             ssm_grad_data(c, k), ssm_grad_data(c, D), n->i[0],
+                                             n->i[1], n->i[2], n->i[3]);
+}
+
+ssm_tensor *ssm_fft_conv(ssm_ctx *c, ssm_tensor *u, ssm_tensor *k) {
+    return ssm_fft_conv_skip(c, u, k, NULL);
+}
+
+ssm_tensor *ssm_fft_conv_skip(ssm_ctx *c, ssm_tensor *u, ssm_tensor *k, ssm_tensor *D) {
+    ssm_tensor *in[3] = {u, k, D};
+    const ssm_kernels *kt = ssm_kernels_of("fft_conv", in, 3);
+    SSM_CHECK(!D || (D->numel == u->shape[1] && D->dtype == u->dtype),
+              "fft_conv: D must have H elements");
+    SSM_CHECK(u->ndim == 3 && k->ndim == 2 && k->shape[0] == u->shape[1] &&
+                  (k->shape[1] == u->shape[2] || k->shape[1] == 2 * u->shape[2]),
+              "fft_conv: needs u [B, H, L] and k [H, L] or [H, 2L]");
+    int64_t B = u->shape[0], H = u->shape[1], L = u->shape[2], Lk = k->shape[1];
+    ssm_tensor *y = ssm_tensor_like(c->arena, u);
+    kt->fft_conv_fwd(u->dtype, u->data, k->data, ssm_data_or_null(D), y->data, B, H, L, Lk);
+    if (ssm_needs_grad(c, in, 3)) {
+        ssm_node *n = ssm_record(c, "fft_conv", fft_conv_bw, y, in, 3);
+        n->i[0] = B;
+        n->i[1] = H;
+        n->i[2] = L;
+        n->i[3] = Lk;
+    }
+    return y;
+}

@@ -1,0 +1,37 @@
+/* Parameters: named tensors living in one flat buffer per model (llm.c's
+ * malloc_and_point_parameters). Gradients and optimizer moments are flat
+ * buffers of the same layout, so AdamW, the global gradient norm and
+ * clipping are single passes over the whole model, and a checkpoint is a
+ * walk over the named views. Parameters are laid out group by group, so
+ * each optimizer group is one contiguous range.
+ *
+ * Use: ssm_params_add() every parameter (its data is not there yet), then
+ * ssm_params_finalize() allocates and points, then initialise the values. */
+#ifndef SSM_PARAMS_H
+#define SSM_PARAMS_H
+#include "tensor.h"
+
+#define SSM_MAX_GROUPS 4
+enum { SSM_GROUP_DEFAULT = 0, SSM_GROUP_SSM = 1, SSM_GROUP_NO_DECAY = 2 };
+
+typedef struct ssm_params {
+    ssm_dtype dtype;
+    ssm_device device;
+    int n, cap;
+    ssm_tensor **p;  /* in registration order */
+    int64_t numel;
+    int64_t group_begin[SSM_MAX_GROUPS + 1]; /* group g is [begin[g], begin[g+1]) */
+    ssm_tensor *values, *grads;              /* flat [numel] */
+    int finalized;
+} ssm_params;
+
+ssm_params *ssm_params_new(ssm_dtype dt, ssm_device dev);
+void ssm_params_free(ssm_params *ps);
+/* Register a parameter (name is copied). Its data exists after finalize. */
+ssm_tensor *ssm_params_add(ssm_params *ps, const char *name, int group, int ndim,
+                           const int64_t *shape);
+void ssm_params_finalize(ssm_params *ps);
+ssm_tensor *ssm_params_find(const ssm_params *ps, const char *name);
+void ssm_params_zero_grad(ssm_params *ps);
+
+#endif

@@ -1,0 +1,112 @@
+#include "tape.h"
+#include <stdlib.h>
+#include "log.h"
+
+ssm_ctx *ssm_ctx_new(uint64_t seed) {
+    ssm_ctx *c = calloc(1, sizeof *c);
+    SSM_CHECK(c, "ctx: out of memory");
+    c->arena = ssm_arena_new();
+    c->grad_enabled = 1;
+    c->training = 1;
+    c->seed = seed;
+    return c;
+}
+
+void ssm_ctx_free(ssm_ctx *c) {
+    if (!c) return;
+    ssm_arena_free(c->arena);
+    free(c->nodes);
+    free(c);
+}
+
+void ssm_ctx_reset(ssm_ctx *c) {
+    /* Leaves keep their persistent grads; per-step tensors vanish with the arena. */
+    c->n_nodes = 0;
+    ssm_arena_reset(c->arena);
+}
+
+int ssm_no_grad_begin(ssm_ctx *c) {
+    int saved = c->grad_enabled;
+    c->grad_enabled = 0;
+    return saved;
+}
+
+void ssm_no_grad_end(ssm_ctx *c, int saved) { c->grad_enabled = saved; }
+
+ssm_tensor *ssm_new_like_shape(ssm_ctx *c, const ssm_tensor *x, int ndim, const int64_t *shape) {
+    return ssm_tensor_arena(c->arena, x->dtype, x->device, ndim, shape);
+}
+
+int ssm_needs_grad(ssm_ctx *c, ssm_tensor *const *in, int n) {
+    if (!c->grad_enabled) return 0;
+    for (int i = 0; i < n; i++)
+        if (in[i] && (in[i]->flags & SSM_T_REQUIRES_GRAD)) return 1;
+    return 0;
+}
+
+ssm_node *ssm_record(ssm_ctx *c, const char *op, ssm_backward_fn bw, ssm_tensor *out,
+                     ssm_tensor *const *in, int n) {
+    SSM_CHECK(n <= SSM_NODE_MAX_IN, "%s: %d inputs (at most %d)", op, n, SSM_NODE_MAX_IN);
+    if (c->n_nodes == c->cap_nodes) { /* grows during the first steps only */
+        c->cap_nodes = c->cap_nodes ? 2 * c->cap_nodes : 256;
+        c->nodes = realloc(c->nodes, (size_t)c->cap_nodes * sizeof *c->nodes);
+        SSM_CHECK(c->nodes, "tape: out of memory");
+    }
+    ssm_node *node = &c->nodes[c->n_nodes++];
+    *node = (ssm_node){.op = op, .backward = bw, .out = out, .n_in = n};
+    for (int i = 0; i < n; i++) node->in[i] = in[i];
+    out->flags |= SSM_T_REQUIRES_GRAD;
+    out->grad = NULL;
+    return node;
+}
+
+ssm_tensor *ssm_grad(ssm_ctx *c, ssm_tensor *t) {
+    if (!t || !(t->flags & SSM_T_REQUIRES_GRAD)) return NULL;
+    if (!t->grad) {
+        SSM_CHECK(!(t->flags & SSM_T_PARAM), "grad: parameter %s has no gradient buffer",
+                  t->name ? t->name : "?");
+        t->grad = ssm_tensor_like(c->arena, t);
+        ssm_tensor_zero(t->grad);
+    }
+    return t->grad;
+}
+
+const ssm_kernels *ssm_kernels_of(const char *op, ssm_tensor *const *in, int n) {
+    ssm_device dev = in[0]->device;
+    for (int i = 1; i < n; i++)
+        if (in[i] && in[i]->device != dev)
+            ssm_panic("%s: input 0 is on %s but input %d is on %s", op, ssm_device_name(dev), i,
+                      ssm_device_name(in[i]->device));
+    return ssm_kernels_for(dev);
+}
+
+uint64_t ssm_ctx_take_counters(ssm_ctx *c, uint64_t n) {
+    uint64_t first = c->rng_offset;
+    c->rng_offset += n;
+    return first;
+}
+
+static void run_backward(ssm_ctx *c) {
+    for (int64_t i = c->n_nodes - 1; i >= 0; i--) {
+        ssm_node *n = &c->nodes[i];
+        if (!n->out->grad) continue; /* nothing flowed into this node */
+        n->backward(c, n);
+    }
+    c->n_nodes = 0; /* a tape is used once */
+}
+
+void ssm_backward(ssm_ctx *c, ssm_tensor *out) {
+    SSM_CHECK(out->numel == 1, "backward: the output has %lld elements; pass its gradient "
+              "with ssm_backward_with", (long long)out->numel);
+    SSM_CHECK(out->flags & SSM_T_REQUIRES_GRAD, "backward: the output does not require grad");
+    ssm_tensor_fill(ssm_grad(c, out), 1.0);
+    run_backward(c);
+}
+
+void ssm_backward_with(ssm_ctx *c, ssm_tensor *out, const ssm_tensor *dout) {
+    SSM_CHECK(out->flags & SSM_T_REQUIRES_GRAD, "backward: the output does not require grad");
+    SSM_CHECK(dout->numel == out->numel, "backward: gradient of %lld elements for %lld",
+              (long long)dout->numel, (long long)out->numel);
+    ssm_tensor_copy(ssm_grad(c, out), dout);
+    run_backward(c);
+}

@@ -1,0 +1,80 @@
+/* The tape (Wengert list) and the context every op takes.
+ *
+ * Ops are eager: each computes its output at once and, when gradients are
+ * enabled and an input requires one, appends a node holding its backward rule
+ * and what that rule needs. ssm_backward() walks the nodes in reverse and
+ * accumulates into .grad. All per-step tensors come from the context's arena;
+ * ssm_ctx_reset() drops the tape and the arena together after the optimizer
+ * step. */
+#ifndef SSM_TAPE_H
+#define SSM_TAPE_H
+#include <stdint.h>
+#include "arena.h"
+#include "kernels.h"
+#include "tensor.h"
+
+#define SSM_NODE_MAX_IN 8 /* the selective scan takes 8 */
+#define SSM_NODE_MAX_SAVED 4
+
+struct ssm_ctx;
+struct ssm_node;
+typedef void (*ssm_backward_fn)(struct ssm_ctx *c, struct ssm_node *n);
+
+typedef struct ssm_node {
+    const char *op;
+    ssm_backward_fn backward;
+    ssm_tensor *out;
+    ssm_tensor *in[SSM_NODE_MAX_IN];
+    int n_in;
+    ssm_tensor *saved[SSM_NODE_MAX_SAVED]; /* tensors the rule needs besides in/out */
+    double f[4];                           /* scalar arguments */
+    int64_t i[8];                          /* integer arguments (sizes, axes, flags) */
+} ssm_node;
+
+typedef struct ssm_ctx {
+    ssm_arena *arena;
+    ssm_node *nodes; /* persistent array, reused every step */
+    int64_t n_nodes, cap_nodes;
+    int grad_enabled; /* 0 inside no_grad scopes */
+    int training;     /* dropout and BatchNorm behaviour */
+    uint64_t seed;    /* Philox key for dropout */
+    uint64_t rng_offset; /* next unused Philox counter; part of the checkpoint */
+} ssm_ctx;
+
+ssm_ctx *ssm_ctx_new(uint64_t seed);
+void ssm_ctx_free(ssm_ctx *c);
+/* Forget the tape and free every per-step tensor (call after the optimizer step). */
+void ssm_ctx_reset(ssm_ctx *c);
+
+/* no_grad scope: int saved = ssm_no_grad_begin(c); ... ssm_no_grad_end(c, saved); */
+int ssm_no_grad_begin(ssm_ctx *c);
+void ssm_no_grad_end(ssm_ctx *c, int saved);
+
+/* Seed d(out)/d(out) = 1 (out must have one element) and run the tape backward. */
+void ssm_backward(ssm_ctx *c, ssm_tensor *out);
+/* Same with an explicit upstream gradient for out (same shape). */
+void ssm_backward_with(ssm_ctx *c, ssm_tensor *out, const ssm_tensor *dout);
+
+/* --- for op implementations --- */
+/* New per-step tensor of the given shape with x's dtype and device. */
+ssm_tensor *ssm_new_like_shape(ssm_ctx *c, const ssm_tensor *x, int ndim, const int64_t *shape);
+/* Whether an op with these inputs must record a node. */
+int ssm_needs_grad(ssm_ctx *c, ssm_tensor *const *in, int n);
+/* Append a node for out (marks out as requiring grad); returns it for the op to fill. */
+ssm_node *ssm_record(ssm_ctx *c, const char *op, ssm_backward_fn bw, ssm_tensor *out,
+                     ssm_tensor *const *in, int n);
+/* Gradient buffer of t (zero-initialised on first use), or NULL if t needs none. */
+ssm_tensor *ssm_grad(ssm_ctx *c, ssm_tensor *t);
+/* t's data, or NULL for an absent optional input. */
+static inline const void *ssm_data_or_null(const ssm_tensor *t) { return t ? t->data : NULL; }
+/* Data of t's gradient buffer, or NULL when t needs no gradient. */
+static inline void *ssm_grad_data(struct ssm_ctx *c, ssm_tensor *t) {
+    ssm_tensor *g = ssm_grad(c, t);
+    return g ? g->data : NULL;
+}
+/* Kernel table for the op's inputs; aborts when they are on different devices. */
+const ssm_kernels *ssm_kernels_of(const char *op, ssm_tensor *const *in, int n);
+/* Draw `n` fresh Philox counters (dropout, random init). */
+uint64_t ssm_ctx_take_counters(ssm_ctx *c, uint64_t n);
+
+#endif

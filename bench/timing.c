@@ -1,0 +1,29 @@
+#ifdef HAVE_CONFIG_H
+#include <config.h>
+#endif
+#include "timing.h"
+#include <stdlib.h>
+#include "kernels.h"
+#include "log.h"
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+double bench_time_ms(ssm_device dev, bench_fn fn, void *arg, int reps) {
+    const ssm_kernels *k = ssm_kernels_for(dev);
+    for (int i = 0; i < 3; i++) fn(arg);
+    k->sync();
+    double *t = malloc((size_t)reps * sizeof *t);
+    SSM_CHECK(t, "bench: out of memory");
+    for (int r = 0; r < reps; r++) {
+        k->timer_start();
+        fn(arg);
+        t[r] = k->timer_stop_ms();
+    }
+    qsort(t, (size_t)reps, sizeof *t, cmp_double);
+    double med = t[reps / 2];
+    free(t);
+    return med;
+}

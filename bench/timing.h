@@ -1,0 +1,14 @@
+/* Timing for the benchmarks: the median of repeated runs after warm-up, CUDA work
+ * timed with events on the backend's stream, CPU work with a monotonic clock after
+ * a device sync. Shared by bench_ops, bench_s4 and bench_mamba. */
+#ifndef SSM_BENCH_TIMING_H
+#define SSM_BENCH_TIMING_H
+#include "tensor.h"
+
+typedef void (*bench_fn)(void *arg);
+
+/* Median time of fn(arg) in ms over reps runs, after 3 warm-up runs (plans, handles,
+ * arenas and caches are then in place). */
+double bench_time_ms(ssm_device dev, bench_fn fn, void *arg, int reps);
+
+#endif

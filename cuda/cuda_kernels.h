@@ -1,0 +1,149 @@
+/* CUDA implementations of the kernel table (internal to cuda/). Each file
+ * <area>.cu defines its entries; backend.cu assembles the table (and holds
+ * the memory entries). Semantics: see lib/kernels.h. f32 only: every entry
+ * aborts on another dtype. C linkage, so the definitions match the table's
+ * function pointer types exactly. */
+#ifndef SSM_CUDA_KERNELS_H
+#define SSM_CUDA_KERNELS_H
+#include <stddef.h>
+#include <stdint.h>
+#ifdef __cplusplus
+extern "C" {
+#endif
+#include "kernels.h"
+
+/* backend.cu: memory */
+void *ssm_cuda_alloc(size_t bytes);
+void ssm_cuda_free(void *p);
+void ssm_cuda_memset0(void *p, size_t bytes);
+void ssm_cuda_copy(void *dst, const void *src, size_t bytes);
+void ssm_cuda_to_host(void *host_dst, const void *src, size_t bytes);
+void ssm_cuda_from_host(void *dst, const void *host_src, size_t bytes);
+void ssm_cuda_sync(void);
+
+/* elementwise.cu */
+void ssm_cuda_fill(ssm_dtype dt, void *y, int64_t n, double value);
+void ssm_cuda_scale(ssm_dtype dt, const void *x, void *y, int64_t n, double alpha, int acc);
+void ssm_cuda_unary(ssm_unary_op op, ssm_dtype dt, const void *x, void *y, int64_t n);
+void ssm_cuda_unary_bwd(ssm_unary_op op, ssm_dtype dt, const void *x, const void *y,
+                        const void *dy, void *dx, int64_t n);
+void ssm_cuda_binary(ssm_binary_op op, ssm_dtype dt, const void *a, int64_t na, const void *b,
+                     int64_t nb, void *y, int64_t n);
+void ssm_cuda_binary_bwd(ssm_binary_op op, ssm_dtype dt, const void *a, int64_t na,
+                         const void *b, int64_t nb, const void *dy, int64_t n, void *da,
+                         void *db);
+/* reduce.cu */
+void ssm_cuda_sum_axis(ssm_dtype dt, const void *x, void *y, int64_t outer, int64_t n,
+                       int64_t inner, double scale, int acc);
+void ssm_cuda_expand_axis(ssm_dtype dt, const void *x, void *y, int64_t outer, int64_t n,
+                          int64_t inner, double scale);
+void ssm_cuda_permute(ssm_dtype dt, const void *x, void *y, int ndim, const int64_t *shape,
+                      const int *perm, int acc);
+void ssm_cuda_slice_copy(ssm_dtype dt, const void *x, void *y, int64_t outer, int64_t nx,
+                         int64_t ny, int64_t inner, int64_t x_off, int64_t y_off, int64_t len,
+                         int acc);
+double ssm_cuda_sumsq(ssm_dtype dt, const void *x, int64_t n);
+/* gemm.cu */
+void ssm_cuda_gemm(ssm_dtype dt, int transa, int transb, int64_t m, int64_t n, int64_t k,
+                   double alpha, const void *a, int64_t lda, int64_t stride_a, const void *b,
+                   int64_t ldb, int64_t stride_b, double beta, void *c, int64_t ldc,
+                   int64_t stride_c, int64_t batch);
+/* norm.cu */
+void ssm_cuda_layernorm_fwd(ssm_dtype dt, const void *x, const void *w, const void *b, void *y,
+                            void *mean, void *rstd, int64_t rows, int64_t dim, double eps);
+void ssm_cuda_layernorm_bwd(ssm_dtype dt, const void *x, const void *w, const void *mean,
+                            const void *rstd, const void *dy, void *dx, void *dw, void *db,
+                            int64_t rows, int64_t dim);
+void ssm_cuda_rmsnorm_fwd(ssm_dtype dt, const void *x, const void *w, void *y, void *rstd,
+                          int64_t rows, int64_t dim, double eps);
+void ssm_cuda_rmsnorm_bwd(ssm_dtype dt, const void *x, const void *w, const void *rstd,
+                          const void *dy, void *dx, void *dw, int64_t rows, int64_t dim);
+void ssm_cuda_batchnorm_fwd(ssm_dtype dt, const void *x, const void *w, const void *b, void *y,
+                            void *mean, void *invstd, void *running_mean, void *running_var,
+                            int64_t rows, int64_t C, double eps, double momentum, int training);
+void ssm_cuda_batchnorm_bwd(ssm_dtype dt, const void *x, const void *w, const void *mean,
+                            const void *invstd, const void *dy, void *dx, void *dw, void *db,
+                            int64_t rows, int64_t C, int training);
+/* loss.cu */
+void ssm_cuda_xent_fwd(ssm_dtype dt, const void *logits, const int32_t *target,
+                       const int32_t *class_mask, void *loss, void *lse, int64_t rows, int64_t C,
+                       int32_t ignore_index);
+void ssm_cuda_xent_bwd(ssm_dtype dt, const void *logits, const int32_t *target,
+                       const int32_t *class_mask, const void *lse, const void *dloss,
+                       void *dlogits, int64_t rows, int64_t C, int32_t ignore_index);
+/* nn.cu */
+void ssm_cuda_embedding_fwd(ssm_dtype dt, const void *W, const int32_t *idx, void *y, int64_t n,
+                            int64_t dim, int64_t vocab);
+void ssm_cuda_embedding_bwd(ssm_dtype dt, const void *dy, const int32_t *idx, void *dW,
+                            int64_t n, int64_t dim, int64_t vocab);
+void ssm_cuda_dropout_fwd(ssm_dtype dt, const void *x, void *y, int64_t n, double p,
+                          uint64_t seed, uint64_t offset);
+void ssm_cuda_dropout_bwd(ssm_dtype dt, const void *dy, void *dx, int64_t n, double p,
+                          uint64_t seed, uint64_t offset);
+void ssm_cuda_glu_fwd(ssm_dtype dt, const void *x, void *y, int64_t rows, int64_t half);
+void ssm_cuda_glu_bwd(ssm_dtype dt, const void *x, const void *dy, void *dx, int64_t rows,
+                      int64_t half);
+void ssm_cuda_conv1d_causal_fwd(ssm_dtype dt, const void *x, const void *w, const void *bias,
+                                void *y, int64_t B, int64_t L, int64_t C, int64_t K);
+void ssm_cuda_conv1d_causal_bwd(ssm_dtype dt, const void *x, const void *w, const void *dy,
+                                void *dx, void *dw, void *dbias, int64_t B, int64_t L, int64_t C,
+                                int64_t K);
+/* fft_conv.cu */
+void ssm_cuda_fft_conv_fwd(ssm_dtype dt, const void *u, const void *k, const void *D, void *y,
+                           int64_t B, int64_t H, int64_t L, int64_t Lk);
+void ssm_cuda_fft_conv_bwd(ssm_dtype dt, const void *u, const void *k, const void *D,
+                           const void *dy, void *du, void *dk, void *dD, int64_t B, int64_t H,
+                           int64_t L, int64_t Lk);
+void ssm_cuda_irfft_fwd(ssm_dtype dt, const void *X, void *y, int64_t R, int64_t n);
+void ssm_cuda_irfft_bwd(ssm_dtype dt, const void *dy, void *dX, int64_t R, int64_t n);
+/* cauchy.cu */
+void ssm_cuda_cauchy_fwd(ssm_dtype dt, const void *v, const void *w, const void *z, void *r,
+                         int64_t S, int64_t H, int64_t N2, int64_t K);
+void ssm_cuda_cauchy_bwd(ssm_dtype dt, const void *v, const void *w, const void *z,
+                         const void *dr, void *dv, void *dw, int64_t S, int64_t H, int64_t N2,
+                         int64_t K);
+/* vandermonde.cu */
+void ssm_cuda_vandermonde_fwd(ssm_dtype dt_, int disc, const void *dt, const void *A,
+                              const void *C, void *K, int64_t H, int64_t N2, int64_t L);
+void ssm_cuda_vandermonde_bwd(ssm_dtype dt_, int disc, const void *dt, const void *A,
+                              const void *C, const void *dK, void *ddt, void *dA, void *dC,
+                              int64_t H, int64_t N2, int64_t L);
+void ssm_cuda_diag_discretise(ssm_dtype dt_, int disc, const void *dt, const void *A,
+                              const void *C, void *z, void *Ct, int64_t H, int64_t N2);
+void ssm_cuda_diag_ssm_step(ssm_dtype dt_, const void *z, const void *Ct, void *s, const void *u,
+                            void *y, int64_t B, int64_t H, int64_t N2);
+/* s5.cu: chunked scan with carries */
+void ssm_cuda_s5_scan_fwd(ssm_dtype dt, const void *Lambda_bar, const void *Bu, void *x,
+                          int64_t B, int64_t L, int64_t P2, int reverse);
+void ssm_cuda_s5_scan_bwd(ssm_dtype dt, const void *Lambda_bar, const void *x, const void *dx,
+                          void *dLambda_bar, void *dBu, int64_t B, int64_t L, int64_t P2,
+                          int reverse);
+/* selective_scan.cu: the fused selective scan (state in registers, backward by recomputation) */
+void ssm_cuda_selective_scan_fwd(ssm_dtype dt, const void *u, const void *delta, const void *A,
+                                 const void *B, const void *C, const void *D, const void *z,
+                                 const void *delta_bias, void *y, void *last_state,
+                                 void *x_chunks, int64_t batch, int64_t d_inner, int64_t d_state,
+                                 int64_t L, int64_t chunk);
+void ssm_cuda_selective_scan_bwd(ssm_dtype dt, const void *u, const void *delta, const void *A,
+                                 const void *B, const void *C, const void *D, const void *z,
+                                 const void *delta_bias, const void *x_chunks, const void *dy,
+                                 const void *d_last_state, void *du, void *ddelta, void *dA,
+                                 void *dB, void *dC, void *dD, void *dz, void *ddelta_bias,
+                                 int64_t batch, int64_t d_inner, int64_t d_state, int64_t L,
+                                 int64_t chunk);
+/* random.cu */
+void ssm_cuda_rand_uniform(ssm_dtype dt, void *y, int64_t n, uint64_t seed, uint64_t offset,
+                           double lo, double hi);
+void ssm_cuda_rand_normal(ssm_dtype dt, void *y, int64_t n, uint64_t seed, uint64_t offset,
+                          double mean, double std);
+/* optim.cu */
+void ssm_cuda_adamw(ssm_dtype dt, void *p, const void *g, void *m, void *v, int64_t n, double lr,
+                    double beta1, double beta2, double eps, double wd, int64_t step,
+                    int decoupled, double grad_scale);
+void ssm_cuda_sgd(ssm_dtype dt, void *p, const void *g, void *buf, int64_t n, double lr,
+                  double momentum, double wd, int nesterov, int first_step, double grad_scale);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,408 @@
+/* Diagonal SSMs on CUDA (kernels.h: vandermonde_fwd/bwd, diag_discretise,
+ * diag_ssm_step), following lib/cpu_vandermonde.inc formula for formula.
+ *
+ * Powers z^l = e^{l s} (s = log z) come from two tables, as on the CPU:
+ * lo[n][j] = e^{j s_n} for j < 64 and hi[n][kb] = e^{64 kb s_n}, so each power
+ * is one complex product away from an exact exponential and no error grows
+ * with l (a running product would). Both tables are built per block in shared
+ * memory; the inner loops are then plain complex multiply-adds.
+ *
+ * Forward, one block per (channel h, run of 2048-sample chunks): thread (j, q)
+ * owns samples l = 64 kb + j for 8 values of kb, so
+ *   K[h, l] = sum_n Re(base[n][kb] lo[n][j]),  base = 2 Ct hi,
+ * reads lo[n][j] lane by lane and base[n][kb] as a warp broadcast, and the
+ * modes are summed in the CPU's order (n = 0, 1, ...).
+ *
+ * Backward, the same tiling with the roles swapped: lane n is a mode, a warp
+ * owns 4 values of kb, and a thread forms
+ *   B0[kb] = sum_j dK[64 kb + j] conj(lo[n][j]),  B1[kb] = sum_j j dK[...] conj(lo[n][j]),
+ *   S0 += conj(hi) B0,  S1 += conj(hi) (64 kb B0 + B1)
+ * (S0 = sum_l dK_l conj(z^l), S1 = sum_l l dK_l conj(z^l)). Warps are summed in
+ * shared memory in fixed order and each block writes its partial (S0, S1) per
+ * mode to scratch; a second kernel (one block per h) sums the partials in
+ * fixed order, applies the chain rule through the discretisation and sums
+ * d dt over the modes. No atomics: results are deterministic. */
+#include "common.cuh"
+
+enum {
+    VD_BLK = 64,     /* lo table width: l = 64 kb + j (the CPU's BLK) */
+    VD_MG = 32,      /* modes per group held in shared memory */
+    VD_THREADS = 256,
+    VD_CHUNK_KB = 32 /* kb values per chunk: 2048 samples */
+};
+enum { VF_KBT = 8 }; /* forward: kb per thread (4 thread rows x 8 = 32) */
+enum { VB_KBT = 4 }; /* backward: kb per warp (8 warps x 4 = 32) */
+
+/* --- complex arithmetic in float, as C99's float complex --- */
+
+__device__ __forceinline__ float2 c_mul(float2 a, float2 b) {
+    return make_float2(a.x * b.x - a.y * b.y, a.x * b.y + a.y * b.x);
+}
+__device__ __forceinline__ float2 c_add(float2 a, float2 b) { return make_float2(a.x + b.x, a.y + b.y); }
+__device__ __forceinline__ float2 c_sub(float2 a, float2 b) { return make_float2(a.x - b.x, a.y - b.y); }
+__device__ __forceinline__ float2 c_conj(float2 a) { return make_float2(a.x, -a.y); }
+__device__ __forceinline__ float2 c_scale(float s, float2 a) { return make_float2(s * a.x, s * a.y); }
+/* Smith's algorithm: no overflow of |b|^2 */
+__device__ __forceinline__ float2 c_div(float2 a, float2 b) {
+    if (fabsf(b.x) >= fabsf(b.y)) {
+        float r = b.y / b.x, d = b.x + b.y * r;
+        return make_float2((a.x + a.y * r) / d, (a.y - a.x * r) / d);
+    }
+    float r = b.x / b.y, d = b.y + b.x * r;
+    return make_float2((a.x * r + a.y) / d, (a.y * r - a.x) / d);
+}
+__device__ __forceinline__ float2 c_exp(float2 z) {
+    float e = expf(z.x), s, c;
+    sincosf(z.y, &s, &c);
+    return make_float2(e * c, e * s);
+}
+/* e^{l s} for a power l up to L: the product l s and its phase reduction in double, so
+ * the only roundings left are s's own and the final f32 ones; in f32, l s loses
+ * l |s| 6e-8 of phase, 2.5e-3 rad at l = 4096, |s| = 10 (the CPU uses double tables). */
+__device__ __forceinline__ float2 c_exp_l(double l, float2 s) {
+    double re = l * (double)s.x, im = l * (double)s.y;
+    im -= 6.283185307179586 * rint(im * 0.15915494309189535);
+    float e = expf((float)re), sn, cs;
+    sincosf((float)im, &sn, &cs);
+    return make_float2(e * cs, e * sn);
+}
+
+/* s = log z and the discretised C of one mode (cpu: discretise). */
+__device__ __forceinline__ void vd_discretise(int disc, float dt, float2 A, float2 C, float2 *s,
+                                              float2 *Ct) {
+    float2 w = c_scale(dt, A);
+    if (disc == 0) {
+        *s = w;
+        /* Ct = C (e^w - 1) / A in double, as the CPU: in f32, e^w - 1 for small dt A loses
+         * most of its digits (expm1 form: expm1(Re w) cos(Im w) - 2 sin^2(Im w / 2)) */
+        double wr = (double)dt * A.x, wi = (double)dt * A.y, sh = sin(wi / 2);
+        double er = expm1(wr) * cos(wi) - 2 * sh * sh, ei = exp(wr) * sin(wi);
+        double nr = (double)C.x * er - (double)C.y * ei, ni = (double)C.x * ei + (double)C.y * er;
+        double ar = A.x, ai = A.y, m = ar * ar + ai * ai;
+        *Ct = make_float2((float)((nr * ar + ni * ai) / m), (float)((ni * ar - nr * ai) / m));
+    } else {
+        /* in double from dt and A, rounded once, as the CPU: the quotient (1 + w/2)/(1 - w/2)
+         * is near 1 and f32 would lose most of Re s */
+        double hx = 0.5 * (double)dt * A.x, hy = 0.5 * (double)dt * A.y;
+        double nx = 1.0 + hx, dx = 1.0 - hx, dy = -hy, m = dx * dx + dy * dy;
+        double qx = (nx * dx + hy * dy) / m, qy = (hy * dx - nx * dy) / m;
+        *s = make_float2((float)log(hypot(qx, qy)), (float)atan2(qy, qx));
+        double cr = (double)dt * C.x, ci = (double)dt * C.y; /* Ct = dt C / (1 - w/2) */
+        *Ct = make_float2((float)((cr * dx + ci * dy) / m), (float)((ci * dx - cr * dy) / m));
+    }
+}
+
+/* Blocks along l: each takes `cpb` consecutive chunks, so that the lo table
+ * (which depends on h only) is built once per block while the grid still
+ * fills the GPU. */
+static void vd_chunking(int64_t H, int64_t L, int64_t *nchunk, int *cpb, int *gx) {
+    int64_t nkb = (L + VD_BLK - 1) / VD_BLK;
+    *nchunk = (nkb + VD_CHUNK_KB - 1) / VD_CHUNK_KB;
+    int64_t want = (int64_t)ssm_cuda_sm_count() * 8; /* blocks for two full waves */
+    int64_t c = H * *nchunk / (want > 0 ? want : 1);
+    if (c < 1) c = 1;
+    if (c > *nchunk) c = *nchunk;
+    int64_t g = (*nchunk + c - 1) / c;
+    c = (*nchunk + g - 1) / g; /* balance the chunks over the blocks */
+    *cpb = (int)c;
+    *gx = (int)g;
+}
+
+/* --- forward --- */
+
+static __global__ void __launch_bounds__(VD_THREADS)
+vd_fwd_kernel(int disc, const float *dt, const float2 *A, const float2 *C, float *K, int64_t N2,
+              int64_t L, int64_t nchunk, int cpb) {
+    __shared__ float2 s_s[VD_MG], s_ct2[VD_MG];
+    __shared__ float2 s_lo[VD_MG][VD_BLK];
+    __shared__ __align__(16) float2 s_base[VD_MG][VD_CHUNK_KB];
+    const int64_t h = blockIdx.y;
+    const int tid = threadIdx.x, j = tid & (VD_BLK - 1), q = tid / VD_BLK;
+    const int64_t ngroups = (N2 + VD_MG - 1) / VD_MG;
+    const float dth = dt[h];
+    float *Kh = K + h * L;
+    for (int ci = 0; ci < cpb; ci++) {
+        const int64_t chunk = (int64_t)blockIdx.x * cpb + ci;
+        if (chunk >= nchunk) break; /* uniform over the block */
+        float acc[VF_KBT];
+#pragma unroll
+        for (int i = 0; i < VF_KBT; i++) acc[i] = 0.0f;
+        for (int64_t g = 0; g < ngroups; g++) {
+            const int nb = (int)min((int64_t)VD_MG, N2 - g * VD_MG);
+            __syncthreads(); /* the previous products are done with the tables */
+            if (ngroups > 1 || ci == 0) {
+                if (tid < VD_MG) {
+                    float2 s = make_float2(0.0f, 0.0f), ct = s;
+                    if (tid < nb) {
+                        int64_t m = h * N2 + g * VD_MG + tid;
+                        vd_discretise(disc, dth, A[m], C[m], &s, &ct);
+                    }
+                    s_s[tid] = s;
+                    s_ct2[tid] = c_scale(2.0f, ct);
+                }
+                __syncthreads();
+                for (int i = tid; i < nb * VD_BLK; i += VD_THREADS) {
+                    int n = i / VD_BLK, jj = i % VD_BLK;
+                    s_lo[n][jj] = c_exp_l((double)jj, s_s[n]);
+                }
+            }
+            for (int i = tid; i < nb * VD_CHUNK_KB; i += VD_THREADS) {
+                int n = i / VD_CHUNK_KB, k = i % VD_CHUNK_KB;
+                double l0 = (double)((chunk * VD_CHUNK_KB + k) * VD_BLK);
+                s_base[n][k] = c_mul(s_ct2[n], c_exp_l(l0, s_s[n]));
+            }
+            __syncthreads();
+            for (int n = 0; n < nb; n++) {
+                const float2 lo = s_lo[n][j];
+                const float4 *b4 = (const float4 *)&s_base[n][q * VF_KBT];
+#pragma unroll
+                for (int i = 0; i < VF_KBT / 2; i++) {
+                    float4 b = b4[i];
+                    acc[2 * i] += b.x * lo.x - b.y * lo.y;
+                    acc[2 * i + 1] += b.z * lo.x - b.w * lo.y;
+                }
+            }
+        }
+#pragma unroll
+        for (int i = 0; i < VF_KBT; i++) {
+            int64_t l = (chunk * VD_CHUNK_KB + q * VF_KBT + i) * VD_BLK + j;
+            if (l < L) Kh[l] = acc[i];
+        }
+    }
+}
+
+void ssm_cuda_vandermonde_fwd(ssm_dtype dt_, int disc, const void *dt, const void *A,
+                              const void *C, void *K, int64_t H, int64_t N2, int64_t L) {
+    SSM_CUDA_F32(dt_, "vandermonde_fwd");
+    if (H <= 0 || L <= 0) return;
+    if (N2 <= 0) {
+        ssm_cuda_memset0(K, (size_t)(H * L) * sizeof(float));
+        return;
+    }
+    if (H > 65535) ssm_panic("cuda: vandermonde_fwd: H = %lld exceeds 65535", (long long)H);
+    int64_t nchunk;
+    int cpb, gx;
+    vd_chunking(H, L, &nchunk, &cpb, &gx);
+    vd_fwd_kernel<<<dim3((unsigned)gx, (unsigned)H), VD_THREADS, 0, ssm_cuda_stream()>>>(
+        disc, CF32(dt), (const float2 *)A, (const float2 *)C, F32(K), N2, L, nchunk, cpb);
+    LAUNCH_CHECK();
+}
+
+/* --- backward --- */
+
+/* part[(h * gx + bx) * N2 + n] = this block's (S0.re, S0.im, S1.re, S1.im) */
+static __global__ void __launch_bounds__(VD_THREADS)
+vd_bwd_partial_kernel(int disc, const float *dt, const float2 *A, const float2 *C,
+                      const float *dK, float4 *part, int64_t N2, int64_t L, int64_t nchunk,
+                      int cpb) {
+    __shared__ float2 s_s[VD_MG];
+    __shared__ float2 s_lo[VD_BLK][VD_MG];                 /* [j][n] */
+    __shared__ __align__(16) float s_g[VD_BLK][VD_CHUNK_KB + 4];  /* [j][kb], padded rows */
+    __shared__ __align__(16) float s_jg[VD_BLK][VD_CHUNK_KB + 4]; /* j * dK */
+    __shared__ float4 s_red[VD_THREADS / 32][VD_MG];
+    const int64_t h = blockIdx.y;
+    const int tid = threadIdx.x, n = tid & 31, w = tid >> 5;
+    const int64_t nkb = (L + VD_BLK - 1) / VD_BLK, ngroups = (N2 + VD_MG - 1) / VD_MG;
+    const float dth = dt[h];
+    const float *g_h = dK + h * L;
+    for (int64_t g = 0; g < ngroups; g++) {
+        const int nb = (int)min((int64_t)VD_MG, N2 - g * VD_MG);
+        __syncthreads();
+        if (tid < VD_MG) {
+            float2 s = make_float2(0.0f, 0.0f), ct;
+            if (tid < nb) {
+                int64_t m = h * N2 + g * VD_MG + tid;
+                vd_discretise(disc, dth, A[m], C[m], &s, &ct);
+            }
+            s_s[tid] = s;
+        }
+        __syncthreads();
+        for (int i = tid; i < VD_BLK * VD_MG; i += VD_THREADS) {
+            int jj = i / VD_MG, nn = i % VD_MG;
+            s_lo[jj][nn] = c_exp_l((double)jj, s_s[nn]);
+        }
+        const float2 sn = s_s[n];
+        float2 S0 = make_float2(0.0f, 0.0f), S1 = S0;
+        for (int ci = 0; ci < cpb; ci++) {
+            const int64_t chunk = (int64_t)blockIdx.x * cpb + ci;
+            if (chunk >= nchunk) break; /* uniform over the block */
+            __syncthreads(); /* the previous chunk's products are done with s_g */
+            const int64_t l0 = chunk * VD_CHUNK_KB * VD_BLK;
+            for (int i = tid; i < VD_CHUNK_KB * VD_BLK; i += VD_THREADS) {
+                int k = i / VD_BLK, jj = i % VD_BLK;
+                int64_t l = l0 + i;
+                float v = l < L ? g_h[l] : 0.0f;
+                s_g[jj][k] = v;
+                s_jg[jj][k] = (float)jj * v;
+            }
+            __syncthreads();
+            float2 b0[VB_KBT], b1[VB_KBT];
+#pragma unroll
+            for (int i = 0; i < VB_KBT; i++) b0[i] = b1[i] = make_float2(0.0f, 0.0f);
+#pragma unroll 4
+            for (int jj = 0; jj < VD_BLK; jj++) {
+                const float2 lo = s_lo[jj][n];
+                const float4 gv = *(const float4 *)&s_g[jj][w * VB_KBT];
+                const float4 jv = *(const float4 *)&s_jg[jj][w * VB_KBT];
+                const float ga[4] = {gv.x, gv.y, gv.z, gv.w}, ja[4] = {jv.x, jv.y, jv.z, jv.w};
+#pragma unroll
+                for (int i = 0; i < VB_KBT; i++) { /* dK conj(lo), j dK conj(lo) */
+                    b0[i].x += ga[i] * lo.x;
+                    b0[i].y -= ga[i] * lo.y;
+                    b1[i].x += ja[i] * lo.x;
+                    b1[i].y -= ja[i] * lo.y;
+                }
+            }
+#pragma unroll
+            for (int i = 0; i < VB_KBT; i++) {
+                int64_t kb = chunk * VD_CHUNK_KB + w * VB_KBT + i;
+                if (kb >= nkb) break; /* uniform over the warp */
+                float l64 = (float)(kb * VD_BLK);
+                float2 hc = c_conj(c_exp_l((double)l64, sn));
+                S0 = c_add(S0, c_mul(hc, b0[i]));
+                S1 = c_add(S1, c_mul(hc, c_add(c_scale(l64, b0[i]), b1[i])));
+            }
+        }
+        s_red[w][n] = make_float4(S0.x, S0.y, S1.x, S1.y);
+        __syncthreads();
+        if (tid < nb) {
+            float4 t = s_red[0][tid];
+            for (int k = 1; k < VD_THREADS / 32; k++) {
+                float4 u = s_red[k][tid];
+                t.x += u.x;
+                t.y += u.y;
+                t.z += u.z;
+                t.w += u.w;
+            }
+            part[(h * gridDim.x + blockIdx.x) * N2 + g * VD_MG + tid] = t;
+        }
+    }
+}
+
+/* One block per h: sum the partials, chain rule per mode (cpu: vandermonde_bwd),
+ * d dt summed over the modes. */
+static __global__ void vd_bwd_final_kernel(int disc, const float *dt, const float2 *A,
+                                           const float2 *C, const float4 *part, float *ddt,
+                                           float2 *dA, float2 *dC, int64_t N2, int gx) {
+    const int64_t h = blockIdx.x;
+    const float d = dt[h];
+    float gdt_sum = 0.0f;
+    for (int64_t n = threadIdx.x; n < N2; n += blockDim.x) {
+        float4 t = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+        for (int b = 0; b < gx; b++) {
+            float4 u = part[(h * gx + b) * N2 + n];
+            t.x += u.x;
+            t.y += u.y;
+            t.z += u.z;
+            t.w += u.w;
+        }
+        const int64_t m = h * N2 + n;
+        const float2 a = A[m], c = C[m], S0 = make_float2(t.x, t.y), S1 = make_float2(t.z, t.w);
+        float2 s, Ct;
+        vd_discretise(disc, d, a, c, &s, &Ct);
+        const float2 gCt = c_scale(2.0f, S0), gs = c_mul(c_scale(2.0f, c_conj(Ct)), S1);
+        const float2 w = c_scale(d, a);
+        float2 gC, gw, gA;
+        float gdt;
+        if (disc == 0) { /* Ct = C (e^w - 1)/A, s = w */
+            float2 e = c_exp(w), e1 = make_float2(e.x - 1.0f, e.y);
+            gC = c_mul(gCt, c_conj(c_div(e1, a)));
+            gw = c_add(gs, c_mul(gCt, c_conj(c_div(c_mul(c, e), a))));
+            float2 q = c_mul(gCt, c_conj(c_div(Ct, a)));
+            gA = make_float2(-q.x, -q.y);
+            gdt = 0.0f;
+        } else { /* Ct = C dt / (1 - w/2), s = log((1 + w/2)/(1 - w/2)) */
+            float2 dd = make_float2(1.0f - 0.5f * w.x, -0.5f * w.y);
+            float2 ww4 = c_scale(0.25f, c_mul(w, w));
+            float2 one = make_float2(1.0f, 0.0f);
+            gC = c_mul(gCt, c_conj(c_div(make_float2(d, 0.0f), dd)));
+            gw = c_add(c_mul(gs, c_conj(c_div(one, c_sub(one, ww4)))),
+                       c_mul(gCt, c_conj(c_div(c_scale(d, c), c_mul(c_scale(2.0f, dd), dd)))));
+            gA = make_float2(0.0f, 0.0f);
+            gdt = c_mul(gCt, c_conj(c_div(c, dd))).x;
+        }
+        gdt += c_mul(gw, c_conj(a)).x; /* w = dt A */
+        gA = c_add(gA, c_scale(d, gw));
+        gdt_sum += gdt;
+        if (dA) dA[m] = c_add(dA[m], gA);
+        if (dC) dC[m] = c_add(dC[m], gC);
+    }
+    gdt_sum = block_sum(gdt_sum);
+    if (ddt && threadIdx.x == 0) ddt[h] += gdt_sum;
+}
+
+void ssm_cuda_vandermonde_bwd(ssm_dtype dt_, int disc, const void *dt, const void *A,
+                              const void *C, const void *dK, void *ddt, void *dA, void *dC,
+                              int64_t H, int64_t N2, int64_t L) {
+    SSM_CUDA_F32(dt_, "vandermonde_bwd");
+    if (H <= 0 || N2 <= 0 || L <= 0 || (!ddt && !dA && !dC)) return;
+    if (H > 65535) ssm_panic("cuda: vandermonde_bwd: H = %lld exceeds 65535", (long long)H);
+    int64_t nchunk;
+    int cpb, gx;
+    vd_chunking(H, L, &nchunk, &cpb, &gx);
+    float4 *part = (float4 *)ssm_cuda_scratch(SSM_SCR_OP, (size_t)(H * gx * N2) * sizeof(float4));
+    cudaStream_t st = ssm_cuda_stream();
+    vd_bwd_partial_kernel<<<dim3((unsigned)gx, (unsigned)H), VD_THREADS, 0, st>>>(
+        disc, CF32(dt), (const float2 *)A, (const float2 *)C, CF32(dK), part, N2, L, nchunk, cpb);
+    LAUNCH_CHECK();
+    int threads = (int)(N2 < 256 ? (N2 + 31) / 32 * 32 : 256);
+    vd_bwd_final_kernel<<<(unsigned)H, threads, 0, st>>>(disc, CF32(dt), (const float2 *)A,
+                                                         (const float2 *)C, part, F32(ddt),
+                                                         (float2 *)dA, (float2 *)dC, N2, gx);
+    LAUNCH_CHECK();
+}
+
+/* --- step mode --- */
+
+static __global__ void diag_discretise_kernel(int disc, const float *dt, const float2 *A,
+                                              const float2 *C, float2 *z, float2 *Ct, int64_t H,
+                                              int64_t N2) {
+    GRID_STRIDE(m, H * N2) {
+        float2 s, ct;
+        vd_discretise(disc, dt[m / N2], A[m], C[m], &s, &ct);
+        z[m] = c_exp(s);
+        Ct[m] = ct;
+    }
+}
+
+void ssm_cuda_diag_discretise(ssm_dtype dt_, int disc, const void *dt, const void *A,
+                              const void *C, void *z, void *Ct, int64_t H, int64_t N2) {
+    SSM_CUDA_F32(dt_, "diag_discretise");
+    if (H <= 0 || N2 <= 0) return;
+    diag_discretise_kernel<<<ssm_grid(H * N2), SSM_THREADS, 0, ssm_cuda_stream()>>>(
+        disc, CF32(dt), (const float2 *)A, (const float2 *)C, (float2 *)z, (float2 *)Ct, H, N2);
+    LAUNCH_CHECK();
+}
+
+/* One warp per (b, h), lanes over the modes. */
+static __global__ void diag_ssm_step_kernel(const float2 *z, const float2 *Ct, float2 *s,
+                                            const float *u, float *y, int64_t B, int64_t H,
+                                            int64_t N2) {
+    WARP_STRIDE(bh, lane, B * H) {
+        const int64_t h = bh % H;
+        const float x = u[bh];
+        float acc = 0.0f;
+        for (int64_t n = lane; n < N2; n += 32) {
+            const int64_t m = h * N2 + n, i = bh * N2 + n;
+            float2 st = c_mul(z[m], s[i]);
+            st.x += x;
+            s[i] = st;
+            acc += 2.0f * c_mul(Ct[m], st).x;
+        }
+        acc = warp_sum(acc);
+        if (lane == 0) y[bh] = acc;
+    }
+}
+
+void ssm_cuda_diag_ssm_step(ssm_dtype dt_, const void *z, const void *Ct, void *s, const void *u,
+                            void *y, int64_t B, int64_t H, int64_t N2) {
+    SSM_CUDA_F32(dt_, "diag_ssm_step");
+    if (B <= 0 || H <= 0) return;
+    if (N2 <= 0) {
+        ssm_cuda_memset0(y, (size_t)(B * H) * sizeof(float));
+        return;
+    }
+    diag_ssm_step_kernel<<<ssm_grid_warps(B * H), SSM_THREADS, 0, ssm_cuda_stream()>>>(
+        (const float2 *)z, (const float2 *)Ct, (float2 *)s, CF32(u), F32(y), B, H, N2);
+    LAUNCH_CHECK();
+}

@@ -1,0 +1,61 @@
+/* The sequence model of the official S4 repository (example.py's S4Model and
+ * SequenceModel): encoder -> n_layers x [norm -> layer -> dropout -> +residual]
+ * (prenorm, or postnorm with the norm after the residual) -> pooling -> decoder.
+ * Works with every layer type of layer.h.
+ *
+ * Parameter names: encoder.weight/bias, layers.<i>.<layer params>,
+ * norms.<i>.weight/bias (BatchNorm: + buffers norms.<i>.running_mean/var),
+ * decoder.weight/bias.
+ *
+ * With mamba_lm set (a language-model task on Mamba layers) the model is instead the
+ * official MambaLMHeadModel (layers/mamba_lm.h: RMSNorm pre-norm residual blocks, final
+ * RMSNorm, LM head tied to the embedding, backbone.* names); norm, prenorm, dropout and
+ * pooling do not apply then. */
+#ifndef SSM_MODEL_H
+#define SSM_MODEL_H
+#include "layer.h"
+#include "mamba_lm.h"
+
+typedef enum { SSM_NORM_LAYER, SSM_NORM_RMS, SSM_NORM_BATCH } ssm_norm_kind;
+typedef enum { SSM_POOL_MEAN, SSM_POOL_LAST, SSM_POOL_NONE } ssm_pool_kind;
+
+typedef struct {
+    char layer[16];        /* "s4d", ... */
+    ssm_layer_config lcfg; /* lcfg.d_model is the model width */
+    int embedding;         /* 1: token embedding encoder, 0: linear on features */
+    int64_t d_input;       /* vocabulary size or feature dimension */
+    int64_t d_output;      /* classes (or vocabulary for per-token outputs) */
+    int64_t n_layers;
+    ssm_norm_kind norm;
+    int prenorm, residual;
+    double dropout;
+    ssm_pool_kind pool;
+    int mamba_lm;          /* the official Mamba LM instead (embedding, no pooling) */
+} ssm_model_config;
+
+typedef struct {
+    ssm_model_config cfg;
+    const ssm_layer_ops *ops;
+    ssm_params *ps;
+    ssm_tensor *enc_W, *enc_b, *dec_W, *dec_b;
+    void **layers;
+    ssm_tensor **norm_w, **norm_b;
+    ssm_tensor **bn_mean, **bn_var; /* BatchNorm running statistics (buffers) */
+    ssm_mamba_lm *lm;               /* mamba_lm: the whole network (ps is lm->ps) */
+} ssm_model;
+
+/* Declares and allocates the parameters; NULL (and ssm_error) for a bad config. */
+ssm_model *ssm_model_new(const ssm_model_config *cfg, ssm_dtype dt, ssm_device dev);
+void ssm_model_init(ssm_model *m, uint64_t seed);
+void ssm_model_free(ssm_model *m);
+
+/* x: i32 tokens [B, L] (embedding) or features [B, L, d_input]; pool_w [B, 1, L] pooling
+ * weights (mean: 1/len on valid positions; last: one-hot at len-1), NULL for no pooling.
+ * Returns logits [B, d_output] (pooled) or [B, L, d_output]. */
+ssm_tensor *ssm_model_forward(ssm_ctx *c, ssm_model *m, ssm_tensor *x, ssm_tensor *pool_w);
+
+/* Buffers (non-trainable state saved in checkpoints): count, and name/tensor by index. */
+int ssm_model_n_buffers(const ssm_model *m);
+ssm_tensor *ssm_model_buffer(const ssm_model *m, int i, char *name, size_t n);
+
+#endif

@@ -1,0 +1,28 @@
+/* HDF5 helpers for golden files and checkpoints. Failures return SSM_ERR with
+ * a message (ssm_last_error) naming the file and the object. */
+#ifndef SSM_H5IO_H
+#define SSM_H5IO_H
+#include "tensor.h"
+
+typedef struct ssm_h5 ssm_h5;
+
+ssm_h5 *ssm_h5_open(const char *path);   /* read-only; NULL on error */
+ssm_h5 *ssm_h5_create(const char *path); /* truncates; NULL on error */
+int ssm_h5_close(ssm_h5 *f);             /* flushes; SSM_ERR if that fails */
+const char *ssm_h5_path(const ssm_h5 *f);
+
+int ssm_h5_exists(ssm_h5 *f, const char *obj); /* 1 if the link exists */
+/* Rank and sizes of dataset `dset` without reading it (shape has SSM_MAX_DIMS
+ * entries): check a shape before allocating for it. */
+int ssm_h5_dims(ssm_h5 *f, const char *dset, int *ndim, int64_t *shape);
+/* Dataset `dset` converted to dt, as a new persistent CPU tensor of its shape. */
+int ssm_h5_read(ssm_h5 *f, const char *dset, ssm_dtype dt, ssm_tensor **out);
+/* Write t (any device) as `dset`, creating the groups on its path. */
+int ssm_h5_write(ssm_h5 *f, const char *dset, const ssm_tensor *t);
+/* Attributes of object `obj` ("/" for the root). */
+int ssm_h5_attr_double(ssm_h5 *f, const char *obj, const char *name, double *v);
+int ssm_h5_attr_string(ssm_h5 *f, const char *obj, const char *name, char *buf, size_t n);
+int ssm_h5_set_attr_double(ssm_h5 *f, const char *obj, const char *name, double v);
+int ssm_h5_set_attr_string(ssm_h5 *f, const char *obj, const char *name, const char *v);
+
+#endif

@@ -1,0 +1,325 @@
+/* The kernel table: one struct of function pointers per backend. lib/ fills
+ * the CPU table (cpu_*.c), cuda/ the CUDA one (f32 only). An op picks the
+ * table from its inputs' device with ssm_kernels_for().
+ *
+ * Conventions for every entry:
+ *  - pointers are device pointers of the table's backend, contiguous row-major;
+ *  - `dt` is the element type of the floating-point arguments (SSM_F32, or
+ *    SSM_F64 on the CPU); index arguments are int32_t;
+ *  - backward entries ACCUMULATE into gradient outputs (dx += ...), so the
+ *    autograd engine never needs a temporary for gradient accumulation; a NULL
+ *    gradient output means "not needed" and is skipped;
+ *  - `acc` flags: 0 = overwrite the output, 1 = add into it.
+ * Shapes are given as plain sizes; the comment above each entry is the spec
+ * (tests compare the CUDA table against the CPU table entry by entry). */
+#ifndef SSM_KERNELS_H
+#define SSM_KERNELS_H
+#include <stddef.h>
+#include <stdint.h>
+#include "tensor.h"
+
+typedef enum {
+    SSM_UN_EXP,        /* e^x */
+    SSM_UN_LOG,        /* ln x */
+    SSM_UN_SOFTPLUS,   /* ln(1 + e^x); x above 20 returns x (torch, beta 1) */
+    SSM_UN_SIGMOID,    /* 1 / (1 + e^-x) */
+    SSM_UN_TANH,
+    SSM_UN_SILU,       /* x * sigmoid(x) */
+    SSM_UN_GELU_ERF,   /* x/2 * (1 + erf(x/sqrt 2)) */
+    SSM_UN_GELU_TANH,  /* x/2 * (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) */
+    SSM_UN_SQUARE,     /* x^2 */
+    SSM_UN_CEXP,       /* complex e^z on interleaved (re, im) pairs; n counts reals */
+    SSM_UN_COUNT
+} ssm_unary_op;
+
+typedef enum {
+    SSM_BIN_ADD,
+    SSM_BIN_SUB,
+    SSM_BIN_MUL,
+    SSM_BIN_DIV,
+    SSM_BIN_CMUL, /* complex product of interleaved pairs; n, na, nb count reals */
+    SSM_BIN_CDIV, /* complex quotient a / b of interleaved pairs */
+    SSM_BIN_COUNT
+} ssm_binary_op;
+
+/* numerators per Cauchy call: (B, P) x (C, Q) for rank 1, (B, P) x (C0, C1, Q) bidirectional */
+#define SSM_CAUCHY_MAX_S 6
+#define SSM_SCAN_MAX_STATE 256 /* selective scan: the largest d_state (a state in registers) */
+
+typedef struct ssm_kernels {
+    const char *name;
+
+    /* --- memory --- */
+    void *(*alloc)(size_t bytes); /* aborts on failure */
+    void (*free)(void *p);
+    void (*memset0)(void *p, size_t bytes);
+    void (*copy)(void *dst, const void *src, size_t bytes); /* within this device */
+    void (*to_host)(void *host_dst, const void *src, size_t bytes);
+    void (*from_host)(void *dst, const void *host_src, size_t bytes);
+    void (*sync)(void);
+    /* One timer for the benchmarks: the time of the work queued on this device between
+     * timer_start() and timer_stop_ms() (CUDA: events on the backend's stream; CPU: a
+     * monotonic clock). */
+    void (*timer_start)(void);
+    double (*timer_stop_ms)(void);
+
+    /* --- elementwise, n elements --- */
+    /* y[i] = value */
+    void (*fill)(ssm_dtype dt, void *y, int64_t n, double value);
+    /* y[i] (+)= alpha * x[i] */
+    void (*scale)(ssm_dtype dt, const void *x, void *y, int64_t n, double alpha, int acc);
+    /* y[i] = f(x[i]) */
+    void (*unary)(ssm_unary_op op, ssm_dtype dt, const void *x, void *y, int64_t n);
+    /* dx[i] += f'(x[i]) * dy[i]; y = f(x) is given for ops that use it (exp, sigmoid,
+     * tanh, cexp: dx += dy * conj(y)) */
+    void (*unary_bwd)(ssm_unary_op op, ssm_dtype dt, const void *x, const void *y,
+                      const void *dy, void *dx, int64_t n);
+    /* y[i] = a[i % na] op b[i % nb], i < n; na and nb divide n (broadcast over
+     * leading dimensions: the smaller operand's shape is a suffix of y's). For
+     * CMUL and CDIV the indices are of pairs (na, nb, n even). */
+    void (*binary)(ssm_binary_op op, ssm_dtype dt, const void *a, int64_t na, const void *b,
+                   int64_t nb, void *y, int64_t n);
+    /* da[j] += sum over i with i % na == j of d(a op b)/da * dy[i]; same for db.
+     * CMUL: da += dy * conj(b), db += dy * conj(a) (gradients w.r.t. re and im);
+     * CDIV: da += dy * conj(1/b), db += dy * conj(-a/b^2). */
+    void (*binary_bwd)(ssm_binary_op op, ssm_dtype dt, const void *a, int64_t na, const void *b,
+                       int64_t nb, const void *dy, int64_t n, void *da, void *db);
+
+    /* --- reductions and data movement --- */
+    /* x viewed as [outer, n, inner]: y[o, i] (+)= scale * sum_k x[o, k, i] */
+    void (*sum_axis)(ssm_dtype dt, const void *x, void *y, int64_t outer, int64_t n,
+                     int64_t inner, double scale, int acc);
+    /* y viewed as [outer, n, inner]: y[o, k, i] += scale * x[o, i] (the adjoint of sum_axis) */
+    void (*expand_axis)(ssm_dtype dt, const void *x, void *y, int64_t outer, int64_t n,
+                        int64_t inner, double scale);
+    /* y = x.permute(perm) for x of `shape` (ndim <= SSM_MAX_DIMS); y (+)= ... */
+    void (*permute)(ssm_dtype dt, const void *x, void *y, int ndim, const int64_t *shape,
+                    const int *perm, int acc);
+    /* x: [outer, nx, inner], y: [outer, ny, inner]:
+     * y[o, y_off + k, i] (+)= x[o, x_off + k, i] for k < len (concat, split, slice) */
+    void (*slice_copy)(ssm_dtype dt, const void *x, void *y, int64_t outer, int64_t nx,
+                       int64_t ny, int64_t inner, int64_t x_off, int64_t y_off, int64_t len,
+                       int acc);
+    /* sum of squares, returned to the host in double (global gradient norm) */
+    double (*sumsq)(ssm_dtype dt, const void *x, int64_t n);
+
+    /* --- GEMM, row-major: C_b = alpha * op(A_b) @ op(B_b) + beta * C_b for b < batch;
+     * op(A) is m x k, op(B) is k x n; trans = 1 transposes; lda/ldb/ldc are the row
+     * lengths of the stored matrices; a stride of 0 reuses one matrix for every b. */
+    /* GEMM precision for f32: 0 = full FP32 (default; CPU and CUDA agree to 1e-5), 1 = TF32
+     * tensor cores where the backend has them (inputs rounded to 10-bit mantissas: about
+     * 1e-3 relative, several times faster on Hopper). The CPU ignores it. */
+    void (*set_gemm_tf32)(int on);
+    void (*gemm)(ssm_dtype dt, int transa, int transb, int64_t m, int64_t n, int64_t k,
+                 double alpha, const void *a, int64_t lda, int64_t stride_a, const void *b,
+                 int64_t ldb, int64_t stride_b, double beta, void *c, int64_t ldc,
+                 int64_t stride_c, int64_t batch);
+
+    /* --- normalisation over the last axis of [rows, dim] --- */
+    /* y = (x - mean) * rstd * w + b; saves mean[rows], rstd[rows] (rstd = 1/sqrt(var + eps),
+     * biased variance); w, b may be NULL (no affine) */
+    void (*layernorm_fwd)(ssm_dtype dt, const void *x, const void *w, const void *b, void *y,
+                          void *mean, void *rstd, int64_t rows, int64_t dim, double eps);
+    void (*layernorm_bwd)(ssm_dtype dt, const void *x, const void *w, const void *mean,
+                          const void *rstd, const void *dy, void *dx, void *dw, void *db,
+                          int64_t rows, int64_t dim);
+    /* y = x * rstd * w, rstd = 1/sqrt(mean(x^2) + eps) */
+    void (*rmsnorm_fwd)(ssm_dtype dt, const void *x, const void *w, void *y, void *rstd,
+                        int64_t rows, int64_t dim, double eps);
+    void (*rmsnorm_bwd)(ssm_dtype dt, const void *x, const void *w, const void *rstd,
+                        const void *dy, void *dx, void *dw, int64_t rows, int64_t dim);
+    /* BatchNorm1d over [rows, C] (rows = batch * length), per channel c.
+     * training: mean/invstd from the batch (biased variance), saved in mean[C], invstd[C];
+     * running_mean/var updated as PyTorch (momentum, unbiased variance) when not NULL.
+     * eval: mean = running_mean, invstd = 1/sqrt(running_var + eps), also written to
+     * mean/invstd. y = (x - mean) * invstd * w + b. */
+    void (*batchnorm_fwd)(ssm_dtype dt, const void *x, const void *w, const void *b, void *y,
+                          void *mean, void *invstd, void *running_mean, void *running_var,
+                          int64_t rows, int64_t C, double eps, double momentum, int training);
+    /* training: full batch-statistics backward; eval: dx += dy * w * invstd */
+    void (*batchnorm_bwd)(ssm_dtype dt, const void *x, const void *w, const void *mean,
+                          const void *invstd, const void *dy, void *dx, void *dw, void *db,
+                          int64_t rows, int64_t C, int training);
+
+    /* --- losses --- */
+    /* Softmax cross-entropy, mean over rows whose target != ignore_index.
+     * logits [rows, C]; target[rows]; class_mask[C] (int32, may be NULL): classes with 0
+     * are excluded from the softmax. Writes loss[0] (0 when no row counts) and
+     * lse[rows + 1]: per-row log-sum-exp, lse[rows] = number of counted rows. */
+    void (*xent_fwd)(ssm_dtype dt, const void *logits, const int32_t *target,
+                     const int32_t *class_mask, void *loss, void *lse, int64_t rows, int64_t C,
+                     int32_t ignore_index);
+    /* dlogits += dloss[0] * (softmax - onehot) / count (zero rows for ignored targets,
+     * zero columns for masked classes); dloss is a device pointer to one element */
+    void (*xent_bwd)(ssm_dtype dt, const void *logits, const int32_t *target,
+                     const int32_t *class_mask, const void *lse, const void *dloss,
+                     void *dlogits, int64_t rows, int64_t C, int32_t ignore_index);
+
+    /* --- layers' building blocks --- */
+    /* y[r, :] = W[idx[r], :], W [vocab, dim]; idx out of range is a programmer error */
+    void (*embedding_fwd)(ssm_dtype dt, const void *W, const int32_t *idx, void *y, int64_t n,
+                          int64_t dim, int64_t vocab);
+    void (*embedding_bwd)(ssm_dtype dt, const void *dy, const int32_t *idx, void *dW, int64_t n,
+                          int64_t dim, int64_t vocab);
+    /* Inverted dropout: keep with probability 1 - p, scale kept by 1/(1 - p). The mask is
+     * element i's Philox draw u(seed, offset + i) >= p (ssm_philox_uniform, lib/philox.h),
+     * so backward regenerates it and CPU and CUDA agree. */
+    void (*dropout_fwd)(ssm_dtype dt, const void *x, void *y, int64_t n, double p, uint64_t seed,
+                        uint64_t offset);
+    void (*dropout_bwd)(ssm_dtype dt, const void *dy, void *dx, int64_t n, double p,
+                        uint64_t seed, uint64_t offset);
+    /* GLU over the last axis: x [rows, 2*half] -> y [rows, half] = x1 * sigmoid(x2) */
+    void (*glu_fwd)(ssm_dtype dt, const void *x, void *y, int64_t rows, int64_t half);
+    void (*glu_bwd)(ssm_dtype dt, const void *x, const void *dy, void *dx, int64_t rows,
+                    int64_t half);
+    /* Causal depthwise conv1d on x [B, L, C], w [C, K], bias [C] (may be NULL):
+     * y[b, t, c] = bias[c] + sum_k w[c, k] * x[b, t - (K - 1) + k, c] (zero before t = 0;
+     * PyTorch's cross-correlation with K - 1 left padding) */
+    void (*conv1d_causal_fwd)(ssm_dtype dt, const void *x, const void *w, const void *bias,
+                              void *y, int64_t B, int64_t L, int64_t C, int64_t K);
+    void (*conv1d_causal_bwd)(ssm_dtype dt, const void *x, const void *w, const void *dy,
+                              void *dx, void *dw, void *dbias, int64_t B, int64_t L, int64_t C,
+                              int64_t K);
+    /* Convolution along the last axis: u [B, H, L], k [H, Lk] ->
+     *   y[b, h, t] = sum_{s <= t} k[h, s] u[b, h, t - s]                       (Lk = L)
+     *              + sum_{j < L} k[h, L + j] u[b, h, t + 1 + j]      (Lk = 2L: two-sided)
+     * The two-sided form is the official bidirectional FFTConv (its kernel is
+     * [k0, flip(k1)] over a circular length 2L; here k1 is stored in natural order):
+     * FFT of length >= 2L with k1 reversed at the end of the buffer; f64 may be direct.
+     * D [H] (may be NULL) adds the skip D[h] u[b, h, t] (the S4 family's D term, fused:
+     * one pass less each way); the backward then also accumulates du += D dy and
+     * dD[h] += sum_{b,t} dy u (dD NULL = not needed). */
+    void (*fft_conv_fwd)(ssm_dtype dt, const void *u, const void *k, const void *D, void *y,
+                         int64_t B, int64_t H, int64_t L, int64_t Lk);
+    void (*fft_conv_bwd)(ssm_dtype dt, const void *u, const void *k, const void *D,
+                         const void *dy, void *du, void *dk, void *dD, int64_t B, int64_t H,
+                         int64_t L, int64_t Lk);
+
+    /* --- SSM kernel generation --- */
+    /* Diagonal-SSM convolution kernel by a Vandermonde product (S4D, s4.py's 'diag').
+     * dt [H] step sizes, A [H, N2, 2] and C [H, N2, 2] complex; disc 0 = ZOH, 1 = bilinear:
+     *   ZOH:      w = dt A,  z = e^w,                  Ct = C (e^w - 1) / A
+     *   bilinear: w = dt A,  z = (1 + w/2) / (1 - w/2), Ct = C dt / (1 - w/2)
+     *   K[h, l] = 2 Re sum_n Ct[h, n] z[h, n]^l,  l < L.
+     * The backward accumulates d dt, dA, dC (gradients w.r.t. real and imaginary parts)
+     * from dK [H, L]; powers z^l must stay accurate for long L (no running product). */
+    void (*vandermonde_fwd)(ssm_dtype dt_, int disc, const void *dt, const void *A, const void *C,
+                            void *K, int64_t H, int64_t N2, int64_t L);
+    void (*vandermonde_bwd)(ssm_dtype dt_, int disc, const void *dt, const void *A, const void *C,
+                            const void *dK, void *ddt, void *dA, void *dC, int64_t H, int64_t N2,
+                            int64_t L);
+
+    /* Cauchy kernel (S4's DPLR generating function), conjugate pairs explicit:
+     *   r[s, h, k] = sum_n v[s,h,n] / (z_k - w[h,n]) + conj(v[s,h,n]) / (z_k - conj(w[h,n]))
+     * v [S, H, N2, 2] (S <= SSM_CAUCHY_MAX_S numerators), w [H, N2, 2], z [K, 2] nodes,
+     * r [S, H, K, 2]. The backward accumulates dv and dw from dr (z is constant). */
+    void (*cauchy_fwd)(ssm_dtype dt, const void *v, const void *w, const void *z, void *r,
+                       int64_t S, int64_t H, int64_t N2, int64_t K);
+    void (*cauchy_bwd)(ssm_dtype dt, const void *v, const void *w, const void *z, const void *dr,
+                       void *dv, void *dw, int64_t S, int64_t H, int64_t N2, int64_t K);
+    /* The discretised modes of vandermonde_fwd for step mode: z [H, N2, 2], Ct [H, N2, 2]. */
+    void (*diag_discretise)(ssm_dtype dt_, int disc, const void *dt, const void *A, const void *C,
+                            void *z, void *Ct, int64_t H, int64_t N2);
+    /* One recurrent step of a diagonal complex SSM (S4D step mode): for b < B, h < H,
+     * n < N2:  s[b,h,n] = z[h,n] s[b,h,n] + u[b,h];  y[b,h] = 2 Re sum_n Ct[h,n] s[b,h,n].
+     * z, Ct [H, N2, 2], s [B, H, N2, 2] complex (updated in place), u, y [B, H] real. */
+    void (*diag_ssm_step)(ssm_dtype dt_, const void *z, const void *Ct, void *s, const void *u,
+                          void *y, int64_t B, int64_t H, int64_t N2);
+
+    /* Inverse real FFT of half spectra: X [R, n/2 + 1, 2] -> y [R, n] (numpy.fft.irfft with
+     * norm "backward"; the imaginary parts of bin 0 and, for even n, bin n/2 are ignored).
+     * The backward accumulates the adjoint into dX. */
+    void (*irfft_fwd)(ssm_dtype dt, const void *X, void *y, int64_t R, int64_t n);
+    void (*irfft_bwd)(ssm_dtype dt, const void *dy, void *dX, int64_t R, int64_t n);
+
+    /* --- S5: linear recurrence with a diagonal complex transition --- */
+    /* For every batch b < B and mode p < P2 (complex, interleaved): Lambda_bar [P2, 2],
+     * Bu and x [B, L, P2, 2],
+     *   reverse 0:  x[b, l, p] = Lambda_bar[p] x[b, l - 1, p] + Bu[b, l, p]   (x[b, -1] = 0)
+     *   reverse 1:  x[b, l, p] = Lambda_bar[p] x[b, l + 1, p] + Bu[b, l, p]   (x[b, L] = 0)
+     * (the official S5's associative scan; sequential, chunked or tree order is the
+     * backend's choice). x is overwritten. */
+    void (*s5_scan_fwd)(ssm_dtype dt, const void *Lambda_bar, const void *Bu, void *x, int64_t B,
+                        int64_t L, int64_t P2, int reverse);
+    /* Backward from dx [B, L, P2, 2], given the forward's x. With g the adjoint of x, run
+     * against the scan's direction (reverse 0: g[l] = dx[l] + conj(Lambda_bar) g[l + 1]):
+     *   dBu += g,   dLambda_bar[p] += sum over b and l of g[b, l, p] conj(x_prev[b, l, p]),
+     * x_prev being the state the step at l started from (x[l - 1], or x[l + 1] when reversed;
+     * 0 at the first step). Gradients w.r.t. real and imaginary parts. */
+    void (*s5_scan_bwd)(ssm_dtype dt, const void *Lambda_bar, const void *x, const void *dx,
+                        void *dLambda_bar, void *dBu, int64_t B, int64_t L, int64_t P2,
+                        int reverse);
+
+    /* --- Mamba's selective scan (selective_scan_ref with delta_softplus = True) ---
+     * Layouts: u, delta, z, y [batch, d_inner, L] (L fastest); B, C [batch, d_state, L]
+     * (input-dependent, shared by every channel of a sequence); A [d_inner, d_state] (real,
+     * the layer passes -exp(A_log)); D, delta_bias [d_inner]; last_state
+     * [batch, d_inner, d_state]; x_chunks [batch, d_inner, n_chunks, d_state] with
+     * n_chunks = ceil(L / chunk), chunk >= 1; d_state <= SSM_SCAN_MAX_STATE.
+     * For each sequence b and channel d, with x_{-1} = 0 and t = 0 .. L-1:
+     *   r_t   = delta[b,d,t] + delta_bias[d]
+     *   δ_t   = softplus(r_t) = r_t > 20 ? r_t : log1p(exp(r_t))        (torch, β 1)
+     *   x_t[n] = exp(δ_t A[d,n]) x_{t-1}[n] + δ_t B[b,n,t] u[b,d,t]
+     *   y'_t  = sum_n C[b,n,t] x_t[n] + D[d] u[b,d,t]
+     *   y[b,d,t] = y'_t * silu(z[b,d,t])        (silu(z) = z sigmoid(z))
+     *   last_state[b,d,:] = x_{L-1}
+     * D, z, delta_bias may be NULL: no skip, no gating, no bias.
+     * Forward: y always; last_state and x_chunks when not NULL. x_chunks saves the state
+     * ENTERING each chunk: x_chunks[b,d,c,:] = x_{c*chunk - 1} (zeros for c = 0). Nothing
+     * else is saved (no [.., L, d_state] tensor): memory O(batch d_inner L).
+     * Backward: recomputes each chunk's states from x_chunks (walking the chunks from the
+     * last to the first, carrying the state adjoint across chunk boundaries) and
+     * ACCUMULATES du, ddelta, dA, dB, dC, dD, dz, ddelta_bias (same shapes as their
+     * inputs; NULL = not needed) from dy [batch, d_inner, L] and d_last_state
+     * [batch, d_inner, d_state] (either may be NULL = zero). With h_t the adjoint of x_t:
+     *   g_t = dy_t silu(z_t) (dy_t without z);  h_{L-1} = d_last + g_{L-1} C_{L-1};
+     *   h_t = exp(δ_{t+1} A) h_{t+1} + g_t C_t;  dδ_t = sum_n h_t (A e^{δ_t A} x_{t-1} + B_t u_t);
+     *   dr_t = dδ_t sigmoid(r_t) (1 above 20): ddelta_t += dr_t, ddelta_bias[d] += sum dr_t;
+     *   du_t += g_t D + δ_t sum_n h_t B_t;  dD[d] += sum g_t u_t;  dz_t += dy_t y'_t silu'(z_t);
+     *   dA[d,n] += sum_{b,t} h_t δ_t e^{δ_t A} x_{t-1};  dB[b,n,t] += sum_d h_t δ_t u_t;
+     *   dC[b,n,t] += sum_d g_t x_t  (silu'(z) = sigmoid(z) (1 + z (1 - sigmoid(z)))).
+     * dA sums over the batch and dB, dC over the channels: the CPU reduces them in a fixed
+     * order (results independent of the thread count); a CUDA version may use atomics. */
+    void (*selective_scan_fwd)(ssm_dtype dt, const void *u, const void *delta, const void *A,
+                               const void *B, const void *C, const void *D, const void *z,
+                               const void *delta_bias, void *y, void *last_state,
+                               void *x_chunks, int64_t batch, int64_t d_inner, int64_t d_state,
+                               int64_t L, int64_t chunk);
+    void (*selective_scan_bwd)(ssm_dtype dt, const void *u, const void *delta, const void *A,
+                               const void *B, const void *C, const void *D, const void *z,
+                               const void *delta_bias, const void *x_chunks, const void *dy,
+                               const void *d_last_state, void *du, void *ddelta, void *dA,
+                               void *dB, void *dC, void *dD, void *dz, void *ddelta_bias,
+                               int64_t batch, int64_t d_inner, int64_t d_state, int64_t L,
+                               int64_t chunk);
+
+    /* --- random numbers (Philox4x32-10, lib/philox.h): element i gets counter offset + i --- */
+    void (*rand_uniform)(ssm_dtype dt, void *y, int64_t n, uint64_t seed, uint64_t offset,
+                         double lo, double hi);
+    void (*rand_normal)(ssm_dtype dt, void *y, int64_t n, uint64_t seed, uint64_t offset,
+                        double mean, double std);
+
+    /* --- optimizers over flat buffers --- */
+    /* Adam (decoupled = 0: g += wd * p) or AdamW (decoupled = 1: p *= 1 - lr * wd), PyTorch
+     * semantics; g is first multiplied by grad_scale (global-norm clipping folded in);
+     * step is the 1-based step count after this update. */
+    void (*adamw)(ssm_dtype dt, void *p, const void *g, void *m, void *v, int64_t n, double lr,
+                  double beta1, double beta2, double eps, double wd, int64_t step, int decoupled,
+                  double grad_scale);
+    /* SGD with momentum (PyTorch: buf = momentum * buf + g, or buf = g on the first step;
+     * g += wd * p first; nesterov: g + momentum * buf) */
+    void (*sgd)(ssm_dtype dt, void *p, const void *g, void *buf, int64_t n, double lr,
+                double momentum, double wd, int nesterov, int first_step, double grad_scale);
+} ssm_kernels;
+
+/* The table for a device; aborts with a clear message if that backend is absent. */
+const ssm_kernels *ssm_kernels_for(ssm_device dev);
+/* 1 when the backend is built and a device is present (CUDA: a GPU is visible). */
+int ssm_device_available(ssm_device dev);
+
+/* Tables: the CPU one from lib/, the CUDA one from cuda/ (NULL when CUDA is not
+ * built or no GPU is present; the stub in lib/cuda_stub.c returns NULL). */
+const ssm_kernels *ssm_cpu_kernels(void);
+const ssm_kernels *ssm_cuda_kernels(void);
+
+#endif

@@ -1,0 +1,46 @@
+#include "log.h"
+#include <stdio.h>
+#include <stdlib.h>
+
+int ssm_log_level = 1;
+static _Thread_local char last_error[1024];
+
+void ssm_panic(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("ssm: fatal: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    abort();
+}
+
+int ssm_error(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(last_error, sizeof last_error, fmt, ap);
+    va_end(ap);
+    return SSM_ERR;
+}
+
+const char *ssm_last_error(void) { return last_error; }
+
+static void vlog(int level, const char *fmt, va_list ap) {
+    if (ssm_log_level < level) return;
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+}
+
+void ssm_info(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vlog(1, fmt, ap);
+    va_end(ap);
+}
+
+void ssm_debug(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vlog(2, fmt, ap);
+    va_end(ap);
+}

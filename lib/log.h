@@ -1,0 +1,30 @@
+/* Errors and logging. Programmer errors abort with a message naming the op;
+ * bad input from outside returns SSM_ERR with the message in ssm_last_error(). */
+#ifndef SSM_LOG_H
+#define SSM_LOG_H
+#include <stdarg.h>
+
+enum { SSM_OK = 0, SSM_ERR = -1 };
+
+#if defined(__GNUC__)
+#define SSM_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#define SSM_NORETURN __attribute__((noreturn))
+#else
+#define SSM_PRINTF(a, b)
+#define SSM_NORETURN
+#endif
+
+/* Abort: a bug in the caller (shape mismatch, wrong device). */
+SSM_NORETURN void ssm_panic(const char *fmt, ...) SSM_PRINTF(1, 2);
+#define SSM_CHECK(cond, ...) do { if (!(cond)) ssm_panic(__VA_ARGS__); } while (0)
+
+/* Record an error about external input; returns SSM_ERR. */
+int ssm_error(const char *fmt, ...) SSM_PRINTF(1, 2);
+const char *ssm_last_error(void);
+
+/* Log lines go to stderr; level 0 = quiet, 1 = info (default), 2 = debug. */
+extern int ssm_log_level;
+void ssm_info(const char *fmt, ...) SSM_PRINTF(1, 2);
+void ssm_debug(const char *fmt, ...) SSM_PRINTF(1, 2);
+
+#endif

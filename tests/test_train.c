@@ -1,0 +1,955 @@
+/* The trainer (tools/trainer.c), checkpoints (tools/checkpoint.c) and the
+ * ssmtrain binary end to end:
+ *   - checkpoint round trip, bit for bit (parameters, BatchNorm buffers, Adam
+ *     moments, loop state);
+ *   - bad checkpoints (truncated, corrupted, missing or extra parameter, wrong
+ *     shape, other layer type) are clear errors that leave the model alone;
+ *     a failed save leaves the existing file alone;
+ *   - tools/ssmtrain on a tiny generated task: output files, resolved
+ *     config.ini, metrics.jsonl, the final line, exact resume, --eval-only,
+ *     config errors (exit 2), NaN/Inf (exit 3, last.h5 kept);
+ *   - every file in configs/ loads.
+ * The binary is found in SSM_TOOLS_DIR (compiled in, or from the environment). */
+#define _GNU_SOURCE /* memmem */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include "checkpoint.h"
+#include "log.h"
+#include "model.h"
+#include "optim.h"
+#include "ssmconfig.h"
+#include "testutil.h"
+#include "trainer.h"
+
+/* ------------------------------------------------------------ helpers */
+
+/* A fresh temporary directory (static buffer per call site: copy it). */
+static void make_tmpdir(char *buf, size_t n) {
+    const char *base = getenv("TMPDIR");
+    snprintf(buf, n, "%s/ssm_test_train.XXXXXX", base && *base ? base : "/tmp");
+    ck_assert_ptr_nonnull(mkdtemp(buf));
+}
+
+static void rm_tree(const char *path) {
+    struct stat s;
+    if (lstat(path, &s) != 0) return;
+    if (S_ISDIR(s.st_mode)) {
+        DIR *d = opendir(path);
+        if (d) {
+            struct dirent *e;
+            char sub[1024];
+            while ((e = readdir(d))) {
+                if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+                snprintf(sub, sizeof sub, "%s/%s", path, e->d_name);
+                rm_tree(sub);
+            }
+            closedir(d);
+        }
+        rmdir(path);
+    } else {
+        unlink(path);
+    }
+}
+
+static int exists(const char *path) {
+    struct stat s;
+    return stat(path, &s) == 0;
+}
+
+/* Whole file as a NUL-terminated malloc'd buffer; *len gets its size. NULL if unreadable. */
+static char *slurp(const char *path, size_t *len) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *buf = malloc((size_t)n + 1);
+    ck_assert_ptr_nonnull(buf);
+    ck_assert_uint_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
+    buf[n] = 0;
+    fclose(f);
+    if (len) *len = (size_t)n;
+    return buf;
+}
+
+static void spit(const char *path, const void *data, size_t n) {
+    FILE *f = fopen(path, "wb");
+    ck_assert_msg(f != NULL, "cannot write %s", path);
+    ck_assert_uint_eq(fwrite(data, 1, n, f), n);
+    ck_assert_int_eq(fclose(f), 0);
+}
+
+static void spit_text(const char *path, const char *text) { spit(path, text, strlen(text)); }
+
+static int same_file(const char *a, const char *b) {
+    size_t na, nb;
+    char *x = slurp(a, &na), *y = slurp(b, &nb);
+    int same = x && y && na == nb && memcmp(x, y, na) == 0;
+    free(x);
+    free(y);
+    return same;
+}
+
+static const char *tools_dir(void) {
+    const char *d = getenv("SSM_TOOLS_DIR");
+    return d && *d ? d : SSM_TOOLS_DIR;
+}
+
+/* Run tools/ssmtrain with the NULL-terminated arguments; stdout and stderr
+ * together go to *out (malloc'd). Returns the exit status (-1: killed). */
+static int ssmtrain(const char *dir, char **out, ...) {
+    const char *argv[64];
+    char prog[1024], log[1024];
+    snprintf(prog, sizeof prog, "%s/ssmtrain", tools_dir());
+    snprintf(log, sizeof log, "%s/ssmtrain.log", dir);
+    int n = 0;
+    argv[n++] = prog;
+    va_list ap;
+    va_start(ap, out);
+    const char *a;
+    while ((a = va_arg(ap, const char *)) && n < 63) argv[n++] = a;
+    va_end(ap);
+    argv[n] = NULL;
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (fd < 0) _exit(126);
+        dup2(fd, 1);
+        dup2(fd, 2);
+        close(fd);
+        execv(prog, (char *const *)argv);
+        fprintf(stderr, "cannot run %s: %s\n", prog, strerror(errno));
+        _exit(127);
+    }
+    int status;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    *out = slurp(log, NULL);
+    ck_assert_ptr_nonnull(*out);
+    ck_assert_msg(!(WIFEXITED(status) && WEXITSTATUS(status) == 127), "%s", *out);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* The text of "key": VALUE in a JSON line (quotes of strings dropped); 0 if absent. */
+static int json_field(const char *line, const char *key, char *buf, size_t n) {
+    char pat[64];
+    snprintf(pat, sizeof pat, "\"%s\": ", key);
+    const char *p = strstr(line, pat);
+    if (!p) return 0;
+    p += strlen(pat);
+    if (*p == '"') p++;
+    size_t k = 0;
+    while (p[k] && p[k] != ',' && p[k] != '}' && p[k] != '"' && p[k] != '\n') k++;
+    ck_assert_uint_lt(k, n);
+    memcpy(buf, p, k);
+    buf[k] = 0;
+    return 1;
+}
+
+/* The metrics.jsonl lines of a run directory (NULL-terminated, malloc'd; free with free_lines). */
+static char **metrics_lines(const char *dir, int *count) {
+    char path[1024];
+    snprintf(path, sizeof path, "%s/metrics.jsonl", dir);
+    char *text = slurp(path, NULL);
+    ck_assert_msg(text != NULL, "no %s", path);
+    int n = 0;
+    for (char *p = text; *p; p++) n += *p == '\n';
+    char **lines = calloc((size_t)n + 1, sizeof *lines);
+    int i = 0;
+    for (char *save = NULL, *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save))
+        lines[i++] = strdup(l);
+    free(text);
+    *count = i;
+    return lines;
+}
+
+static void free_lines(char **lines) {
+    for (int i = 0; lines[i]; i++) free(lines[i]);
+    free(lines);
+}
+
+/* The "loss" text of the train line of `step` (NULL if none). */
+static const char *train_loss(char **lines, long step, char *buf, size_t n) {
+    char v[64];
+    for (int i = 0; lines[i]; i++) {
+        if (!json_field(lines[i], "split", v, sizeof v) || strcmp(v, "train")) continue;
+        ck_assert(json_field(lines[i], "step", v, sizeof v));
+        if (atol(v) != step) continue;
+        ck_assert(json_field(lines[i], "loss", buf, n));
+        return buf;
+    }
+    return NULL;
+}
+
+/* The line starting with "final: " in a tool's output (copied to buf). */
+static const char *final_line(const char *out, char *buf, size_t n) {
+    const char *p = strstr(out, "final: ");
+    ck_assert_msg(p != NULL, "no final line in:\n%s", out);
+    size_t k = strcspn(p, "\n");
+    ck_assert_uint_lt(k, n);
+    memcpy(buf, p, k);
+    buf[k] = 0;
+    return buf;
+}
+
+#define ck_assert_contains(hay, needle) \
+    ck_assert_msg(strstr((hay), (needle)) != NULL, "'%s' lacks '%s'", (hay), (needle))
+
+/* ------------------------------------------------------------ checkpoints */
+
+/* A small S4D model (embedding 10 -> d_model, 3 classes) with BatchNorm so
+ * there are buffers too; parameters from `seed`, buffers set to non-trivial values. */
+static ssm_model *small_model(int64_t d_model, int64_t n_layers, uint64_t seed) {
+    ssm_model_config mc;
+    memset(&mc, 0, sizeof mc);
+    snprintf(mc.layer, sizeof mc.layer, "s4d");
+    mc.lcfg = (ssm_layer_config){.d_model = d_model, .d_state = 4, .dt_min = 1e-3,
+                                 .dt_max = 1e-1, .init = SSM_INIT_LIN, .disc = 0, .l_max = 16};
+    mc.embedding = 1;
+    mc.d_input = 10;
+    mc.d_output = 3;
+    mc.n_layers = n_layers;
+    mc.norm = SSM_NORM_BATCH;
+    mc.residual = 1;
+    mc.pool = SSM_POOL_MEAN;
+    ssm_model *m = ssm_model_new(&mc, SSM_F32, SSM_CPU);
+    ck_assert_msg(m != NULL, "%s", ssm_last_error());
+    ssm_model_init(m, seed);
+    char name[128];
+    for (int i = 0; i < ssm_model_n_buffers(m); i++) {
+        ssm_tensor *b = ssm_model_buffer(m, i, name, sizeof name);
+        for (int64_t j = 0; j < b->numel; j++)
+            ((float *)b->data)[j] = (float)(0.5 + 0.25 * sin((double)(seed + 7 * i + j)));
+    }
+    return m;
+}
+
+/* AdamW over m with `steps` updates from made-up gradients: non-zero moments. */
+static ssm_optim *stepped_optim(ssm_model *m, int steps, uint64_t seed) {
+    ssm_optim *o = ssm_optim_new(SSM_OPT_ADAMW, m->ps, 1e-2, 0.01);
+    o->group[SSM_GROUP_SSM].lr = 1e-3;
+    for (int s = 0; s < steps; s++) {
+        float *g = m->ps->grads->data;
+        for (int64_t j = 0; j < m->ps->numel; j++)
+            g[j] = (float)sin(0.37 * (double)j + 1.3 * s + (double)seed);
+        ssm_optim_step(o, 1.0, 1.0);
+    }
+    return o;
+}
+
+static void fill_state(ssm_train_state *st) {
+    memset(st, 0, sizeof *st);
+    st->step = 12345;
+    st->epoch = 7;
+    st->data_index = 96;
+    st->seed = 0xfedcba9876543210ull;       /* above 2^53: must not pass through a double */
+    st->rng_offset = 0x123456789abcdef1ull;
+    st->best_metric = 0.8125;
+    snprintf(st->config, sizeof st->config, "[model]\nd_model = 8\n; resolved text\n");
+}
+
+/* Copies of the flat buffers, to check that a failed load touched nothing. */
+typedef struct {
+    void *values, *m, *v, *buffers;
+    size_t nbytes, nbuf;
+    int64_t ostep;
+} snapshot;
+
+static size_t flat_bytes(const ssm_model *m) { return (size_t)m->ps->numel * sizeof(float); }
+
+static snapshot take_snapshot(const ssm_model *m, const ssm_optim *o) {
+    snapshot s = {0};
+    s.nbytes = flat_bytes(m);
+    s.values = malloc(s.nbytes);
+    memcpy(s.values, m->ps->values->data, s.nbytes);
+    if (o) {
+        s.m = malloc(s.nbytes);
+        s.v = malloc(s.nbytes);
+        memcpy(s.m, o->m->data, s.nbytes);
+        memcpy(s.v, o->v->data, s.nbytes);
+        s.ostep = o->step;
+    }
+    char name[128];
+    int nb = ssm_model_n_buffers(m);
+    int64_t total = 0;
+    for (int i = 0; i < nb; i++) total += ssm_model_buffer(m, i, name, sizeof name)->numel;
+    s.nbuf = (size_t)total * sizeof(float);
+    s.buffers = malloc(s.nbuf + 1);
+    char *p = s.buffers;
+    for (int i = 0; i < nb; i++) {
+        ssm_tensor *b = ssm_model_buffer(m, i, name, sizeof name);
+        memcpy(p, b->data, (size_t)b->numel * sizeof(float));
+        p += b->numel * (int64_t)sizeof(float);
+    }
+    return s;
+}
+
+static void assert_snapshot(const snapshot *s, const ssm_model *m, const ssm_optim *o) {
+    ck_assert_msg(memcmp(s->values, m->ps->values->data, s->nbytes) == 0, "parameters changed");
+    if (o) {
+        ck_assert_msg(memcmp(s->m, o->m->data, s->nbytes) == 0, "first moments changed");
+        ck_assert_msg(memcmp(s->v, o->v->data, s->nbytes) == 0, "second moments changed");
+        ck_assert_int_eq(o->step, s->ostep);
+    }
+    snapshot now = take_snapshot(m, NULL);
+    ck_assert_uint_eq(now.nbuf, s->nbuf);
+    ck_assert_msg(memcmp(now.buffers, s->buffers, s->nbuf) == 0, "buffers changed");
+    free(now.values);
+    free(now.buffers);
+}
+
+static void free_snapshot(snapshot *s) {
+    free(s->values);
+    free(s->m);
+    free(s->v);
+    free(s->buffers);
+}
+
+START_TEST(ckpt_round_trip) {
+    char dir[512], path[600];
+    make_tmpdir(dir, sizeof dir);
+    snprintf(path, sizeof path, "%s/a.h5", dir);
+    ssm_model *m = small_model(8, 2, 1);
+    ssm_optim *o = stepped_optim(m, 3, 1);
+    ck_assert_int_eq(o->step, 3);
+    ssm_train_state st;
+    fill_state(&st);
+    ck_assert_msg(ssm_ckpt_save(path, m, o, &st) == SSM_OK, "%s", ssm_last_error());
+    char tmp[700];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    ck_assert_msg(!exists(tmp), "the temporary file is left behind");
+
+    /* a fresh model from another seed, a fresh optimizer: everything differs before the load */
+    ssm_model *m2 = small_model(8, 2, 99);
+    ssm_optim *o2 = ssm_optim_new(SSM_OPT_ADAMW, m2->ps, 1e-2, 0.01);
+    ck_assert(memcmp(m->ps->values->data, m2->ps->values->data, flat_bytes(m)) != 0);
+    ssm_train_state st2;
+    memset(&st2, 0, sizeof st2);
+    ck_assert_msg(ssm_ckpt_load(path, m2, o2, &st2) == SSM_OK, "%s", ssm_last_error());
+
+    /* every parameter, moment and buffer bit for bit */
+    ck_assert_int_eq(m->ps->n, m2->ps->n);
+    for (int i = 0; i < m->ps->n; i++) {
+        const ssm_tensor *p = m->ps->p[i], *q = m2->ps->p[i];
+        ck_assert_str_eq(p->name, q->name);
+        size_t off = (size_t)((char *)p->data - (char *)m->ps->values->data);
+        size_t nb = (size_t)p->numel * sizeof(float);
+        ck_assert_msg(memcmp(p->data, q->data, nb) == 0, "parameter %s differs", p->name);
+        ck_assert_msg(memcmp((char *)o->m->data + off, (char *)o2->m->data + off, nb) == 0,
+                      "m of %s differs", p->name);
+        ck_assert_msg(memcmp((char *)o->v->data + off, (char *)o2->v->data + off, nb) == 0,
+                      "v of %s differs", p->name);
+    }
+    ck_assert(memcmp(o->m->data, o2->m->data, flat_bytes(m)) == 0);
+    ck_assert(memcmp(o->v->data, o2->v->data, flat_bytes(m)) == 0);
+    snapshot s = take_snapshot(m, o);
+    assert_snapshot(&s, m2, o2); /* buffers too */
+    free_snapshot(&s);
+    ck_assert_int_eq(o2->step, 3);
+    ck_assert_int_eq(st2.step, st.step);
+    ck_assert_int_eq(st2.epoch, st.epoch);
+    ck_assert_int_eq(st2.data_index, st.data_index);
+    ck_assert_uint_eq(st2.seed, st.seed);
+    ck_assert_uint_eq(st2.rng_offset, st.rng_offset);
+    ck_assert_double_eq(st2.best_metric, st.best_metric);
+    ck_assert_str_eq(st2.config, st.config);
+
+    /* evaluation-only load (no optimizer): parameters only, moments of o2 untouched */
+    ssm_model *m3 = small_model(8, 2, 5);
+    ck_assert_int_eq(ssm_ckpt_load(path, m3, NULL, &st2), SSM_OK);
+    ck_assert(memcmp(m->ps->values->data, m3->ps->values->data, flat_bytes(m)) == 0);
+
+    ssm_optim_free(o);
+    ssm_optim_free(o2);
+    ssm_model_free(m);
+    ssm_model_free(m2);
+    ssm_model_free(m3);
+    rm_tree(dir);
+}
+END_TEST
+
+/* Load `path` into m/o: must fail with every needle in the message, touching nothing. */
+static void expect_bad(const char *path, ssm_model *m, ssm_optim *o, const char *const *needles) {
+    snapshot s = take_snapshot(m, o);
+    ssm_train_state st;
+    fill_state(&st);
+    ssm_train_state before = st;
+    ck_assert_msg(ssm_ckpt_load(path, m, o, &st) == SSM_ERR, "%s loaded (expected: %s)", path,
+                  needles[0]);
+    for (int i = 0; needles[i]; i++) ck_assert_contains(ssm_last_error(), needles[i]);
+    assert_snapshot(&s, m, o);
+    ck_assert_msg(memcmp(&st, &before, sizeof st) == 0, "the train state changed");
+    free_snapshot(&s);
+}
+#define EXPECT_BAD(path, m, o, ...) expect_bad((path), (m), (o), (const char *const[]){__VA_ARGS__, NULL})
+
+START_TEST(ckpt_bad_files) {
+    char dir[512], good[600], bad[600];
+    make_tmpdir(dir, sizeof dir);
+    snprintf(good, sizeof good, "%s/good.h5", dir);
+    ssm_model *m = small_model(8, 2, 1);
+    ssm_optim *o = stepped_optim(m, 2, 1);
+    ssm_train_state st;
+    fill_state(&st);
+    ck_assert_int_eq(ssm_ckpt_save(good, m, o, &st), SSM_OK);
+    size_t n;
+    char *bytes = slurp(good, &n);
+    ck_assert_uint_gt(n, 4096);
+
+    /* the target: another model of the same architecture */
+    ssm_model *t = small_model(8, 2, 42);
+    ssm_optim *to = stepped_optim(t, 1, 42);
+
+    /* missing file */
+    snprintf(bad, sizeof bad, "%s/nope.h5", dir);
+    EXPECT_BAD(bad, t, to, "nope.h5", "cannot open");
+
+    /* truncated: the first half of a valid checkpoint */
+    snprintf(bad, sizeof bad, "%s/truncated.h5", dir);
+    spit(bad, bytes, n / 2);
+    EXPECT_BAD(bad, t, to, "truncated.h5");
+
+    /* not HDF5 at all */
+    snprintf(bad, sizeof bad, "%s/text.h5", dir);
+    spit_text(bad, "[model]\nd_model = 8\n");
+    EXPECT_BAD(bad, t, to, "text.h5");
+
+    /* truncated at other lengths too */
+    snprintf(bad, sizeof bad, "%s/truncated.h5", dir);
+    for (int k = 1; k < 8; k++) {
+        spit(bad, bytes, n * (size_t)k / 8);
+        EXPECT_BAD(bad, t, to, "truncated.h5");
+    }
+
+    /* corrupted raw data: one bit of decoder.weight's values (HDF5 checksums no raw data) */
+    snprintf(bad, sizeof bad, "%s/corrupted.h5", dir);
+    const ssm_tensor *dw = ssm_params_find(m->ps, "decoder.weight");
+    size_t dwn = (size_t)dw->numel * sizeof(float);
+    char *at = memmem(bytes, n, dw->data, dwn);
+    ck_assert_msg(at != NULL, "decoder.weight not found in the file");
+    char *c = malloc(n);
+    memcpy(c, bytes, n);
+    c[(at - bytes) + dwn / 2] ^= 0x10;
+    spit(bad, c, n);
+    EXPECT_BAD(bad, t, to, "corrupted.h5", "/params/decoder.weight", "corrupted");
+
+    /* corrupted anywhere: bytes flipped in the middle, then 8 bytes at 63 places
+     * across the file. Each load fails (naming the file, the model untouched) or,
+     * where the bytes were unused, loads exactly what was saved: never other values. */
+    memcpy(c, bytes, n);
+    for (size_t k = n / 2 - 16; k < n / 2 + 16; k++) c[k] ^= 0x5a;
+    spit(bad, c, n);
+    EXPECT_BAD(bad, t, to, "corrupted.h5");
+    int detected = 0;
+    for (int i = 1; i < 64; i++) {
+        size_t pos = n * (size_t)i / 64;
+        memcpy(c, bytes, n);
+        for (size_t k = pos - 4; k < pos + 4; k++) c[k] ^= 0x5a;
+        spit(bad, c, n);
+        snapshot s = take_snapshot(t, to);
+        ssm_train_state st2;
+        fill_state(&st2);
+        if (ssm_ckpt_load(bad, t, to, &st2) == SSM_ERR) {
+            ck_assert_contains(ssm_last_error(), "corrupted.h5");
+            assert_snapshot(&s, t, to);
+            detected++;
+        } else {
+            snapshot saved = take_snapshot(m, o);
+            assert_snapshot(&saved, t, to); /* exactly the saved values */
+            free_snapshot(&saved);
+            memcpy(t->ps->values->data, s.values, s.nbytes); /* back to the target's own */
+            memcpy(to->m->data, s.m, s.nbytes);
+            memcpy(to->v->data, s.v, s.nbytes);
+            to->step = s.ostep;
+            char name[128];
+            char *q = s.buffers;
+            for (int j = 0; j < ssm_model_n_buffers(t); j++) {
+                ssm_tensor *b = ssm_model_buffer(t, j, name, sizeof name);
+                memcpy(b->data, q, (size_t)b->numel * sizeof(float));
+                q += b->numel * (int64_t)sizeof(float);
+            }
+        }
+        free_snapshot(&s);
+    }
+    ck_assert_int_ge(detected, 48); /* most bytes of a checkpoint matter */
+    free(c);
+
+    /* missing parameter: a checkpoint of a model with fewer layers */
+    ssm_model *one = small_model(8, 1, 3);
+    snprintf(bad, sizeof bad, "%s/one_layer.h5", dir);
+    ck_assert_int_eq(ssm_ckpt_save(bad, one, NULL, &st), SSM_OK);
+    EXPECT_BAD(bad, t, NULL, "one_layer.h5", "missing", "/params/layers.1.");
+    /* and the other way: a parameter the model does not have */
+    EXPECT_BAD(good, one, NULL, "good.h5", "layers.1.");
+
+    /* optimizer moments absent (a checkpoint saved without the optimizer) */
+    ssm_model *noopt = small_model(8, 2, 4);
+    snprintf(bad, sizeof bad, "%s/no_optim.h5", dir);
+    ck_assert_int_eq(ssm_ckpt_save(bad, noopt, NULL, &st), SSM_OK);
+    EXPECT_BAD(bad, t, to, "no_optim.h5", "missing", "/optim/");
+
+    /* wrong shapes: another d_model */
+    ssm_model *wide = small_model(6, 2, 3);
+    snprintf(bad, sizeof bad, "%s/d_model6.h5", dir);
+    ck_assert_int_eq(ssm_ckpt_save(bad, wide, NULL, &st), SSM_OK);
+    EXPECT_BAD(bad, t, to, "d_model6.h5", "shape", "encoder.weight");
+
+    /* other layer type: a file that says layer = s4 */
+    ssm_model *fake = small_model(8, 2, 3);
+    snprintf(fake->cfg.layer, sizeof fake->cfg.layer, "s4");
+    snprintf(bad, sizeof bad, "%s/s4.h5", dir);
+    ck_assert_int_eq(ssm_ckpt_save(bad, fake, NULL, &st), SSM_OK);
+    EXPECT_BAD(bad, t, to, "s4.h5", "layer", "s4 model");
+
+    /* after all that, the good file still loads */
+    ck_assert_msg(ssm_ckpt_load(good, t, to, &st) == SSM_OK, "%s", ssm_last_error());
+    ck_assert(memcmp(m->ps->values->data, t->ps->values->data, flat_bytes(m)) == 0);
+
+    free(bytes);
+    ssm_optim_free(o);
+    ssm_optim_free(to);
+    ssm_model_free(m);
+    ssm_model_free(t);
+    ssm_model_free(one);
+    ssm_model_free(noopt);
+    ssm_model_free(wide);
+    ssm_model_free(fake);
+    rm_tree(dir);
+}
+END_TEST
+
+START_TEST(ckpt_failed_save_keeps_file) {
+    char dir[512], path[600], tmp[700], other[600];
+    make_tmpdir(dir, sizeof dir);
+    ssm_model *m = small_model(8, 1, 1);
+    ssm_optim *o = stepped_optim(m, 1, 1);
+    ssm_train_state st;
+    fill_state(&st);
+
+    /* a directory that does not exist / a path through a regular file */
+    snprintf(path, sizeof path, "%s/no/such/dir/x.h5", dir);
+    ck_assert_int_eq(ssm_ckpt_save(path, m, o, &st), SSM_ERR);
+    ck_assert_contains(ssm_last_error(), "x.h5");
+    snprintf(path, sizeof path, "%s/plain", dir);
+    spit_text(path, "a file, not a folder\n");
+    snprintf(path, sizeof path, "%s/plain/x.h5", dir);
+    ck_assert_int_eq(ssm_ckpt_save(path, m, o, &st), SSM_ERR);
+
+    /* an existing checkpoint survives a save that cannot complete */
+    snprintf(path, sizeof path, "%s/last.h5", dir);
+    snprintf(other, sizeof other, "%s/copy.h5", dir);
+    ck_assert_int_eq(ssm_ckpt_save(path, m, o, &st), SSM_OK);
+    ck_assert_int_eq(ssm_ckpt_save(other, m, o, &st), SSM_OK);
+    ssm_optim_step(o, 1.0, 1.0); /* the next save would write other values */
+    st.step++;
+    /* the temporary name is taken by a folder (works even as root) */
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    ck_assert_int_eq(mkdir(tmp, 0755), 0);
+    char keep[800];
+    snprintf(keep, sizeof keep, "%s/keep", tmp);
+    spit_text(keep, "x"); /* non-empty: remove() cannot take it away */
+    ck_assert_int_eq(ssm_ckpt_save(path, m, o, &st), SSM_ERR);
+    ck_assert_contains(ssm_last_error(), "last.h5.tmp");
+    ck_assert_msg(same_file(path, other), "last.h5 changed by a failed save");
+    rm_tree(tmp);
+    /* a read-only folder (not enforced for root) */
+    if (geteuid() != 0) {
+        ck_assert_int_eq(chmod(dir, 0555), 0);
+        int rc = ssm_ckpt_save(path, m, o, &st);
+        chmod(dir, 0755);
+        ck_assert_int_eq(rc, SSM_ERR);
+        ck_assert_msg(same_file(path, other), "last.h5 changed by a failed save");
+    }
+    ssm_optim_free(o);
+    ssm_model_free(m);
+    rm_tree(dir);
+}
+END_TEST
+
+/* ------------------------------------------------------------ the binary */
+
+/* Tiny recall task: 64 training examples of 16 tokens, 8 per batch (8 steps an
+ * epoch), d_model 8, one S4D layer; constant LR after warm-up (a cosine
+ * schedule depends on train.max_steps, so runs of different lengths differ). */
+static const char *TINY =
+    "; tests/test_train: tiny recall run\n"
+    "[model]\n"
+    "task = classification\n"
+    "d_model = 8\n"
+    "n_layers = 1\n"
+    "layer = s4d\n"
+    "dropout = %s\n"
+    "pooling = last\n"
+    "[layer]\n"
+    "d_state = 4\n"
+    "[data]\n"
+    "task = recall\n"
+    "seq_len = 16\n"
+    "n_train = 64\n"
+    "n_val = 32\n"
+    "n_test = 32\n"
+    "[optim]\n"
+    "lr = 0.01\n"
+    "schedule = constant\n"
+    "warmup_steps = 3\n"
+    "[train]\n"
+    "seed = 3\n"
+    "batch_size = 8\n"
+    "max_steps = %d\n"
+    "log_every = 1\n"
+    "threads = 1\n";
+
+/* Writes DIR/tiny.ini and returns its path in buf. */
+static const char *tiny_config(const char *dir, const char *dropout, int steps, char *buf,
+                               size_t n) {
+    char text[2048];
+    snprintf(text, sizeof text, TINY, dropout, steps);
+    snprintf(buf, n, "%s/tiny.ini", dir);
+    spit_text(buf, text);
+    return buf;
+}
+
+START_TEST(train_end_to_end) {
+    char dir[512], cfg_path[600], run[600], path[700];
+    make_tmpdir(dir, sizeof dir);
+    tiny_config(dir, "0.0", 60, cfg_path, sizeof cfg_path);
+    snprintf(run, sizeof run, "%s/run", dir);
+    char *out;
+    int rc = ssmtrain(dir, &out, cfg_path, "--out", run, NULL);
+    ck_assert_msg(rc == 0, "exit %d:\n%s", rc, out);
+
+    const char *files[] = {"config.ini", "metrics.jsonl", "ckpt/last.h5", "ckpt/best.h5"};
+    for (int i = 0; i < 4; i++) {
+        snprintf(path, sizeof path, "%s/%s", run, files[i]);
+        ck_assert_msg(exists(path), "%s missing", path);
+    }
+    snprintf(path, sizeof path, "%s/ckpt/last.h5.tmp", run);
+    ck_assert(!exists(path));
+
+    /* config.ini: the resolved config, equal to the original's */
+    ssm_config a, b;
+    ck_assert_msg(ssm_config_load(&a, cfg_path, NULL, 0) == SSM_OK, "%s", ssm_last_error());
+    snprintf(path, sizeof path, "%s/config.ini", run);
+    ck_assert_msg(ssm_config_load(&b, path, NULL, 0) == SSM_OK, "%s", ssm_last_error());
+    const ssm_cfg_key *k = ssm_config_diff(&a, &b);
+    ck_assert_msg(k == NULL, "config.ini differs at %s.%s", k ? k->section : "", k ? k->key : "");
+    ck_assert_int_eq(b.layer.d_state, 4);
+    ck_assert_int_eq(b.layer.init, SSM_CFG_INIT_LIN); /* auto resolved */
+
+    /* metrics.jsonl: one JSON object a line with the required keys */
+    int nl;
+    char **lines = metrics_lines(run, &nl);
+    const char *common[] = {"step", "epoch", "split", "loss", "acc"};
+    const char *train_keys[] = {"lr", "grad_norm", "tokens_per_s"};
+    char v[64];
+    int n_train = 0, n_val = 0, n_test = 0;
+    double losses[60];
+    for (int i = 0; i < nl; i++) {
+        const char *l = lines[i];
+        ck_assert_msg(l[0] == '{' && l[strlen(l) - 1] == '}', "not an object: %s", l);
+        for (int j = 0; j < 5; j++)
+            ck_assert_msg(json_field(l, common[j], v, sizeof v), "%s lacks %s", l, common[j]);
+        json_field(l, "split", v, sizeof v);
+        if (!strcmp(v, "train")) {
+            for (int j = 0; j < 3; j++)
+                ck_assert_msg(json_field(l, train_keys[j], v, sizeof v), "%s lacks %s", l,
+                              train_keys[j]);
+            json_field(l, "step", v, sizeof v);
+            ck_assert_int_eq(atol(v), n_train + 1); /* log_every = 1 */
+            json_field(l, "lr", v, sizeof v);
+            /* warm-up: update k (1-based) uses lr * min(1, k / 3) */
+            ck_assert_double_eq_tol(atof(v), (n_train < 2 ? (n_train + 1) / 3.0 : 1.0) * 0.01,
+                                    1e-10); /* printed with %.9g */
+            json_field(l, "grad_norm", v, sizeof v);
+            ck_assert(isfinite(atof(v)) && atof(v) > 0);
+            json_field(l, "loss", v, sizeof v);
+            ck_assert_int_lt(n_train, 60);
+            losses[n_train++] = atof(v);
+        } else if (!strcmp(v, "val")) {
+            n_val++;
+        } else {
+            ck_assert_str_eq(v, "test");
+            n_test++;
+        }
+    }
+    ck_assert_int_eq(n_train, 60);
+    ck_assert_int_ge(n_val, 7); /* after each of the 7 full epochs, and at the end */
+    ck_assert_int_eq(n_test, 1);
+    double first = 0, last = 0;
+    for (int i = 0; i < 5; i++) first += losses[i] / 5, last += losses[55 + i] / 5;
+    ck_assert_msg(last < first, "loss did not fall: first 5 mean %g, last 5 mean %g", first, last);
+    free_lines(lines);
+
+    /* the final line */
+    char fl[256];
+    final_line(out, fl, sizeof fl);
+    double tl, ta;
+    ck_assert_int_eq(sscanf(fl, "final: test_loss=%lf test_acc=%lf", &tl, &ta), 2);
+    ck_assert(isfinite(tl) && tl > 0 && ta >= 0 && ta <= 1);
+
+    /* the checkpoints load into a trainer built from the written config */
+    ssm_trainer t;
+    ck_assert_int_eq(ssm_trainer_init(&t, &b, run), SSM_OK);
+    snprintf(path, sizeof path, "%s/ckpt/last.h5", run);
+    ck_assert_msg(ssm_trainer_resume(&t, path, 1) == SSM_OK, "%s", ssm_last_error());
+    ck_assert_int_eq(t.st.step, 60);
+    ck_assert_int_eq(t.opt->step, 60);
+    ck_assert_int_eq(t.st.epoch, 7);
+    ssm_trainer_free(&t);
+    free(out);
+    rm_tree(dir);
+}
+END_TEST
+
+/* --eval-only of best.h5 prints the training run's final line. */
+START_TEST(eval_only_matches) {
+    char dir[512], cfg_path[600], run[600], best[700];
+    make_tmpdir(dir, sizeof dir);
+    tiny_config(dir, "0.1", 24, cfg_path, sizeof cfg_path);
+    snprintf(run, sizeof run, "%s/run", dir);
+    char *out, *out2, f1[256], f2[256];
+    int rc = ssmtrain(dir, &out, cfg_path, "--out", run, "--set", "train.eval_every=8", NULL);
+    ck_assert_msg(rc == 0, "exit %d:\n%s", rc, out);
+    snprintf(best, sizeof best, "%s/ckpt/best.h5", run);
+    rc = ssmtrain(dir, &out2, cfg_path, "--eval-only", best, "--out", run, NULL);
+    ck_assert_msg(rc == 0, "exit %d:\n%s", rc, out2);
+    ck_assert_str_eq(final_line(out2, f2, sizeof f2), final_line(out, f1, sizeof f1));
+    free(out);
+    free(out2);
+    rm_tree(dir);
+}
+END_TEST
+
+/* max_steps = N, then --resume last.h5 --set train.max_steps=N+M, logs the same
+ * train losses for steps N+1..N+M as one run of N+M, bit for bit. Dropout > 0
+ * (RNG state) and an epoch boundary inside the resumed part (data order). Run with a
+ * constant schedule and with a cosine one whose length is pinned by optim.decay_steps
+ * (by default the cosine follows train.max_steps, which the resume changes). */
+START_TEST(resume_is_exact) {
+    enum { N = 11, M = 14 }; /* 8 steps an epoch: boundaries after steps 16 and 24 */
+    char dir[512], cfg_path[600], one[600], two[600], ckpt[700], set[64], t1[64], t2[64];
+    make_tmpdir(dir, sizeof dir);
+    tiny_config(dir, "0.2", N, cfg_path, sizeof cfg_path);
+    snprintf(one, sizeof one, "%s/one", dir);
+    snprintf(two, sizeof two, "%s/two", dir);
+    snprintf(set, sizeof set, "train.max_steps=%d", N + M);
+    char *out, sched[64], decay[64];
+    snprintf(sched, sizeof sched, "optim.schedule=%s", _i ? "cosine" : "constant");
+    snprintf(decay, sizeof decay, "optim.decay_steps=%d", N + M);
+    int rc = ssmtrain(dir, &out, cfg_path, "--out", one, "--set", set, "--set", sched, "--set",
+                      decay, NULL);
+    ck_assert_msg(rc == 0, "exit %d:\n%s", rc, out);
+    free(out);
+    rc = ssmtrain(dir, &out, cfg_path, "--out", two, "--set", sched, "--set", decay, NULL);
+    ck_assert_msg(rc == 0, "exit %d:\n%s", rc, out);
+    free(out);
+    snprintf(ckpt, sizeof ckpt, "%s/ckpt/last.h5", two);
+    rc = ssmtrain(dir, &out, cfg_path, "--resume", ckpt, "--set", set, "--set", sched, "--set",
+                  decay, "--out", two, NULL);
+    ck_assert_msg(rc == 0, "exit %d:\n%s", rc, out);
+    free(out);
+
+    int n1, n2;
+    char **a = metrics_lines(one, &n1), **b = metrics_lines(two, &n2);
+    for (long s = 1; s <= N + M; s++) {
+        ck_assert_msg(train_loss(a, s, t1, sizeof t1), "no step %ld in the single run", s);
+        ck_assert_msg(train_loss(b, s, t2, sizeof t2), "no step %ld in the resumed run", s);
+        ck_assert_msg(!strcmp(t1, t2), "step %ld: loss %s uninterrupted, %s resumed", s, t1, t2);
+    }
+    /* the resumed run (steps 12..25) appended to metrics.jsonl and crossed epochs 1 -> 2 -> 3 */
+    char v[32];
+    for (int i = 0; b[i]; i++)
+        if (json_field(b[i], "step", v, sizeof v) && atol(v) == N + M &&
+            json_field(b[i], "split", v, sizeof v) && !strcmp(v, "train")) {
+            json_field(b[i], "epoch", v, sizeof v);
+            ck_assert_int_eq(atol(v), 3);
+        }
+    free_lines(a);
+    free_lines(b);
+    rm_tree(dir);
+}
+END_TEST
+
+START_TEST(config_error_exit_2) {
+    char dir[512], cfg_path[600], run[600];
+    make_tmpdir(dir, sizeof dir);
+    snprintf(cfg_path, sizeof cfg_path, "%s/bad.ini", dir);
+    spit_text(cfg_path, "[model]\nd_model = 8\n\nd_modle = 3\n");
+    snprintf(run, sizeof run, "%s/run", dir);
+    char *out;
+    int rc = ssmtrain(dir, &out, cfg_path, "--out", run, NULL);
+    ck_assert_int_eq(rc, 2);
+    ck_assert_contains(out, "bad.ini:4:");
+    ck_assert_contains(out, "d_modle");
+    ck_assert_contains(out, "did you mean model.d_model?");
+    ck_assert_msg(!exists(run), "%s was created", run);
+    free(out);
+    /* a bad --set too */
+    tiny_config(dir, "0.0", 5, cfg_path, sizeof cfg_path);
+    rc = ssmtrain(dir, &out, cfg_path, "--out", run, "--set", "optim.lr=-1", NULL);
+    ck_assert_int_eq(rc, 2);
+    ck_assert_contains(out, "optim.lr");
+    ck_assert_msg(!exists(run), "%s was created", run);
+    free(out);
+    rm_tree(dir);
+}
+END_TEST
+
+/* --resume with a checkpoint of another model, or a damaged one: exit 1 with the
+ * file and the problem named, and nothing in the run directory changes. */
+START_TEST(resume_bad_checkpoint) {
+    char dir[512], cfg_path[600], run[600], ckpt[700], trunc[700];
+    make_tmpdir(dir, sizeof dir);
+    tiny_config(dir, "0.0", 8, cfg_path, sizeof cfg_path);
+    snprintf(run, sizeof run, "%s/run", dir);
+    char *out;
+    int rc = ssmtrain(dir, &out, cfg_path, "--out", run, NULL);
+    ck_assert_msg(rc == 0, "exit %d:\n%s", rc, out);
+    free(out);
+    const char *names[] = {"config.ini", "metrics.jsonl", "ckpt/last.h5", "ckpt/best.h5"};
+    char *before[4], path[800];
+    size_t len[4];
+    for (int i = 0; i < 4; i++) {
+        snprintf(path, sizeof path, "%s/%s", run, names[i]);
+        before[i] = slurp(path, &len[i]);
+        ck_assert_ptr_nonnull(before[i]);
+    }
+    snprintf(ckpt, sizeof ckpt, "%s/ckpt/last.h5", run);
+    /* another d_model */
+    rc = ssmtrain(dir, &out, cfg_path, "--out", run, "--resume", ckpt, "--set",
+                  "model.d_model=12", "--set", "train.max_steps=16", NULL);
+    ck_assert_msg(rc == 1, "exit %d:\n%s", rc, out);
+    ck_assert_contains(out, "last.h5");
+    ck_assert_contains(out, "shape");
+    free(out);
+    /* a truncated copy; and --eval-only of it */
+    snprintf(trunc, sizeof trunc, "%s/trunc.h5", dir);
+    spit(trunc, before[2], len[2] / 2);
+    rc = ssmtrain(dir, &out, cfg_path, "--out", run, "--resume", trunc, "--set",
+                  "train.max_steps=16", NULL);
+    ck_assert_msg(rc == 1, "exit %d:\n%s", rc, out);
+    ck_assert_contains(out, "trunc.h5");
+    free(out);
+    rc = ssmtrain(dir, &out, cfg_path, "--out", run, "--eval-only", trunc, NULL);
+    ck_assert_msg(rc == 1, "exit %d:\n%s", rc, out);
+    ck_assert_contains(out, "trunc.h5");
+    ck_assert_ptr_null(strstr(out, "final:"));
+    free(out);
+    for (int i = 0; i < 4; i++) {
+        size_t n;
+        snprintf(path, sizeof path, "%s/%s", run, names[i]);
+        char *now = slurp(path, &n);
+        ck_assert_msg(now && n == len[i] && !memcmp(now, before[i], n), "%s changed", names[i]);
+        free(now);
+        free(before[i]);
+    }
+    rm_tree(dir);
+}
+END_TEST
+
+/* A non-finite loss or gradient: exit 3, a parameter named, last.h5 unchanged. */
+START_TEST(nonfinite_stops) {
+    char dir[512], cfg_path[600], run[600], ckpt[700], copy[700];
+    make_tmpdir(dir, sizeof dir);
+    tiny_config(dir, "0.0", 8, cfg_path, sizeof cfg_path);
+    snprintf(run, sizeof run, "%s/run", dir);
+    char *out;
+    int rc = ssmtrain(dir, &out, cfg_path, "--out", run, NULL);
+    ck_assert_msg(rc == 0, "exit %d:\n%s", rc, out);
+    free(out);
+    snprintf(ckpt, sizeof ckpt, "%s/ckpt/last.h5", run);
+    snprintf(copy, sizeof copy, "%s/last.copy", dir);
+    size_t n;
+    char *bytes = slurp(ckpt, &n);
+    spit(copy, bytes, n);
+    free(bytes);
+    /* lr 10 with weight decay 10: AdamW multiplies every weight by 1 - 100 a step,
+     * so the activations overflow within a few steps; no save before that */
+    rc = ssmtrain(dir, &out, cfg_path, "--out", run, "--resume", ckpt, "--set",
+                  "train.max_steps=200", "--set", "optim.lr=10", "--set", "optim.weight_decay=10",
+                  "--set", "optim.warmup_steps=0", "--set", "train.eval_every=1000", NULL);
+    ck_assert_msg(rc == 3, "exit %d:\n%s", rc, out);
+    ck_assert_contains(out, "not finite");
+    ck_assert_contains(out, "parameter ");
+    ck_assert_contains(out, "last.h5");
+    /* the named parameter is one of the model's */
+    const char *p = strstr(out, "parameter ") + strlen("parameter ");
+    ck_assert_msg(!strncmp(p, "encoder.", 8) || !strncmp(p, "layers.", 7) ||
+                      !strncmp(p, "norms.", 6) || !strncmp(p, "decoder.", 8),
+                  "no parameter name in: %s", out);
+    ck_assert_msg(same_file(ckpt, copy), "last.h5 changed");
+    free(out);
+    rm_tree(dir);
+}
+END_TEST
+
+/* ------------------------------------------------------------ configs/ */
+
+START_TEST(every_config_loads) {
+    const char *dir = SSM_SRCDIR "/configs";
+    DIR *d = opendir(dir);
+    ck_assert_msg(d != NULL, "cannot open %s", dir);
+    struct dirent *e;
+    int count = 0;
+    char path[1024];
+    const char *need[] = {"quickstart.ini", "listops_s4.ini", "listops_s4d.ini", "listops_s5.ini",
+                          "listops_mamba.ini", "selective_copy_mamba.ini", "induction_mamba.ini"};
+    int found[7] = {0};
+    while ((e = readdir(d))) {
+        size_t len = strlen(e->d_name);
+        if (len < 5 || strcmp(e->d_name + len - 4, ".ini")) continue;
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        ssm_config c;
+        ck_assert_msg(ssm_config_load(&c, path, NULL, 0) == SSM_OK, "%s", ssm_last_error());
+        /* the written form loads back equal (what the trainer stores) */
+        char *ini = ssm_config_to_ini(&c);
+        ssm_config c2;
+        ck_assert_int_eq(ssm_config_load_string(&c2, ini, e->d_name, NULL, 0), SSM_OK);
+        ck_assert_ptr_null(ssm_config_diff(&c, &c2));
+        free(ini);
+        for (int i = 0; i < 7; i++) found[i] |= !strcmp(e->d_name, need[i]);
+        if (!strncmp(e->d_name, "listops_", 8)) {
+            ck_assert_int_eq(c.data.task, SSM_CFG_DATA_LISTOPS);
+            ck_assert_str_eq(c.data.path, "data/lra/listops");
+            ck_assert_int_eq(c.data.seq_len, 2000);
+        }
+        count++;
+    }
+    closedir(d);
+    for (int i = 0; i < 7; i++) ck_assert_msg(found[i], "configs/%s missing", need[i]);
+    ck_assert_int_ge(count, 7);
+}
+END_TEST
+
+int main(void) {
+    Suite *s = suite_create("train");
+    TCase *ck = tcase_create("checkpoint");
+    tcase_add_test(ck, ckpt_round_trip);
+    tcase_add_test(ck, ckpt_bad_files);
+    tcase_add_test(ck, ckpt_failed_save_keeps_file);
+    suite_add_tcase(s, ck);
+    TCase *tool = tcase_create("ssmtrain");
+    tcase_set_timeout(tool, 60);
+    tcase_add_test(tool, train_end_to_end);
+    tcase_add_test(tool, eval_only_matches);
+    tcase_add_loop_test(tool, resume_is_exact, 0, 2);
+    tcase_add_test(tool, config_error_exit_2);
+    tcase_add_test(tool, resume_bad_checkpoint);
+    tcase_add_test(tool, nonfinite_stops);
+    suite_add_tcase(s, tool);
+    TCase *cf = tcase_create("configs");
+    tcase_add_test(cf, every_config_loads);
+    suite_add_tcase(s, cf);
+    return tu_run(s, 1);
+}

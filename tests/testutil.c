@@ -1,0 +1,62 @@
+#include "testutil.h"
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include "kernels.h"
+#include "ops.h"
+
+ssm_tensor *tu_randn(ssm_dtype dt, int ndim, const int64_t *shape, uint64_t seed, double scale) {
+    ssm_tensor *t = ssm_tensor_new(dt, SSM_CPU, ndim, shape);
+    ssm_kernels_for(SSM_CPU)->rand_normal(dt, t->data, t->numel, seed, 0, 0.0, scale);
+    return t;
+}
+
+ssm_tensor *tu_rand(ssm_dtype dt, int ndim, const int64_t *shape, uint64_t seed, double lo,
+                    double hi) {
+    ssm_tensor *t = ssm_tensor_new(dt, SSM_CPU, ndim, shape);
+    ssm_kernels_for(SSM_CPU)->rand_uniform(dt, t->data, t->numel, seed, 0, lo, hi);
+    return t;
+}
+
+double tu_rel_err(const ssm_tensor *a, const ssm_tensor *b) {
+    ck_assert_int_eq(a->numel, b->numel);
+    double *x = ssm_tensor_to_f64(a), *y = ssm_tensor_to_f64(b), dn = 0, bn = 0;
+    for (int64_t i = 0; i < a->numel; i++) {
+        dn += (x[i] - y[i]) * (x[i] - y[i]);
+        bn += y[i] * y[i];
+    }
+    free(x);
+    free(y);
+    if (bn == 0) return sqrt(dn);
+    return sqrt(dn / bn);
+}
+
+const char *tu_data(const char *name) {
+    static char buf[1024];
+    /* the environment overrides the build's path (a test binary run from another tree) */
+    const char *dir = getenv("SSM_TEST_DATA");
+    snprintf(buf, sizeof buf, "%s/%s", dir && *dir ? dir : SSM_TEST_DATA, name);
+    return buf;
+}
+
+int tu_run(Suite *s, int fork) {
+    SRunner *sr = srunner_create(s);
+    if (!fork) srunner_set_fork_status(sr, CK_NOFORK);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
+
+void tu_run_steps(ssm_ctx *c, tu_step_fn step, void *layer, void *state, ssm_tensor *x,
+                  int64_t t0, ssm_tensor *ys) {
+    int64_t B = x->shape[0], L = x->shape[1], H = x->shape[2];
+    const ssm_kernels *k = ssm_kernels_for(x->device);
+    int saved = ssm_no_grad_begin(c);
+    for (int64_t t = t0; t < L; t++) {
+        ssm_tensor *xt = ssm_reshape(c, ssm_slice(c, x, 1, t, 1), SSM_DIMS(B, H));
+        ssm_tensor *yt = step(c, layer, state, xt);
+        k->slice_copy(x->dtype, yt->data, ys->data, B, 1, L, H, 0, t, 1, 0);
+    }
+    ssm_no_grad_end(c, saved);
+}

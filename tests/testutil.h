@@ -1,0 +1,28 @@
+/* Helpers shared by the Check suites. */
+#ifndef SSM_TESTUTIL_H
+#define SSM_TESTUTIL_H
+#include <check.h>
+#include "tensor.h"
+
+/* Persistent CPU tensor of dtype dt with N(0, scale^2) entries (Philox, seeded). */
+ssm_tensor *tu_randn(ssm_dtype dt, int ndim, const int64_t *shape, uint64_t seed, double scale);
+/* Same with uniform entries in [lo, hi). */
+ssm_tensor *tu_rand(ssm_dtype dt, int ndim, const int64_t *shape, uint64_t seed, double lo,
+                    double hi);
+/* ||a - b|| / ||b|| over all elements (any dtypes, any devices, same numel). */
+double tu_rel_err(const ssm_tensor *a, const ssm_tensor *b);
+/* Step mode checks: feed x [B, L, H] token by token from t0 through step(c, layer,
+ * state, x_t [B, H]) -> [B, H] (a layer interface's step) and copy each output into
+ * ys [B, L, H] at its position. Records nothing. */
+struct ssm_ctx;
+typedef ssm_tensor *(*tu_step_fn)(struct ssm_ctx *c, void *layer, void *state, ssm_tensor *x_t);
+void tu_run_steps(struct ssm_ctx *c, tu_step_fn step, void *layer, void *state, ssm_tensor *x,
+                  int64_t t0, ssm_tensor *ys);
+/* Path of a file under tests/data (static buffer); $SSM_TEST_DATA, when set, replaces
+ * the tests/data path compiled in. */
+const char *tu_data(const char *name);
+/* Run one suite, print its results; returns the process exit status. fork = 0 runs
+ * the tests in this process (CUDA suites: a CUDA context does not survive fork). */
+int tu_run(Suite *s, int fork);
+
+#endif

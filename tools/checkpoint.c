@@ -1,0 +1,317 @@
+#include "checkpoint.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "h5io.h"
+#include "log.h"
+
+#ifdef HAVE_CONFIG_H
+#include <config.h>
+#endif
+
+/* ---- checksums: HDF5 checksums metadata (in the 1.8 file format that
+ * ssm_h5_create writes) but never raw data, so flipped bytes in a tensor would
+ * load silently. Every dataset carries a "checksum" attribute (FNV-1a 64 of its
+ * elements as binary64), and the root one covers the root attributes
+ * (docs/CHECKPOINT.md). Stored as doubles holding the low 53 bits (exact). */
+#define FNV_INIT 0xcbf29ce484222325ull
+#define CHECKSUM(h) ((double)((h) & ((1ull << 53) - 1)))
+
+static uint64_t fnv1a(uint64_t h, const void *data, size_t n) {
+    const unsigned char *p = data;
+    for (size_t i = 0; i < n; i++) h = (h ^ p[i]) * 0x100000001b3ull;
+    return h;
+}
+
+/* FNV-1a 64 over the elements of t (any dtype, any device) as doubles. */
+static uint64_t tensor_checksum(const ssm_tensor *t) {
+    ssm_tensor *host = t->device == SSM_CPU ? NULL : ssm_tensor_to(NULL, t, SSM_CPU);
+    const ssm_tensor *h = host ? host : t;
+    uint64_t sum = FNV_INIT;
+    for (int64_t i = 0; i < h->numel; i++) {
+        double v = h->dtype == SSM_F32   ? (double)((const float *)h->data)[i]
+                   : h->dtype == SSM_F64 ? ((const double *)h->data)[i]
+                                         : (double)((const int32_t *)h->data)[i];
+        sum = fnv1a(sum, &v, sizeof v);
+    }
+    ssm_tensor_free(host);
+    return sum;
+}
+
+static int write_tensor(ssm_h5 *f, const char *path, const ssm_tensor *t) {
+    if (ssm_h5_write(f, path, t) != SSM_OK) return SSM_ERR;
+    return ssm_h5_set_attr_double(f, path, "checksum", CHECKSUM(tensor_checksum(t)));
+}
+
+/* The root attributes, in the order the root checksum covers them. */
+typedef struct {
+    double num[6]; /* format_version, step, epoch, data_index, best_metric, optim_step */
+    const char *str[6]; /* seed, rng_offset, layer, params, config, library_version */
+} root_attrs;
+static const char *const num_names[6] = {"format_version", "step", "epoch",
+                                         "data_index", "best_metric", "optim_step"};
+static const char *const str_names[6] = {"seed", "rng_offset", "layer",
+                                         "params", "config", "library_version"};
+
+static uint64_t root_checksum(const root_attrs *r) {
+    uint64_t h = FNV_INIT;
+    for (int i = 0; i < 6; i++) h = fnv1a(h, &r->num[i], sizeof r->num[i]);
+    for (int i = 0; i < 6; i++) h = fnv1a(h, r->str[i], strlen(r->str[i]) + 1);
+    return h;
+}
+
+/* The parameter names, one a line, in registration order (malloc'd). */
+static char *param_list(const ssm_params *ps) {
+    size_t n = 1;
+    for (int i = 0; i < ps->n; i++) n += strlen(ps->p[i]->name) + 1;
+    char *s = malloc(n), *q = s;
+    SSM_CHECK(s, "checkpoint: out of memory");
+    *q = 0;
+    for (int i = 0; i < ps->n; i++) q += sprintf(q, "%s\n", ps->p[i]->name);
+    return s;
+}
+
+static int write_all(ssm_h5 *f, const ssm_model *m, const ssm_optim *o, const ssm_train_state *st) {
+    const ssm_params *ps = m->ps;
+    char path[512];
+    for (int i = 0; i < ps->n; i++) {
+        const ssm_tensor *p = ps->p[i];
+        snprintf(path, sizeof path, "/params/%s", p->name);
+        if (write_tensor(f, path, p) != SSM_OK) return SSM_ERR;
+        if (!o) continue;
+        /* moments are flat buffers with the parameters' layout: view this parameter's part */
+        size_t off = (size_t)((const char *)p->data - (const char *)ps->values->data);
+        const ssm_tensor *mom[2] = {o->m, o->v};
+        const char *mn[2] = {"m", "v"};
+        for (int k = 0; k < 2 && mom[k]; k++) {
+            ssm_tensor view = *p;
+            view.data = (char *)mom[k]->data + off;
+            snprintf(path, sizeof path, "/optim/%s/%s", p->name, mn[k]);
+            if (write_tensor(f, path, &view) != SSM_OK) return SSM_ERR;
+        }
+    }
+    char name[128];
+    for (int i = 0; i < ssm_model_n_buffers(m); i++) {
+        ssm_tensor *b = ssm_model_buffer(m, i, name, sizeof name);
+        snprintf(path, sizeof path, "/buffers/%s", name);
+        if (write_tensor(f, path, b) != SSM_OK) return SSM_ERR;
+    }
+    /* 64-bit counters do not fit a double exactly: store them as decimal text */
+    char seed[32], offset[32];
+    snprintf(seed, sizeof seed, "%llu", (unsigned long long)st->seed);
+    snprintf(offset, sizeof offset, "%llu", (unsigned long long)st->rng_offset);
+    char *params = param_list(ps);
+    root_attrs r = {{SSM_CKPT_FORMAT_VERSION, (double)st->step, (double)st->epoch,
+                     (double)st->data_index, st->best_metric, o ? (double)o->step : 0},
+                    {seed, offset, m->cfg.layer, params, st->config, PACKAGE_VERSION}};
+    int rc = SSM_OK;
+    for (int i = 0; rc == SSM_OK && i < 6; i++)
+        rc = ssm_h5_set_attr_double(f, "/", num_names[i], r.num[i]);
+    for (int i = 0; rc == SSM_OK && i < 6; i++)
+        rc = ssm_h5_set_attr_string(f, "/", str_names[i], r.str[i]);
+    if (rc == SSM_OK) rc = ssm_h5_set_attr_double(f, "/", "checksum", CHECKSUM(root_checksum(&r)));
+    free(params);
+    return rc;
+}
+
+static int fsync_path(const char *path, int flags) {
+    int fd = open(path, flags);
+    if (fd < 0) return -1;
+    int rc = fsync(fd);
+    close(fd);
+    return rc;
+}
+
+int ssm_ckpt_save(const char *path, const ssm_model *m, const ssm_optim *o,
+                  const ssm_train_state *st) {
+    char tmp[1024];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    ssm_h5 *f = ssm_h5_create(tmp);
+    if (!f) return SSM_ERR;
+    int rc = write_all(f, m, o, st);
+    if (ssm_h5_close(f) != SSM_OK) rc = SSM_ERR;
+    if (rc == SSM_OK && fsync_path(tmp, O_RDONLY) != 0)
+        rc = ssm_error("%s: fsync failed", tmp);
+    if (rc == SSM_OK && rename(tmp, path) != 0)
+        rc = ssm_error("%s: cannot rename to %s", tmp, path);
+    if (rc != SSM_OK) {
+        remove(tmp);
+        return rc;
+    }
+    char dir[1024];
+    snprintf(dir, sizeof dir, "%s", path);
+    fsync_path(dirname(dir), O_RDONLY | O_DIRECTORY); /* make the rename durable */
+    return SSM_OK;
+}
+
+static const char *shape_str(int nd, const int64_t *shape, char *buf, size_t n) {
+    size_t off = (size_t)snprintf(buf, n, "[");
+    for (int i = 0; i < nd && off < n; i++)
+        off += (size_t)snprintf(buf + off, n - off, i ? ", %lld" : "%lld", (long long)shape[i]);
+    if (off < n) snprintf(buf + off, n - off, "]");
+    return buf;
+}
+
+/* Read path into a tensor shaped like `like`, or fail naming what differs. */
+static int read_like(ssm_h5 *f, const char *file, const char *path, const ssm_tensor *like,
+                     ssm_tensor **out) {
+    if (!ssm_h5_exists(f, path))
+        return ssm_error("%s: missing %s (checkpoint of another model?)", file, path);
+    /* the shape first: a wrong (or corrupted) one must not size an allocation */
+    int nd;
+    int64_t shape[SSM_MAX_DIMS];
+    if (ssm_h5_dims(f, path, &nd, shape) != SSM_OK) return SSM_ERR;
+    int same = nd == like->ndim;
+    for (int i = 0; same && i < nd; i++) same = shape[i] == like->shape[i];
+    if (!same) {
+        char a[160], b[160];
+        return ssm_error("%s: %s has shape %s but the model expects %s", file, path,
+                         shape_str(nd, shape, a, sizeof a),
+                         shape_str(like->ndim, like->shape, b, sizeof b));
+    }
+    if (ssm_h5_read(f, path, like->dtype, out) != SSM_OK) return SSM_ERR;
+    double want, got = CHECKSUM(tensor_checksum(*out));
+    int rc = SSM_OK;
+    if (ssm_h5_attr_double(f, path, "checksum", &want) != SSM_OK)
+        rc = ssm_error("%s: %s has no checksum attribute (corrupted, or not written by ssmtrain)",
+                       file, path);
+    else if (want != got)
+        rc = ssm_error("%s: %s is corrupted (checksum %.0f, expected %.0f)", file, path, got, want);
+    if (rc != SSM_OK) {
+        ssm_tensor_free(*out);
+        *out = NULL;
+    }
+    return rc;
+}
+
+static int parse_u64(const char *file, const char *name, const char *text, uint64_t *v) {
+    char *end;
+    errno = 0;
+    *v = strtoull(text, &end, 10);
+    return (!*text || *end || errno) ? ssm_error("%s: attribute %s is not a number", file, name)
+                                     : SSM_OK;
+}
+
+/* Is `name` a line of the newline-separated `list`? */
+static int listed(const char *list, const char *name) {
+    size_t n = strlen(name);
+    for (const char *l = list; (l = strstr(l, name)); l += n)
+        if ((l == list || l[-1] == '\n') && l[n] == '\n') return 1;
+    return 0;
+}
+
+/* The checkpoint's parameter list against the model's: name the first extra or missing one. */
+static int check_names(const char *file, const char *list, const ssm_params *ps) {
+    for (const char *l = list; *l;) {
+        size_t k = strcspn(l, "\n");
+        char name[256];
+        snprintf(name, sizeof name, "%.*s", (int)(k < 255 ? k : 255), l);
+        if (!ssm_params_find(ps, name))
+            return ssm_error("%s: the checkpoint has parameter %s, which the model does not have "
+                             "(checkpoint of another model?)", file, name);
+        l += k + (l[k] == '\n');
+    }
+    for (int i = 0; i < ps->n; i++)
+        if (!listed(list, ps->p[i]->name))
+            return ssm_error("%s: missing /params/%s (checkpoint of another model?)", file,
+                             ps->p[i]->name);
+    return SSM_OK;
+}
+
+/* Every root attribute, checked against the root checksum; SSM_ERR naming what is wrong. */
+static int read_root(ssm_h5 *f, const char *path, root_attrs *r, char **bufs) {
+    static const size_t size[6] = {64, 64, 64, (size_t)1 << 20, sizeof(((ssm_train_state *)0)->config) + 1, 256};
+    for (int i = 0; i < 6; i++) {
+        if (ssm_h5_attr_double(f, "/", num_names[i], &r->num[i]) != SSM_OK) return SSM_ERR;
+        if (i == 0 && r->num[0] != SSM_CKPT_FORMAT_VERSION)
+            return ssm_error("%s: format version %g, this build reads version %d", path,
+                             r->num[0], SSM_CKPT_FORMAT_VERSION);
+    }
+    for (int i = 0; i < 6; i++) {
+        bufs[i] = calloc(1, size[i]);
+        SSM_CHECK(bufs[i], "checkpoint: out of memory");
+        if (ssm_h5_attr_string(f, "/", str_names[i], bufs[i], size[i]) != SSM_OK) return SSM_ERR;
+        if (strlen(bufs[i]) == size[i] - 1)
+            return ssm_error("%s: attribute %s is too long (at most %zu characters)", path,
+                             str_names[i], size[i] - 2);
+        r->str[i] = bufs[i];
+    }
+    double want, got = CHECKSUM(root_checksum(r));
+    if (ssm_h5_attr_double(f, "/", "checksum", &want) != SSM_OK)
+        return ssm_error("%s: no checksum attribute on / (corrupted, or not written by ssmtrain)",
+                         path);
+    if (want != got)
+        return ssm_error("%s: the root attributes are corrupted (checksum %.0f, expected %.0f)",
+                         path, got, want);
+    return SSM_OK;
+}
+
+int ssm_ckpt_load(const char *path, ssm_model *m, ssm_optim *o, ssm_train_state *st) {
+    ssm_h5 *f = ssm_h5_open(path);
+    if (!f) return SSM_ERR;
+    const ssm_params *ps = m->ps;
+    int nb = ssm_model_n_buffers(m), per = o ? 3 : 1;
+    int total = ps->n * per + nb;
+    ssm_tensor **staged = calloc((size_t)total, sizeof *staged);
+    root_attrs r;
+    char *bufs[6] = {0}, name[128], p[512];
+    uint64_t seed = 0, offset = 0;
+    int rc = SSM_OK;
+    if (ssm_h5_attr_double(f, "/", "format_version", &r.num[0]) != SSM_OK)
+        rc = ssm_error("%s: not an ssmtrain checkpoint (no format_version)", path);
+    else if (read_root(f, path, &r, bufs) != SSM_OK)
+        rc = SSM_ERR;
+    else if (strcmp(r.str[2], m->cfg.layer))
+        rc = ssm_error("%s: layer type mismatch: the checkpoint holds a %s model, the config "
+                       "builds a %s model", path, r.str[2], m->cfg.layer);
+    else if (check_names(path, r.str[3], ps) != SSM_OK ||
+             parse_u64(path, "seed", r.str[0], &seed) != SSM_OK ||
+             parse_u64(path, "rng_offset", r.str[1], &offset) != SSM_OK)
+        rc = SSM_ERR;
+    /* stage everything first: a bad checkpoint leaves the model untouched */
+    for (int i = 0; rc == SSM_OK && i < ps->n; i++) {
+        snprintf(p, sizeof p, "/params/%s", ps->p[i]->name);
+        rc = read_like(f, path, p, ps->p[i], &staged[i * per]);
+        for (int k = 1; rc == SSM_OK && k < per; k++) {
+            snprintf(p, sizeof p, "/optim/%s/%s", ps->p[i]->name, k == 1 ? "m" : "v");
+            if (k == 2 && !o->v) break;
+            rc = read_like(f, path, p, ps->p[i], &staged[i * per + k]);
+        }
+    }
+    for (int i = 0; rc == SSM_OK && i < nb; i++) {
+        ssm_tensor *b = ssm_model_buffer(m, i, name, sizeof name);
+        snprintf(p, sizeof p, "/buffers/%s", name);
+        rc = read_like(f, path, p, b, &staged[ps->n * per + i]);
+    }
+    if (rc == SSM_OK) { /* commit */
+        for (int i = 0; i < ps->n; i++) {
+            ssm_tensor_copy(ps->p[i], staged[i * per]);
+            if (!o) continue;
+            size_t off = (size_t)((char *)ps->p[i]->data - (char *)ps->values->data);
+            for (int k = 1; k < per && staged[i * per + k]; k++) {
+                ssm_tensor view = *ps->p[i];
+                view.data = (char *)(k == 1 ? o->m : o->v)->data + off;
+                ssm_tensor_copy(&view, staged[i * per + k]);
+            }
+        }
+        for (int i = 0; i < nb; i++)
+            ssm_tensor_copy(ssm_model_buffer(m, i, name, sizeof name), staged[ps->n * per + i]);
+        if (o) o->step = (int64_t)r.num[5];
+        st->step = (int64_t)r.num[1];
+        st->epoch = (int64_t)r.num[2];
+        st->data_index = (int64_t)r.num[3];
+        st->best_metric = r.num[4];
+        st->seed = seed;
+        st->rng_offset = offset;
+        snprintf(st->config, sizeof st->config, "%s", r.str[4]);
+    }
+    for (int i = 0; i < total; i++) ssm_tensor_free(staged[i]);
+    for (int i = 0; i < 6; i++) free(bufs[i]);
+    free(staged);
+    ssm_h5_close(f);
+    return rc;
+}

@@ -1,0 +1,189 @@
+/* Command-line parsing for ssmtrain (see cli.h). */
+#include "cli.h"
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include "log.h"
+
+/* Options that take a value; --set is the only repeatable one. */
+static const struct {
+    const char *name, *arg, *help;
+} options[] = {
+    {"--set", "SECTION.KEY=VALUE",
+     "override one key of CONFIG.ini, checked like the file; repeatable, the last one wins "
+     "(keys: docs/CONFIG.md)"},
+    {"--resume", "CKPT.h5", "continue training from a checkpoint"},
+    {"--out", "DIR",
+     "output folder: DIR/config.ini (the resolved config), checkpoints, logs (default: runs/NAME "
+     "for CONFIG .../NAME.ini)"},
+    {"--device", NULL, "same as --set train.device=..."},
+    {"--eval-only", "CKPT.h5", "evaluate a checkpoint on the validation and test sets; no training"},
+};
+#define NOPT (sizeof options / sizeof options[0])
+
+/* "cpu|cuda", from the config table so the two never disagree. */
+static void device_choices(char *buf, size_t n) {
+    const ssm_cfg_key *k = ssm_cfg_find("train", "device");
+    buf[0] = 0;
+    for (int i = 0; k->choices[i].name; i++) {
+        if (i) strncat(buf, "|", n - strlen(buf) - 1);
+        strncat(buf, k->choices[i].name, n - strlen(buf) - 1);
+    }
+}
+
+void ssm_cli_usage(FILE *f, const char *prog) {
+    char dev[64];
+    device_choices(dev, sizeof dev);
+    const char *p = prog ? strrchr(prog, '/') : NULL;
+    p = p ? p + 1 : prog ? prog : "ssmtrain";
+    fprintf(f,
+            "Usage: %s CONFIG.ini [--set SECTION.KEY=VALUE]... [--resume CKPT.h5] [--out DIR]\n"
+            "       %*s [--device %s] [--eval-only CKPT.h5]\n"
+            "       %s --help | --version\n"
+            "Train a state-space sequence model (S4, S4D, S5, Mamba) as CONFIG.ini says.\n\n"
+            "Options (VALUE may also follow '=', as in --out=DIR):\n",
+            p, (int)strlen(p), "", dev, p);
+    for (size_t i = 0; i < NOPT; i++) {
+        char head[128];
+        snprintf(head, sizeof head, "%s %s", options[i].name, options[i].arg ? options[i].arg : dev);
+        fprintf(f, "  %-26s %s\n", head, options[i].help);
+    }
+    fprintf(f, "  %-26s %s\n", "-h, --help", "print this help and exit");
+    fprintf(f, "  %-26s %s\n", "-V, --version", "print the version and exit");
+    fputs("\nExit status: 0 on success, 1 when training fails, 2 for a bad command line or\n"
+          "configuration (then nothing is written).\n",
+          f);
+}
+
+void ssm_cli_free(ssm_cli *cli) {
+    if (!cli) return;
+    free(cli->sets);
+    free(cli->out_owned);
+    memset(cli, 0, sizeof *cli);
+}
+
+/* Levenshtein distance, for "did you mean --set?". */
+static int dist(const char *a, const char *b) {
+    size_t n = strlen(a), m = strlen(b);
+    if (n > 63 || m > 63) return 99;
+    int row[64];
+    for (size_t j = 0; j <= m; j++) row[j] = (int)j;
+    for (size_t i = 1; i <= n; i++) {
+        int diag = row[0];
+        row[0] = (int)i;
+        for (size_t j = 1; j <= m; j++) {
+            int up = row[j], best = diag + (a[i - 1] != b[j - 1]);
+            if (up + 1 < best) best = up + 1;
+            if (row[j - 1] + 1 < best) best = row[j - 1] + 1;
+            row[j] = best;
+            diag = up;
+        }
+    }
+    return row[m];
+}
+
+static int unknown_option(const char *arg) {
+    const char *all[NOPT + 2];
+    for (size_t i = 0; i < NOPT; i++) all[i] = options[i].name;
+    all[NOPT] = "--help", all[NOPT + 1] = "--version";
+    char name[64];
+    snprintf(name, sizeof name, "%.*s", (int)strcspn(arg, "="), arg);
+    for (size_t i = 0; i < NOPT + 2; i++)
+        if (dist(name, all[i]) <= 2)
+            return ssm_error("unknown option '%s'; did you mean %s? (see --help)", name, all[i]);
+    return ssm_error("unknown option '%s' (see --help)", name);
+}
+
+int ssm_cli_parse(ssm_cli *cli, int argc, char *const *argv) {
+    memset(cli, 0, sizeof *cli);
+    /* --help and --version win over everything else on the line. */
+    for (int i = 1; i < argc && strcmp(argv[i], "--"); i++) {
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) return SSM_CLI_HELP;
+        if (!strcmp(argv[i], "--version") || !strcmp(argv[i], "-V")) return SSM_CLI_VERSION;
+    }
+    cli->sets = malloc((size_t)(argc > 0 ? argc : 1) * sizeof *cli->sets);
+    SSM_CHECK(cli->sets, "ssm_cli_parse: out of memory");
+    bool only_args = false;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (only_args || a[0] != '-' || !a[1]) {
+            if (cli->config)
+                return ssm_error("unexpected argument '%s': CONFIG.ini is already '%s'", a,
+                                 cli->config);
+            cli->config = a;
+            continue;
+        }
+        if (!strcmp(a, "--")) {
+            only_args = true;
+            continue;
+        }
+        size_t len = strcspn(a, "=");
+        size_t o = 0;
+        while (o < NOPT && (strlen(options[o].name) != len || strncmp(a, options[o].name, len)))
+            o++;
+        if (o == NOPT) return unknown_option(a);
+        const char *name = options[o].name, *val;
+        if (a[len] == '=')
+            val = a + len + 1;
+        else if (i + 1 < argc && !(argv[i + 1][0] == '-' && argv[i + 1][1] == '-'))
+            val = argv[++i];
+        else {
+            char dev[64];
+            device_choices(dev, sizeof dev);
+            return ssm_error("option %s needs a value (%s %s)", name, name,
+                             options[o].arg ? options[o].arg : dev);
+        }
+        if (!*val) return ssm_error("option %s: empty value", name);
+        if (!strcmp(name, "--set")) {
+            cli->sets[cli->n_sets++] = val;
+            continue;
+        }
+        const char **slot = !strcmp(name, "--resume")    ? &cli->resume
+                            : !strcmp(name, "--out")       ? &cli->out
+                            : !strcmp(name, "--device")    ? &cli->device
+                                                           : &cli->eval_only;
+        if (*slot) return ssm_error("option %s given twice ('%s' and '%s')", name, *slot, val);
+        *slot = val;
+    }
+    if (cli->device) {
+        const ssm_cfg_key *k = ssm_cfg_find("train", "device");
+        int j = 0;
+        while (k->choices[j].name && strcmp(k->choices[j].name, cli->device)) j++;
+        if (!k->choices[j].name) {
+            char dev[64];
+            device_choices(dev, sizeof dev);
+            return ssm_error("option --device: unknown device '%s'; expected %s", cli->device, dev);
+        }
+    }
+    if (cli->resume && cli->eval_only)
+        return ssm_error("options --resume and --eval-only exclude each other");
+    if (!cli->config) return ssm_error("missing CONFIG.ini (see --help)");
+    if (!cli->out) {
+        /* runs/NAME: runs of different configs do not overwrite each other. */
+        const char *base = strrchr(cli->config, '/');
+        base = base ? base + 1 : cli->config;
+        size_t n = strlen(base);
+        if (n > 4 && !strcmp(base + n - 4, ".ini")) n -= 4;
+        cli->out_owned = malloc(n + 6);
+        SSM_CHECK(cli->out_owned, "ssm_cli_parse: out of memory");
+        snprintf(cli->out_owned, n + 6, "runs/%.*s", (int)n, base);
+        cli->out = cli->out_owned;
+    }
+    return SSM_CLI_RUN;
+}
+
+int ssm_cli_load_config(const ssm_cli *cli, ssm_config *c) {
+    size_t n = cli->n_sets;
+    const char **sets = malloc((n + 1) * sizeof *sets), **origins = malloc((n + 1) * sizeof *origins);
+    char dev[64];
+    SSM_CHECK(sets && origins, "ssm_cli_load_config: out of memory");
+    for (size_t i = 0; i < n; i++) sets[i] = cli->sets[i], origins[i] = "--set";
+    if (cli->device) {
+        snprintf(dev, sizeof dev, "train.device=%s", cli->device);
+        sets[n] = dev, origins[n++] = "--device";
+    }
+    int rc = ssm_config_load_ex(c, cli->config, NULL, sets, origins, n);
+    free(sets);
+    free(origins);
+    return rc;
+}

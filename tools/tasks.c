@@ -1,0 +1,140 @@
+#include "tasks.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "idx.h"
+#include "listops.h"
+#include "log.h"
+#include "synthetic.h"
+
+/* Generated ListOps: one pool of unique expressions split into train/val/test. */
+static int listops_generated(const ssm_config *c, ssm_task_data *out) {
+    const ssm_cfg_data_section *d = &c->data;
+    ssm_listops_gen g = {.max_depth = (int)d->max_depth, .max_args = (int)d->max_args,
+                         .min_len = d->min_len, .max_len = d->seq_len, .unique = 1};
+    int64_t n = d->n_train + d->n_val + d->n_test;
+    ssm_listops_set *set;
+    if (ssm_listops_generate(&g, (uint64_t)c->train.seed, n, &set) != SSM_OK) return SSM_ERR;
+    ssm_dataset_spec spec = {.name = "listops", .has_labels = 1, .vocab_size = SSM_LO_VOCAB - 1,
+                             .n_classes = 10, .max_len = d->seq_len, .pad_id = SSM_LO_PAD};
+    ssm_dataset **parts[3] = {&out->train, &out->val, &out->test};
+    int64_t bounds[4] = {0, d->n_train, d->n_train + d->n_val, n};
+    int32_t *ids = malloc(sizeof(int32_t) * (size_t)(d->seq_len + 1));
+    for (int p = 0; p < 3; p++) {
+        *parts[p] = ssm_dataset_new(&spec);
+        for (int64_t i = bounds[p]; i < bounds[p + 1]; i++) {
+            const char *bad;
+            int bad_len;
+            int64_t len = ssm_listops_tokenize(set->expr[i], ids, d->seq_len, &bad, &bad_len);
+            SSM_CHECK(len > 0 && len <= d->seq_len, "listops: generated expression %lld does "
+                      "not tokenise", (long long)i);
+            ssm_dataset_add(*parts[p], ids, len, NULL, set->value[i]);
+        }
+    }
+    free(ids);
+    ssm_listops_set_free(set);
+    return SSM_OK;
+}
+
+static int listops_files(const ssm_config *c, ssm_task_data *out) {
+    static const char *names[3] = {"basic_train.tsv", "basic_val.tsv", "basic_test.tsv"};
+    ssm_dataset **parts[3] = {&out->train, &out->val, &out->test};
+    ssm_listops_opts o = {.max_len = c->data.seq_len, .append_eos = 0};
+    char path[512];
+    for (int p = 0; p < 3; p++) {
+        snprintf(path, sizeof path, "%s/%s", c->data.path, names[p]);
+        if (ssm_listops_read(path, &o, parts[p]) != SSM_OK) return SSM_ERR;
+    }
+    return SSM_OK;
+}
+
+/* Synthetic tasks draw train, val and test from disjoint example indices. */
+static int synthetic(const ssm_config *c, ssm_synth_task task, ssm_task_data *out) {
+    const ssm_cfg_data_section *d = &c->data;
+    ssm_synth_params p = ssm_synth_defaults(task);
+    p.vocab_size = d->vocab;
+    p.seq_len = d->seq_len;
+    if (task == SSM_SYNTH_SELECTIVE_COPY) p.n_copy = d->n_copy;
+    if (ssm_synth_validate(&p) != SSM_OK) return SSM_ERR;
+    uint64_t seed = (uint64_t)c->train.seed;
+    if (ssm_synth_dataset(&p, seed, 0, d->n_train, &out->train) != SSM_OK ||
+        ssm_synth_dataset(&p, seed, d->n_train, d->n_val, &out->val) != SSM_OK ||
+        ssm_synth_dataset(&p, seed, d->n_train + d->n_val, d->n_test, &out->test) != SSM_OK)
+        return SSM_ERR;
+    return SSM_OK;
+}
+
+/* IDX file `name` under dir, gzipped or not. */
+static void idx_path(char *buf, size_t n, const char *dir, const char *name) {
+    snprintf(buf, n, "%s/%s.gz", dir, name);
+    FILE *f = fopen(buf, "rb");
+    if (f) fclose(f);
+    else snprintf(buf, n, "%s/%s", dir, name);
+}
+
+/* Sequential (Fashion-)MNIST: the test split as given, data.val_fraction of the training
+ * images (a seeded random subset, as S4's example.py splits off 10%) for validation. */
+static int mnist(const ssm_config *c, ssm_task_data *out) {
+    char img[600], lab[600];
+    ssm_dataset *train;
+    idx_path(img, sizeof img, c->data.path, "train-images-idx3-ubyte");
+    idx_path(lab, sizeof lab, c->data.path, "train-labels-idx1-ubyte");
+    if (ssm_idx_read(img, lab, &train) != SSM_OK) return SSM_ERR;
+    idx_path(img, sizeof img, c->data.path, "t10k-images-idx3-ubyte");
+    idx_path(lab, sizeof lab, c->data.path, "t10k-labels-idx1-ubyte");
+    if (ssm_idx_read(img, lab, &out->test) != SSM_OK) {
+        ssm_dataset_free(train);
+        return SSM_ERR;
+    }
+    int64_t n = train->n, n_val = (int64_t)(c->data.val_fraction * (double)n);
+    if (n_val < 1 || n_val >= n) {
+        ssm_dataset_free(train);
+        return ssm_error("data.val_fraction = %g leaves no training or no validation images "
+                         "of %lld", c->data.val_fraction, (long long)n);
+    }
+    int64_t *perm = malloc(sizeof(int64_t) * (size_t)n);
+    ssm_shuffle_order((uint64_t)c->train.seed ^ 0x5EEDull, -1, n, perm); /* its own stream */
+    out->val = ssm_dataset_subset(train, perm, n_val);
+    out->train = ssm_dataset_subset(train, perm + n_val, n - n_val);
+    free(perm);
+    ssm_dataset_free(train);
+    return SSM_OK;
+}
+
+/* ListOps ids as the official S4 loader numbers them (from the training split). */
+static void listops_official_ids(ssm_task_data *d) {
+    int32_t map[SSM_LO_VOCAB];
+    int64_t V = ssm_listops_official_ids(d->train, 0, map);
+    ssm_dataset_remap(d->train, map, SSM_LO_VOCAB, V);
+    ssm_dataset_remap(d->val, map, SSM_LO_VOCAB, V);
+    ssm_dataset_remap(d->test, map, SSM_LO_VOCAB, V);
+}
+
+int ssm_task_load(const ssm_config *c, ssm_task_data *out) {
+    memset(out, 0, sizeof *out);
+    int rc;
+    switch (c->data.task) {
+    case SSM_CFG_DATA_LISTOPS:
+        rc = c->data.path[0] ? listops_files(c, out) : listops_generated(c, out);
+        if (rc == SSM_OK) listops_official_ids(out);
+        break;
+    case SSM_CFG_DATA_SELECTIVE_COPY: rc = synthetic(c, SSM_SYNTH_SELECTIVE_COPY, out); break;
+    case SSM_CFG_DATA_INDUCTION: rc = synthetic(c, SSM_SYNTH_INDUCTION, out); break;
+    case SSM_CFG_DATA_RECALL: rc = synthetic(c, SSM_SYNTH_RECALL, out); break;
+    case SSM_CFG_DATA_MNIST: rc = mnist(c, out); break;
+    default: {
+        char name[64];
+        ssm_config_get(c, "data.task", name, sizeof name);
+        rc = ssm_error("data.task = %s: this data set is not implemented yet", name);
+    }
+    }
+    if (rc != SSM_OK) ssm_task_free(out);
+    return rc;
+}
+
+void ssm_task_free(ssm_task_data *d) {
+    ssm_dataset_free(d->train);
+    ssm_dataset_free(d->val);
+    ssm_dataset_free(d->test);
+    memset(d, 0, sizeof *d);
+}

@@ -1,0 +1,397 @@
+#include "trainer.h"
+#include <errno.h>
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include "log.h"
+#include "ops.h"
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* The model the config describes, sized from the data where it says 0. */
+static int model_config(const ssm_config *c, const ssm_task_data *d, ssm_model_config *m) {
+    memset(m, 0, sizeof *m);
+    static const char *layers[] = {"s4", "s4d", "s5", "mamba"};
+    snprintf(m->layer, sizeof m->layer, "%s", layers[c->model.layer]);
+    if (c->layer.activation != SSM_CFG_ACT_GELU)
+        return ssm_error("layer.activation = gelu is the only setting implemented so far");
+    int s5 = c->model.layer == SSM_CFG_LAYER_S5;
+    static const char *s5_acts[] = {"full_glu", "", "gelu", "half_glu1", "half_glu2"};
+    if (s5 ? c->layer.final_act == SSM_CFG_FINAL_LINEAR
+           : c->layer.final_act != SSM_CFG_FINAL_GLU && c->model.layer != SSM_CFG_LAYER_MAMBA)
+        return ssm_error("layer.final_act: s4 and s4d use glu; s5 takes glu (full_glu), "
+                         "half_glu1, half_glu2 or none (gelu only)");
+    m->lcfg = (ssm_layer_config){
+        .d_model = c->model.d_model, .d_state = c->layer.d_state, .dt_min = c->layer.dt_min,
+        .dt_max = c->layer.dt_max, .disc = c->layer.discretization == SSM_CFG_DISC_BILINEAR,
+        .bidirectional = c->layer.bidirectional, .expand = c->layer.expand,
+        .d_conv = c->layer.d_conv, .dt_rank = c->layer.dt_rank, .dropout = c->model.dropout,
+        .l_max = d->train->longest > d->val->longest ? d->train->longest : d->val->longest,
+        .blocks = c->layer.blocks};
+    if (s5) snprintf(m->lcfg.activation, sizeof m->lcfg.activation, "%s", s5_acts[c->layer.final_act]);
+    if (d->test->longest > m->lcfg.l_max) m->lcfg.l_max = d->test->longest;
+    static const ssm_init_kind inits[] = {SSM_INIT_LIN, SSM_INIT_LEGS, SSM_INIT_LIN, SSM_INIT_INV,
+                                          SSM_INIT_REAL};
+    m->lcfg.init = inits[c->layer.init];
+    /* embedding: a row per token; linear: the position's values (pixels) as features */
+    m->embedding = c->model.encoder == SSM_CFG_ENC_EMBEDDING;
+    int64_t channels = d->train->channels > 0 ? d->train->channels : 1;
+    m->d_input = c->model.d_input ? c->model.d_input
+                                  : m->embedding ? d->train->vocab_size : channels;
+    int lm = c->model.task == SSM_CFG_TASK_LM;
+    m->d_output = c->model.n_classes ? c->model.n_classes
+                                     : (lm ? d->train->vocab_size : d->train->n_classes);
+    m->n_layers = c->model.n_layers;
+    static const ssm_norm_kind norms[] = {SSM_NORM_LAYER, SSM_NORM_RMS, SSM_NORM_BATCH};
+    m->norm = norms[c->model.norm];
+    m->prenorm = c->model.prenorm;
+    m->residual = c->model.residual;
+    m->dropout = c->model.dropout;
+    static const ssm_pool_kind pools[] = {SSM_POOL_MEAN, SSM_POOL_LAST, SSM_POOL_NONE};
+    m->pool = pools[c->model.pooling];
+    /* language modelling on Mamba layers with tied embeddings: the official Mamba LM */
+    m->mamba_lm = lm && c->model.layer == SSM_CFG_LAYER_MAMBA && c->model.tie_embeddings;
+    if (m->embedding && d->train->vocab_size > m->d_input)
+        return ssm_error("model.d_input = %lld is smaller than the data's vocabulary (%lld)",
+                         (long long)m->d_input, (long long)d->train->vocab_size);
+    if (!m->embedding && m->d_input != channels)
+        return ssm_error("model.d_input = %lld, but the data has %lld value(s) per position "
+                         "for the linear encoder", (long long)m->d_input, (long long)channels);
+    return SSM_OK;
+}
+
+int ssm_trainer_init(ssm_trainer *t, const ssm_config *cfg, const char *out_dir) {
+    memset(t, 0, sizeof *t);
+    t->cfg = cfg;
+    snprintf(t->out_dir, sizeof t->out_dir, "%s", out_dir);
+    if (cfg->checkpoint.dir[0] == '/')
+        snprintf(t->ckpt_dir, sizeof t->ckpt_dir, "%s", cfg->checkpoint.dir);
+    else
+        snprintf(t->ckpt_dir, sizeof t->ckpt_dir, "%s/%s", out_dir, cfg->checkpoint.dir);
+    if (cfg->train.threads > 0) omp_set_num_threads((int)cfg->train.threads);
+    if (cfg->train.device == SSM_CUDA && !ssm_device_available(SSM_CUDA))
+        return ssm_error("train.device = cuda, but no CUDA device is available");
+    ssm_kernels_for(cfg->train.device)->set_gemm_tf32(cfg->train.tf32);
+    if (ssm_task_load(cfg, &t->data) != SSM_OK) return SSM_ERR;
+    ssm_model_config mc;
+    if (model_config(cfg, &t->data, &mc) != SSM_OK) return SSM_ERR;
+    t->model = ssm_model_new(&mc, SSM_F32, cfg->train.device);
+    if (!t->model) return SSM_ERR;
+    ssm_model_init(t->model, (uint64_t)cfg->train.seed);
+    const ssm_cfg_optim_section *o = &cfg->optim;
+    t->opt = ssm_optim_new(o->optimizer, t->model->ps, o->lr, o->weight_decay);
+    t->opt->beta1 = o->betas[0];
+    t->opt->beta2 = o->betas[1];
+    t->opt->eps = o->eps;
+    t->opt->momentum = o->momentum;
+    t->opt->nesterov = o->nesterov;
+    /* the SSM parameters' own group, as the official S4 optimizer setup */
+    t->opt->group[SSM_GROUP_SSM] = (ssm_group_hparams){cfg->layer.lr, cfg->layer.weight_decay};
+    t->opt->group[SSM_GROUP_NO_DECAY].weight_decay = 0;
+    ssm_loader_opts lo = {.batch_size = cfg->train.batch_size, .seed = (uint64_t)cfg->train.seed,
+                          .shuffle = 1, .drop_last = 0};
+    ssm_loader *l = ssm_loader_new(t->data.train, &lo);
+    int64_t per_epoch = ssm_loader_batches_per_epoch(l);
+    ssm_loader_free(l);
+    t->total_steps = cfg->train.max_steps > 0 ? cfg->train.max_steps : cfg->train.epochs * per_epoch;
+    t->sched = (ssm_lr_schedule){.kind = o->schedule, .warmup_steps = o->warmup_steps,
+                                 .total_steps = o->decay_steps ? o->decay_steps : t->total_steps,
+                                 .min_factor = o->min_lr_ratio,
+                                 .step_size = o->step_size, .gamma = o->gamma};
+    t->ctx = ssm_ctx_new((uint64_t)cfg->train.seed);
+    t->st.seed = (uint64_t)cfg->train.seed;
+    t->st.best_metric = cfg->checkpoint.metric == SSM_CFG_METRIC_VAL_ACC ? -1.0 : INFINITY;
+    char *ini = ssm_config_to_ini(cfg);
+    SSM_CHECK(strlen(ini) < sizeof t->st.config, "config text too long for a checkpoint");
+    snprintf(t->st.config, sizeof t->st.config, "%s", ini);
+    free(ini);
+    t->tty = isatty(STDOUT_FILENO);
+    return SSM_OK;
+}
+
+void ssm_trainer_free(ssm_trainer *t) {
+    ssm_ctx_free(t->ctx);
+    ssm_optim_free(t->opt);
+    ssm_model_free(t->model);
+    ssm_task_free(&t->data);
+    if (t->metrics) fclose(t->metrics);
+}
+
+int ssm_trainer_resume(ssm_trainer *t, const char *ckpt, int with_optim) {
+    ssm_train_state st = t->st;
+    if (ssm_ckpt_load(ckpt, t->model, with_optim ? t->opt : NULL, &st) != SSM_OK) return SSM_ERR;
+    if (with_optim) {
+        memcpy(st.config, t->st.config, sizeof st.config); /* the run's config, not the old one */
+        t->st = st;
+        t->ctx->rng_offset = st.rng_offset;
+    }
+    return SSM_OK;
+}
+
+/* A batch moved to the model's device, with pooling weights and the target tensor. */
+typedef struct {
+    ssm_tensor *tokens, *pool_w, *target;
+    int64_t n_tokens;
+} dev_batch;
+
+static dev_batch to_device(ssm_trainer *t, const ssm_batch *b) {
+    ssm_arena *a = t->ctx->arena;
+    ssm_device dev = t->model->ps->device;
+    dev_batch d = {0};
+    int64_t B = b->tokens->shape[0], L = b->tokens->shape[1];
+    const int32_t *len = b->lengths->data;
+    if (t->model->cfg.embedding) {
+        d.tokens = ssm_tensor_to(a, b->tokens, dev);
+    } else { /* features in [0, 1]: value / (vocabulary - 1), e.g. pixel bytes / 255 */
+        int64_t C = b->tokens->ndim == 3 ? b->tokens->shape[2] : 1;
+        ssm_tensor *f = ssm_tensor_arena(a, SSM_F32, SSM_CPU, SSM_DIMS(B, L, C));
+        double scale = 1.0 / (double)(t->data.train->vocab_size > 1 ? t->data.train->vocab_size - 1 : 1);
+        const int32_t *tok = b->tokens->data;
+        for (int64_t i = 0; i < B * L * C; i++) ((float *)f->data)[i] = (float)(tok[i] * scale);
+        d.tokens = ssm_tensor_to(a, f, dev);
+    }
+    for (int64_t i = 0; i < B; i++) d.n_tokens += len[i];
+    if (t->model->cfg.pool != SSM_POOL_NONE) {
+        ssm_tensor *w = ssm_tensor_arena(a, SSM_F32, SSM_CPU, SSM_DIMS(B, 1, L));
+        float *p = w->data;
+        memset(p, 0, sizeof(float) * (size_t)(B * L));
+        for (int64_t i = 0; i < B; i++) {
+            if (t->model->cfg.pool == SSM_POOL_MEAN)
+                for (int64_t j = 0; j < len[i]; j++) p[i * L + j] = 1.0f / (float)len[i];
+            else
+                p[i * L + len[i] - 1] = 1.0f;
+        }
+        d.pool_w = ssm_tensor_to(a, w, dev);
+        d.target = ssm_tensor_to(a, b->labels, dev);
+    } else {
+        d.target = ssm_tensor_to(a, b->targets, dev);
+    }
+    return d;
+}
+
+/* Correct predictions and counted targets of logits [..., C] against targets. */
+static void count_correct(const ssm_tensor *logits, const ssm_tensor *target_cpu, int64_t *correct,
+                          int64_t *count) {
+    int64_t C = logits->shape[logits->ndim - 1], R = logits->numel / C;
+    float *l = malloc(sizeof(float) * (size_t)logits->numel);
+    ssm_tensor_to_host(logits, l);
+    const int32_t *y = target_cpu->data;
+    for (int64_t r = 0; r < R; r++) {
+        if (y[r] == SSM_IGNORE_INDEX) continue;
+        int64_t best = 0;
+        for (int64_t k = 1; k < C; k++)
+            if (l[r * C + k] > l[r * C + best]) best = k;
+        *correct += best == y[r];
+        (*count)++;
+    }
+    free(l);
+}
+
+void ssm_trainer_evaluate(ssm_trainer *t, const ssm_dataset *d, double *loss, double *acc) {
+    ssm_loader_opts lo = {.batch_size = t->cfg->train.batch_size, .shuffle = 0};
+    ssm_loader *l = ssm_loader_new(d, &lo);
+    ssm_ctx *c = t->ctx;
+    int saved = ssm_no_grad_begin(c), training = c->training;
+    uint64_t offset = c->rng_offset;
+    c->training = 0;
+    double sum = 0;
+    int64_t correct = 0, count = 0, weight = 0;
+    ssm_batch b;
+    while (ssm_loader_next(l, c->arena, &b)) {
+        dev_batch db = to_device(t, &b);
+        ssm_tensor *logits = ssm_model_forward(c, t->model, db.tokens, db.pool_w);
+        ssm_tensor *lv = ssm_cross_entropy(c, logits, db.target, NULL, SSM_IGNORE_INDEX);
+        int64_t before = count;
+        count_correct(logits, b.labels ? b.labels : b.targets, &correct, &count);
+        sum += ssm_tensor_get(lv, 0) * (double)(count - before); /* mean over counted targets */
+        weight += count - before;
+        ssm_batch_free(&b);
+        ssm_ctx_reset(c);
+    }
+    ssm_loader_free(l);
+    c->training = training;
+    c->rng_offset = offset; /* evaluation draws nothing, but keep the stream exact anyway */
+    ssm_no_grad_end(c, saved);
+    *loss = weight ? sum / (double)weight : 0;
+    *acc = count ? (double)correct / (double)count : 0;
+}
+
+static int mkdirs(const char *path) {
+    char buf[600];
+    snprintf(buf, sizeof buf, "%s", path);
+    for (char *p = buf + 1;; p++) {
+        if (*p == '/' || !*p) {
+            char save = *p;
+            *p = 0;
+            if (mkdir(buf, 0777) != 0 && errno != EEXIST)
+                return ssm_error("%s: cannot create directory: %s", buf, strerror(errno));
+            if (!save) return SSM_OK;
+            *p = save;
+        }
+    }
+}
+
+static void log_metrics(ssm_trainer *t, const char *split, double loss, double acc, double lr,
+                        double gnorm, double tps) {
+    fprintf(t->metrics, "{\"step\": %lld, \"epoch\": %lld, \"split\": \"%s\", \"loss\": %.9g, "
+            "\"acc\": %.6f", (long long)t->st.step, (long long)t->st.epoch, split, loss, acc);
+    if (!strcmp(split, "train"))
+        fprintf(t->metrics, ", \"lr\": %.9g, \"grad_norm\": %.9g, \"tokens_per_s\": %.1f", lr,
+                gnorm, tps);
+    fprintf(t->metrics, "}\n");
+    fflush(t->metrics);
+}
+
+static void fmt_time(double s, char *buf, size_t n) {
+    long v = (long)(s + 0.5);
+    if (v >= 3600) snprintf(buf, n, "%ld:%02ld:%02ld", v / 3600, v / 60 % 60, v % 60);
+    else snprintf(buf, n, "%02ld:%02ld", v / 60, v % 60);
+}
+
+static void progress(ssm_trainer *t, double loss, double acc, double lr, double tps, double eta) {
+    char e[32];
+    fmt_time(eta, e, sizeof e);
+    if (t->tty) {
+        int width = 24, done = (int)(width * t->st.step / (t->total_steps ? t->total_steps : 1));
+        char bar[32];
+        for (int i = 0; i < width; i++) bar[i] = i < done ? '=' : i == done ? '>' : ' ';
+        bar[width] = 0;
+        printf("\r[%s] step %lld/%lld  loss %.4f  acc %.3f  lr %.2e  %.0f tok/s  ETA %s ", bar,
+               (long long)t->st.step, (long long)t->total_steps, loss, acc, lr, tps, e);
+    } else {
+        printf("step %lld/%lld epoch %lld loss %.4f acc %.4f lr %.3e tok/s %.0f eta %s\n",
+               (long long)t->st.step, (long long)t->total_steps, (long long)t->st.epoch, loss, acc,
+               lr, tps, e);
+    }
+    fflush(stdout);
+}
+
+static int save(ssm_trainer *t, const char *name) {
+    char path[700];
+    snprintf(path, sizeof path, "%s/%s", t->ckpt_dir, name);
+    t->st.rng_offset = t->ctx->rng_offset;
+    return ssm_ckpt_save(path, t->model, t->opt, &t->st);
+}
+
+/* Validation, best/last checkpoints. */
+static int validate(ssm_trainer *t) {
+    double loss, acc;
+    ssm_trainer_evaluate(t, t->data.val, &loss, &acc);
+    log_metrics(t, "val", loss, acc, 0, 0, 0);
+    if (t->tty) printf("\n");
+    printf("eval step %lld: val_loss %.4f val_acc %.4f\n", (long long)t->st.step, loss, acc);
+    int by_acc = t->cfg->checkpoint.metric == SSM_CFG_METRIC_VAL_ACC;
+    if (by_acc ? acc > t->st.best_metric : loss < t->st.best_metric) {
+        t->st.best_metric = by_acc ? acc : loss;
+        if (t->cfg->checkpoint.keep_best && save(t, "best.h5") != SSM_OK) return SSM_ERR;
+    }
+    return save(t, "last.h5");
+}
+
+/* The first parameter whose gradient holds a NaN or Inf. */
+static const char *first_nonfinite(const ssm_params *ps) {
+    for (int i = 0; i < ps->n; i++) {
+        ssm_tensor *g = ssm_tensor_to(NULL, ps->p[i]->grad, SSM_CPU);
+        int bad = 0;
+        for (int64_t j = 0; j < g->numel && !bad; j++) bad = !isfinite(((float *)g->data)[j]);
+        ssm_tensor_free(g);
+        if (bad) return ps->p[i]->name;
+    }
+    return NULL;
+}
+
+int ssm_trainer_run(ssm_trainer *t) {
+    const ssm_config *cfg = t->cfg;
+    char path[700];
+    if (mkdirs(t->ckpt_dir) != SSM_OK) return SSM_EXIT_DATA;
+    snprintf(path, sizeof path, "%s/config.ini", t->out_dir);
+    FILE *f = fopen(path, "w");
+    if (!f || fputs(t->st.config, f) < 0 || fclose(f) != 0) {
+        ssm_error("%s: cannot write", path);
+        return SSM_EXIT_DATA;
+    }
+    snprintf(path, sizeof path, "%s/metrics.jsonl", t->out_dir);
+    t->metrics = fopen(path, t->st.step > 0 ? "a" : "w");
+    if (!t->metrics) {
+        ssm_error("%s: cannot write", path);
+        return SSM_EXIT_DATA;
+    }
+    ssm_loader_opts lo = {.batch_size = cfg->train.batch_size, .seed = (uint64_t)cfg->train.seed,
+                          .shuffle = 1};
+    ssm_loader *l = ssm_loader_new(t->data.train, &lo);
+    ssm_loader_seek(l, t->st.epoch, t->st.data_index);
+    ssm_ctx *c = t->ctx;
+    ssm_params *ps = t->model->ps;
+    double t0 = now_s(), t_log = t0;
+    int64_t tokens = 0, start_step = t->st.step, validated = -1;
+    int rc = 0;
+    while (t->st.step < t->total_steps) {
+        ssm_batch b;
+        if (!ssm_loader_next(l, c->arena, &b)) { /* end of an epoch */
+            t->st.epoch = l->epoch;
+            t->st.data_index = l->index;
+            ssm_ctx_reset(c);
+            if (cfg->train.eval_every == 0) {
+                if (validate(t) != SSM_OK) { rc = SSM_EXIT_DATA; break; }
+                validated = t->st.step;
+            }
+            continue;
+        }
+        dev_batch db = to_device(t, &b);
+        ssm_tensor *logits = ssm_model_forward(c, t->model, db.tokens, db.pool_w);
+        ssm_tensor *loss = ssm_cross_entropy(c, logits, db.target, NULL, SSM_IGNORE_INDEX);
+        ssm_params_zero_grad(ps);
+        ssm_backward(c, loss);
+        double lv = ssm_tensor_get(loss, 0), gnorm = ssm_grad_norm(ps);
+        if (!isfinite(lv) || !isfinite(gnorm)) {
+            const char *p = first_nonfinite(ps);
+            ssm_error("step %lld: the %s is not finite%s%s%s; training stopped, the last good "
+                      "checkpoint (%s/last.h5) is kept", (long long)t->st.step + 1,
+                      isfinite(lv) ? "gradient" : "loss", p ? " (first non-finite gradient: "
+                      "parameter " : "", p ? p : "", p ? ")" : "", t->ckpt_dir);
+            ssm_batch_free(&b);
+            rc = SSM_EXIT_NONFINITE;
+            break;
+        }
+        int64_t correct = 0, count = 0;
+        count_correct(logits, b.labels ? b.labels : b.targets, &correct, &count);
+        double factor = ssm_lr_factor(&t->sched, t->st.step);
+        ssm_optim_step(t->opt, factor, ssm_clip_coef(gnorm, cfg->optim.grad_clip));
+        tokens += db.n_tokens;
+        ssm_batch_free(&b);
+        ssm_ctx_reset(c);
+        t->st.step++;
+        t->st.epoch = l->epoch;
+        t->st.data_index = l->index;
+        double acc = count ? (double)correct / (double)count : 0;
+        if (t->st.step % cfg->train.log_every == 0 || t->st.step == t->total_steps) {
+            double now = now_s(), tps = tokens / (now - t_log > 1e-9 ? now - t_log : 1e-9);
+            double eta = (now - t0) / (double)(t->st.step - start_step) *
+                         (double)(t->total_steps - t->st.step);
+            log_metrics(t, "train", lv, acc, cfg->optim.lr * factor, gnorm, tps);
+            progress(t, lv, acc, cfg->optim.lr * factor, tps, eta);
+            tokens = 0;
+            t_log = now;
+        }
+        if ((cfg->train.eval_every > 0 && t->st.step % cfg->train.eval_every == 0) ||
+            (cfg->checkpoint.save_every > 0 && t->st.step % cfg->checkpoint.save_every == 0)) {
+            int val = cfg->train.eval_every > 0 && t->st.step % cfg->train.eval_every == 0;
+            if ((val ? validate(t) : save(t, "last.h5")) != SSM_OK) { rc = SSM_EXIT_DATA; break; }
+            if (val) validated = t->st.step;
+        }
+    }
+    ssm_loader_free(l);
+    if (t->tty) printf("\n");
+    /* the end: a last validation (for best.h5) unless this step just had one */
+    if (rc == 0 && (validated == t->st.step ? save(t, "last.h5") : validate(t)) != SSM_OK)
+        rc = SSM_EXIT_DATA;
+    return rc;
+}

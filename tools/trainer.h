@@ -1,0 +1,42 @@
+/* The training loop of ssmtrain: batches -> model -> loss -> backward ->
+ * clipping -> AdamW with the LR schedule, periodic evaluation, checkpoints
+ * (last.h5, best.h5), metrics.jsonl, progress on a terminal or plain log
+ * lines, NaN/Inf detection. Resuming from last.h5 reproduces the
+ * uninterrupted run bit for bit on the CPU. */
+#ifndef SSM_TRAINER_H
+#define SSM_TRAINER_H
+#include <stdio.h>
+#include "checkpoint.h"
+#include "model.h"
+#include "optim.h"
+#include "ssmconfig.h"
+#include "tasks.h"
+
+enum { SSM_EXIT_DATA = 1, SSM_EXIT_NONFINITE = 3 };
+
+typedef struct {
+    const ssm_config *cfg;
+    char out_dir[512], ckpt_dir[600];
+    ssm_task_data data;
+    ssm_model *model;
+    ssm_optim *opt;
+    ssm_lr_schedule sched;
+    ssm_ctx *ctx;
+    ssm_train_state st;
+    FILE *metrics;
+    int64_t total_steps;
+    int tty;
+} ssm_trainer;
+
+/* Builds data, model and optimizer from the config (nothing is written yet).
+ * SSM_ERR with a message for a bad config or data. */
+int ssm_trainer_init(ssm_trainer *t, const ssm_config *cfg, const char *out_dir);
+void ssm_trainer_free(ssm_trainer *t);
+/* Load a checkpoint (model and, with_optim, optimizer and loop state). */
+int ssm_trainer_resume(ssm_trainer *t, const char *ckpt, int with_optim);
+/* Train up to the total step count; writes out_dir. Returns 0, or an exit code. */
+int ssm_trainer_run(ssm_trainer *t);
+/* Loss and accuracy over a dataset (evaluation mode, no gradients). */
+void ssm_trainer_evaluate(ssm_trainer *t, const ssm_dataset *d, double *loss, double *acc);
+
+#endif
