@@ -22,8 +22,10 @@ __device__ __forceinline__ float sigm(float v) { return 1.0f / (1.0f + expf(-v))
 
 __device__ __forceinline__ float unary_f(int op, float v) {
     switch (op) {
-    case SSM_UN_EXP: return expf(v);
-    case SSM_UN_LOG: return logf(v);
+    /* in double, rounded once, as the CPU: expf differs from the CPU's by an ulp at
+     * times, and one ulp of S4D's dt moves the gradient of log dt by 2e-5 */
+    case SSM_UN_EXP: return (float)exp((double)v);
+    case SSM_UN_LOG: return (float)log((double)v);
     case SSM_UN_SOFTPLUS: return v > 20.0f ? v : log1pf(expf(v));
     case SSM_UN_SIGMOID: return sigm(v);
     case SSM_UN_TANH: return tanhf(v);
@@ -37,7 +39,7 @@ __device__ __forceinline__ float unary_f(int op, float v) {
 /* f'(x); y = f(x) when the caller saved it (NULL: recomputed) */
 __device__ __forceinline__ float unary_d(int op, float v, const float *y, int64_t i) {
     switch (op) {
-    case SSM_UN_EXP: return y ? y[i] : expf(v);
+    case SSM_UN_EXP: return y ? y[i] : (float)exp((double)v);
     case SSM_UN_LOG: return 1.0f / v;
     case SSM_UN_SOFTPLUS: return v > 20.0f ? 1.0f : sigm(v);
     case SSM_UN_SIGMOID: { float s = y ? y[i] : sigm(v); return s * (1.0f - s); }

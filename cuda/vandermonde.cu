@@ -17,11 +17,13 @@
  * owns 4 values of kb, and a thread forms
  *   B0[kb] = sum_j dK[64 kb + j] conj(lo[n][j]),  B1[kb] = sum_j j dK[...] conj(lo[n][j]),
  *   S0 += conj(hi) B0,  S1 += conj(hi) (64 kb B0 + B1)
- * (S0 = sum_l dK_l conj(z^l), S1 = sum_l l dK_l conj(z^l)). Warps are summed in
- * shared memory in fixed order and each block writes its partial (S0, S1) per
- * mode to scratch; a second kernel (one block per h) sums the partials in
- * fixed order, applies the chain rule through the discretisation and sums
- * d dt over the modes. No atomics: results are deterministic. */
+ * (S0 = sum_l dK_l conj(z^l), S1 = sum_l l dK_l conj(z^l)); B0, B1 in float, the
+ * rotations by conj(hi) and everything after them in double, as the CPU (the sums
+ * over l cancel, and d dt is sensitive). Warps are summed in shared memory in
+ * fixed order and each block writes its partial (S0, S1) per mode to scratch; a
+ * second kernel (one block per h) sums the partials in fixed order, applies the
+ * chain rule through the discretisation and sums d dt over the modes. No
+ * atomics: results are deterministic. */
 #include "common.cuh"
 
 enum {
@@ -38,19 +40,8 @@ enum { VB_KBT = 4 }; /* backward: kb per warp (8 warps x 4 = 32) */
 __device__ __forceinline__ float2 c_mul(float2 a, float2 b) {
     return make_float2(a.x * b.x - a.y * b.y, a.x * b.y + a.y * b.x);
 }
-__device__ __forceinline__ float2 c_add(float2 a, float2 b) { return make_float2(a.x + b.x, a.y + b.y); }
-__device__ __forceinline__ float2 c_sub(float2 a, float2 b) { return make_float2(a.x - b.x, a.y - b.y); }
 __device__ __forceinline__ float2 c_conj(float2 a) { return make_float2(a.x, -a.y); }
 __device__ __forceinline__ float2 c_scale(float s, float2 a) { return make_float2(s * a.x, s * a.y); }
-/* Smith's algorithm: no overflow of |b|^2 */
-__device__ __forceinline__ float2 c_div(float2 a, float2 b) {
-    if (fabsf(b.x) >= fabsf(b.y)) {
-        float r = b.y / b.x, d = b.x + b.y * r;
-        return make_float2((a.x + a.y * r) / d, (a.y - a.x * r) / d);
-    }
-    float r = b.x / b.y, d = b.y + b.x * r;
-    return make_float2((a.x * r + a.y) / d, (a.y * r - a.x) / d);
-}
 __device__ __forceinline__ float2 c_exp(float2 z) {
     float e = expf(z.x), s, c;
     sincosf(z.y, &s, &c);
@@ -65,6 +56,41 @@ __device__ __forceinline__ float2 c_exp_l(double l, float2 s) {
     float e = expf((float)re), sn, cs;
     sincosf((float)im, &sn, &cs);
     return make_float2(e * cs, e * sn);
+}
+
+/* --- complex arithmetic in double (the backward's sums and chain rule, as the CPU's) --- */
+
+__device__ __forceinline__ double2 z_mul(double2 a, double2 b) {
+    return make_double2(a.x * b.x - a.y * b.y, a.x * b.y + a.y * b.x);
+}
+__device__ __forceinline__ double2 z_add(double2 a, double2 b) { return make_double2(a.x + b.x, a.y + b.y); }
+__device__ __forceinline__ double2 z_conj(double2 a) { return make_double2(a.x, -a.y); }
+__device__ __forceinline__ double2 z_scale(double s, double2 a) { return make_double2(s * a.x, s * a.y); }
+/* Smith's algorithm: no overflow of |b|^2 */
+__device__ __forceinline__ double2 z_div(double2 a, double2 b) {
+    if (fabs(b.x) >= fabs(b.y)) {
+        double r = b.y / b.x, d = b.x + b.y * r;
+        return make_double2((a.x + a.y * r) / d, (a.y - a.x * r) / d);
+    }
+    double r = b.x / b.y, d = b.y + b.x * r;
+    return make_double2((a.x * r + a.y) / d, (a.y * r - a.x) / d);
+}
+__device__ __forceinline__ double2 z_exp(double2 z) {
+    double e = exp(z.x), s, c;
+    sincos(z.y, &s, &c);
+    return make_double2(e * c, e * s);
+}
+/* e^{l s} in double for the float s the forward used */
+__device__ __forceinline__ double2 z_exp_l(double l, float2 s) {
+    return z_exp(make_double2(l * (double)s.x, l * (double)s.y));
+}
+
+/* the backward's per-mode sums S0 = sum_l dK_l conj(z^l), S1 = sum_l l dK_l conj(z^l) */
+struct vd_sums {
+    double2 S0, S1;
+};
+__device__ __forceinline__ vd_sums operator+(vd_sums p, vd_sums q) {
+    return vd_sums{z_add(p.S0, q.S0), z_add(p.S1, q.S1)};
 }
 
 /* s = log z and the discretised C of one mode (cpu: discretise). */
@@ -190,16 +216,16 @@ void ssm_cuda_vandermonde_fwd(ssm_dtype dt_, int disc, const void *dt, const voi
 
 /* --- backward --- */
 
-/* part[(h * gx + bx) * N2 + n] = this block's (S0.re, S0.im, S1.re, S1.im) */
+/* part[(h * gx + bx) * N2 + n] = this block's (S0, S1) */
 static __global__ void __launch_bounds__(VD_THREADS)
 vd_bwd_partial_kernel(int disc, const float *dt, const float2 *A, const float2 *C,
-                      const float *dK, float4 *part, int64_t N2, int64_t L, int64_t nchunk,
+                      const float *dK, vd_sums *part, int64_t N2, int64_t L, int64_t nchunk,
                       int cpb) {
     __shared__ float2 s_s[VD_MG];
     __shared__ float2 s_lo[VD_BLK][VD_MG];                 /* [j][n] */
     __shared__ __align__(16) float s_g[VD_BLK][VD_CHUNK_KB + 4];  /* [j][kb], padded rows */
     __shared__ __align__(16) float s_jg[VD_BLK][VD_CHUNK_KB + 4]; /* j * dK */
-    __shared__ float4 s_red[VD_THREADS / 32][VD_MG];
+    __shared__ vd_sums s_red[VD_THREADS / 32][VD_MG];
     const int64_t h = blockIdx.y;
     const int tid = threadIdx.x, n = tid & 31, w = tid >> 5;
     const int64_t nkb = (L + VD_BLK - 1) / VD_BLK, ngroups = (N2 + VD_MG - 1) / VD_MG;
@@ -222,7 +248,7 @@ vd_bwd_partial_kernel(int disc, const float *dt, const float2 *A, const float2 *
             s_lo[jj][nn] = c_exp_l((double)jj, s_s[nn]);
         }
         const float2 sn = s_s[n];
-        float2 S0 = make_float2(0.0f, 0.0f), S1 = S0;
+        double2 S0 = make_double2(0.0, 0.0), S1 = S0; /* l dK_l terms grow with L */
         for (int ci = 0; ci < cpb; ci++) {
             const int64_t chunk = (int64_t)blockIdx.x * cpb + ci;
             if (chunk >= nchunk) break; /* uniform over the block */
@@ -257,78 +283,73 @@ vd_bwd_partial_kernel(int disc, const float *dt, const float2 *A, const float2 *
             for (int i = 0; i < VB_KBT; i++) {
                 int64_t kb = chunk * VD_CHUNK_KB + w * VB_KBT + i;
                 if (kb >= nkb) break; /* uniform over the warp */
-                float l64 = (float)(kb * VD_BLK);
-                float2 hc = c_conj(c_exp_l((double)l64, sn));
-                S0 = c_add(S0, c_mul(hc, b0[i]));
-                S1 = c_add(S1, c_mul(hc, c_add(c_scale(l64, b0[i]), b1[i])));
+                double l64 = (double)(kb * VD_BLK);
+                double2 hc = z_conj(z_exp_l(l64, sn));
+                double2 B0 = make_double2(b0[i].x, b0[i].y);
+                S0 = z_add(S0, z_mul(hc, B0));
+                S1 = z_add(S1, z_mul(hc, make_double2(l64 * B0.x + b1[i].x, l64 * B0.y + b1[i].y)));
             }
         }
-        s_red[w][n] = make_float4(S0.x, S0.y, S1.x, S1.y);
+        s_red[w][n] = vd_sums{S0, S1};
         __syncthreads();
         if (tid < nb) {
-            float4 t = s_red[0][tid];
-            for (int k = 1; k < VD_THREADS / 32; k++) {
-                float4 u = s_red[k][tid];
-                t.x += u.x;
-                t.y += u.y;
-                t.z += u.z;
-                t.w += u.w;
-            }
+            vd_sums t = s_red[0][tid];
+            for (int k = 1; k < VD_THREADS / 32; k++) t = t + s_red[k][tid];
             part[(h * gridDim.x + blockIdx.x) * N2 + g * VD_MG + tid] = t;
         }
     }
 }
 
-/* One block per h: sum the partials, chain rule per mode (cpu: vandermonde_bwd),
- * d dt summed over the modes. */
+/* One block per h: sum the partials, chain rule per mode in double from the float
+ * inputs, formula for formula as the CPU's vandermonde_bwd; d dt summed over modes. */
 static __global__ void vd_bwd_final_kernel(int disc, const float *dt, const float2 *A,
-                                           const float2 *C, const float4 *part, float *ddt,
+                                           const float2 *C, const vd_sums *part, float *ddt,
                                            float2 *dA, float2 *dC, int64_t N2, int gx) {
     const int64_t h = blockIdx.x;
-    const float d = dt[h];
-    float gdt_sum = 0.0f;
+    const double d = dt[h];
+    double gdt_sum = 0.0;
     for (int64_t n = threadIdx.x; n < N2; n += blockDim.x) {
-        float4 t = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
-        for (int b = 0; b < gx; b++) {
-            float4 u = part[(h * gx + b) * N2 + n];
-            t.x += u.x;
-            t.y += u.y;
-            t.z += u.z;
-            t.w += u.w;
-        }
+        vd_sums t = part[h * gx * N2 + n];
+        for (int b = 1; b < gx; b++) t = t + part[(h * gx + b) * N2 + n];
         const int64_t m = h * N2 + n;
-        const float2 a = A[m], c = C[m], S0 = make_float2(t.x, t.y), S1 = make_float2(t.z, t.w);
-        float2 s, Ct;
-        vd_discretise(disc, d, a, c, &s, &Ct);
-        const float2 gCt = c_scale(2.0f, S0), gs = c_mul(c_scale(2.0f, c_conj(Ct)), S1);
-        const float2 w = c_scale(d, a);
-        float2 gC, gw, gA;
-        float gdt;
-        if (disc == 0) { /* Ct = C (e^w - 1)/A, s = w */
-            float2 e = c_exp(w), e1 = make_float2(e.x - 1.0f, e.y);
-            gC = c_mul(gCt, c_conj(c_div(e1, a)));
-            gw = c_add(gs, c_mul(gCt, c_conj(c_div(c_mul(c, e), a))));
-            float2 q = c_mul(gCt, c_conj(c_div(Ct, a)));
-            gA = make_float2(-q.x, -q.y);
-            gdt = 0.0f;
-        } else { /* Ct = C dt / (1 - w/2), s = log((1 + w/2)/(1 - w/2)) */
-            float2 dd = make_float2(1.0f - 0.5f * w.x, -0.5f * w.y);
-            float2 ww4 = c_scale(0.25f, c_mul(w, w));
-            float2 one = make_float2(1.0f, 0.0f);
-            gC = c_mul(gCt, c_conj(c_div(make_float2(d, 0.0f), dd)));
-            gw = c_add(c_mul(gs, c_conj(c_div(one, c_sub(one, ww4)))),
-                       c_mul(gCt, c_conj(c_div(c_scale(d, c), c_mul(c_scale(2.0f, dd), dd)))));
-            gA = make_float2(0.0f, 0.0f);
-            gdt = c_mul(gCt, c_conj(c_div(c, dd))).x;
+        const double2 a = make_double2(A[m].x, A[m].y), c = make_double2(C[m].x, C[m].y);
+        const double2 w = z_scale(d, a);
+        double2 Ct; /* as the CPU's discretise_d */
+        if (disc == 0) {
+            double er = expm1(w.x), sh = sin(w.y / 2);
+            double2 em1 = make_double2(er * cos(w.y) - 2 * sh * sh, exp(w.x) * sin(w.y));
+            Ct = z_div(z_mul(c, em1), a);
+        } else {
+            Ct = z_div(z_scale(d, c), make_double2(1.0 - w.x / 2, -w.y / 2));
         }
-        gdt += c_mul(gw, c_conj(a)).x; /* w = dt A */
-        gA = c_add(gA, c_scale(d, gw));
+        const double2 gCt = z_scale(2.0, t.S0), gs = z_mul(z_scale(2.0, z_conj(Ct)), t.S1);
+        double2 gC, gw, gA;
+        double gdt;
+        if (disc == 0) { /* Ct = C (e^w - 1)/A, s = w */
+            double2 e = z_exp(w), e1 = make_double2(e.x - 1.0, e.y);
+            gC = z_mul(gCt, z_conj(z_div(e1, a)));
+            gw = z_add(gs, z_mul(gCt, z_conj(z_div(z_mul(c, e), a))));
+            double2 q = z_mul(gCt, z_conj(z_div(Ct, a)));
+            gA = make_double2(-q.x, -q.y);
+            gdt = 0.0;
+        } else { /* Ct = C dt / (1 - w/2), s = log((1 + w/2)/(1 - w/2)) */
+            double2 dd = make_double2(1.0 - 0.5 * w.x, -0.5 * w.y);
+            double2 ww4 = z_scale(0.25, z_mul(w, w));
+            double2 one = make_double2(1.0, 0.0);
+            gC = z_mul(gCt, z_conj(z_div(make_double2(d, 0.0), dd)));
+            gw = z_add(z_mul(gs, z_conj(z_div(one, make_double2(1.0 - ww4.x, -ww4.y)))),
+                       z_mul(gCt, z_conj(z_div(z_scale(d, c), z_mul(z_scale(2.0, dd), dd)))));
+            gA = make_double2(0.0, 0.0);
+            gdt = z_mul(gCt, z_conj(z_div(c, dd))).x;
+        }
+        gdt += z_mul(gw, z_conj(a)).x; /* w = dt A */
+        gA = z_add(gA, z_scale(d, gw));
         gdt_sum += gdt;
-        if (dA) dA[m] = c_add(dA[m], gA);
-        if (dC) dC[m] = c_add(dC[m], gC);
+        if (dA) dA[m] = make_float2(dA[m].x + (float)gA.x, dA[m].y + (float)gA.y);
+        if (dC) dC[m] = make_float2(dC[m].x + (float)gC.x, dC[m].y + (float)gC.y);
     }
     gdt_sum = block_sum(gdt_sum);
-    if (ddt && threadIdx.x == 0) ddt[h] += gdt_sum;
+    if (ddt && threadIdx.x == 0) ddt[h] += (float)gdt_sum;
 }
 
 void ssm_cuda_vandermonde_bwd(ssm_dtype dt_, int disc, const void *dt, const void *A,
@@ -340,7 +361,7 @@ void ssm_cuda_vandermonde_bwd(ssm_dtype dt_, int disc, const void *dt, const voi
     int64_t nchunk;
     int cpb, gx;
     vd_chunking(H, L, &nchunk, &cpb, &gx);
-    float4 *part = (float4 *)ssm_cuda_scratch(SSM_SCR_OP, (size_t)(H * gx * N2) * sizeof(float4));
+    vd_sums *part = (vd_sums *)ssm_cuda_scratch(SSM_SCR_OP, (size_t)(H * gx * N2) * sizeof(vd_sums));
     cudaStream_t st = ssm_cuda_stream();
     vd_bwd_partial_kernel<<<dim3((unsigned)gx, (unsigned)H), VD_THREADS, 0, st>>>(
         disc, CF32(dt), (const float2 *)A, (const float2 *)C, CF32(dK), part, N2, L, nchunk, cpb);

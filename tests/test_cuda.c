@@ -291,12 +291,11 @@ END_TEST
 START_TEST(cuda_s4d_kernel_golden) { golden_s4d_kernel(SSM_F32, SSM_CUDA, 1e-4); }
 END_TEST
 /* Whole S4 and S4D layers at a realistic size (B = 4, H = 64, N = 64, L = 1024): the
- * same parameters on the CPU (f32 and an f64 reference) and CUDA (f32), forward and
- * every gradient. Outputs and input gradients agree to 1e-5. Some parameter gradients
- * are ill-conditioned in f32 (log dt: the kernel's gradient at long lags, where the FFT
- * convolution's rounding is largest relative to it, weighted by the lag): there CPU and
- * CUDA must agree within 1e-5 or within the CPU's own f32 error against f64, and CUDA
- * must stay within 1e-4 of f64. Every error is printed. */
+ * same parameters on the CPU (f32, and f64 from the same values) and CUDA (f32), forward
+ * and every gradient: CPU and CUDA agree to 1e-5, CUDA stays within 1e-4 of f64. The
+ * sensitive one is S4D's log dt gradient (an ulp of dt moves it by 2e-5): both backends
+ * round exp once from double and sum the Vandermonde backward in double. Every error is
+ * printed. */
 START_TEST(cuda_layers_match_cpu_large) {
     static const char *names[2] = {"s4d", "s4"};
     int64_t B = 4, H = 64, N = 64, L = 1024;
@@ -318,6 +317,11 @@ START_TEST(cuda_layers_match_cpu_large) {
             ssm_params_finalize(ps[d]);
             ssm_rng r = {5, 0};
             ops->init(m[d], &r);
+            for (int i = 0; d == 2 && i < ps[0]->n; i++) { /* f64 from the f32 parameters */
+                double *v = ssm_tensor_to_f64(ps[0]->p[i]);
+                ssm_tensor_from_f64(ps[2]->p[i], v);
+                free(v);
+            }
             ssm_tensor *xh = ssm_tensor_cast(NULL, xc, dt), *dyh = ssm_tensor_cast(NULL, dyc, dt);
             x[d] = ssm_tensor_to(NULL, xh, dev);
             ssm_requires_grad(x[d]);
@@ -341,9 +345,8 @@ START_TEST(cuda_layers_match_cpu_large) {
             double g64 = tu_rel_err(ps[1]->p[i]->grad, ps[2]->p[i]->grad);
             printf("%s layer: gradient of %s: cpu/cuda %.2e, cpu/f64 %.2e, cuda/f64 %.2e\n",
                    names[li], ps[0]->p[i]->name, cc, c64, g64);
-            ck_assert_msg(cc < TOL || cc < c64, "%s layer: gradient of %s: cpu/cuda %.3g "
-                          "exceeds 1e-5 and the CPU's own f32 error %.3g", names[li],
-                          ps[0]->p[i]->name, cc, c64);
+            ck_assert_msg(cc < TOL, "%s layer: gradient of %s: cpu/cuda %.3g", names[li],
+                          ps[0]->p[i]->name, cc);
             ck_assert_msg(g64 < 1e-4, "%s layer: gradient of %s: cuda/f64 %.3g", names[li],
                           ps[0]->p[i]->name, g64);
         }

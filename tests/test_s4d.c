@@ -1,6 +1,7 @@
 /* S4D: golden outputs and gradients of the official s4d.py (f64 < 1e-8, f32 < 1e-4),
  * the official initialisation, Δ statistics, and step mode == parallel mode. */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include "golden.h"
 #include "golden_layers.h"
@@ -147,6 +148,62 @@ START_TEST(s4d_bidirectional_kernel_halves) {
 }
 END_TEST
 
+/* f32 against f64 at a layer's size (B 4, H 64, N 64, L 1024), S4D-Lin with ZOH, both
+ * from the same (f32) parameters: the accuracy that CPU/CUDA agreement rests on. The
+ * gradient of log_dt is the sensitive one: one ulp of dt moves it by 2e-5 (dt A l
+ * reaches 100 rad), and f32's rounding of dt alone leaves it 1e-5 from f64. */
+START_TEST(s4d_f32_large_matches_f64) {
+    const ssm_layer_ops *ops = ssm_layer_ops_for("s4d");
+    int64_t B = 4, H = 64, N = 64, L = 1024;
+    ssm_layer_config cfg = {.d_model = H, .d_state = N, .dt_min = 1e-3, .dt_max = 1e-1,
+                            .init = SSM_INIT_LIN, .disc = 0, .l_max = L};
+    ssm_params *ps[2];
+    void *m[2];
+    ssm_tensor *x[2], *y[2];
+    ssm_tensor *xc = tu_randn(SSM_F64, SSM_DIMS(B, L, H), 7, 1.0);
+    ssm_tensor *dyc = tu_randn(SSM_F64, SSM_DIMS(B, L, H), 8, 1.0);
+    for (int d = 0; d < 2; d++) { /* f32, f64 */
+        ssm_dtype dt = d ? SSM_F64 : SSM_F32;
+        ps[d] = ssm_params_new(dt, SSM_CPU);
+        m[d] = ops->create(&cfg, ps[d], "");
+        ssm_params_finalize(ps[d]);
+        ssm_rng r = {5, 0};
+        ops->init(m[d], &r);
+        for (int i = 0; d && i < ps[0]->n; i++) { /* the f32 parameters, exactly */
+            double *v = ssm_tensor_to_f64(ps[0]->p[i]);
+            ssm_tensor_from_f64(ps[1]->p[i], v);
+            free(v);
+        }
+        x[d] = ssm_tensor_cast(NULL, xc, dt);
+        ssm_requires_grad(x[d]);
+        ssm_ctx *c = ssm_ctx_new(1);
+        ssm_tensor *out = ops->forward(c, m[d], x[d]);
+        ssm_tensor *dy = ssm_tensor_cast(c->arena, dyc, dt);
+        ssm_backward_with(c, out, dy);
+        y[d] = ssm_tensor_to(NULL, out, SSM_CPU);
+        ssm_ctx_free(c);
+    }
+    double e = tu_rel_err(y[0], y[1]);
+    printf("s4d L=1024: output f32/f64 %.2e, input gradient %.2e\n", e, tu_rel_err(x[0]->grad, x[1]->grad));
+    ck_assert_msg(e < 4e-6, "output: f32/f64 %.3g", e);
+    e = tu_rel_err(x[0]->grad, x[1]->grad);
+    ck_assert_msg(e < 4e-6, "input gradient: f32/f64 %.3g", e);
+    for (int i = 0; i < ps[0]->n; i++) {
+        e = tu_rel_err(ps[0]->p[i]->grad, ps[1]->p[i]->grad);
+        printf("s4d L=1024: gradient of %s: f32/f64 %.2e\n", ps[0]->p[i]->name, e);
+        ck_assert_msg(e < 1.5e-5, "gradient of %s: f32/f64 %.3g", ps[0]->p[i]->name, e);
+    }
+    for (int d = 0; d < 2; d++) {
+        ops->destroy(m[d]);
+        ssm_params_free(ps[d]);
+        ssm_tensor_free(x[d]);
+        ssm_tensor_free(y[d]);
+    }
+    ssm_tensor_free(xc);
+    ssm_tensor_free(dyc);
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("s4d");
     TCase *t = tcase_create("s4d");
@@ -159,6 +216,7 @@ int main(void) {
     tcase_add_test(t, dt_init_log_uniform_ks);
     tcase_add_test(t, s4d_step_equals_parallel);
     tcase_add_test(t, s4d_bidirectional_kernel_halves);
+    tcase_add_test(t, s4d_f32_large_matches_f64);
     suite_add_tcase(s, t);
     return tu_run(s, 1);
 }
