@@ -55,6 +55,11 @@ ssm_tensor *ssm_sum_all(ssm_ctx *c, ssm_tensor *x); /* one element */
 ssm_tensor *ssm_matmul(ssm_ctx *c, ssm_tensor *a, ssm_tensor *b);
 /* x [..., in] W[out, in]^T + bias[out] (bias may be NULL), as torch.nn.Linear */
 ssm_tensor *ssm_linear(ssm_ctx *c, ssm_tensor *x, ssm_tensor *W, ssm_tensor *bias);
+/* The same for 3-D x with channel-major operands, read and written through the GEMM's
+ * transpose flags (no copies): x is [B, L, in] or, in_cm, [B, in, L]; y is [B, L, out]
+ * or, out_cm, [B, out, L]. bias only with a [B, L, out] output. */
+ssm_tensor *ssm_linear_cm(ssm_ctx *c, ssm_tensor *x, ssm_tensor *W, ssm_tensor *bias, int in_cm,
+                          int out_cm);
 
 /* --- layers' building blocks --- */
 /* idx (i32, any shape) -> [..., dim] rows of W [vocab, dim] */

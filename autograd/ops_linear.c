@@ -90,3 +90,80 @@ ssm_tensor *ssm_linear(ssm_ctx *c, ssm_tensor *x, ssm_tensor *W, ssm_tensor *bia
     }
     return y;
 }
+
+/* --- linear with channel-major operands (Mamba's layout: [B, channels, L]) ---
+ * Per batch b, in row terms Yr = Xr W^T with Xr [L, I], Yr [L, O]; a channel-major
+ * operand is stored transposed (Xc = Xr^T [I, L], Yc = Yr^T [O, L]), which the GEMM
+ * reads or writes through its transpose flags instead of a copy.
+ * node: i[0] B, i[1] L, i[2] I, i[3] O, i[4] in_cm, i[5] out_cm */
+
+/* x (as Xr_b) for a GEMM: transpose flag and leading dimension */
+static void xr_operand(int in_cm, int64_t L, int64_t I, int *trans, int64_t *ld) {
+    *trans = in_cm;
+    *ld = in_cm ? L : I;
+}
+
+static void linear_cm_bw(ssm_ctx *c, ssm_node *n) {
+    ssm_tensor *x = n->in[0], *W = n->in[1], *bias = n->in[2];
+    ssm_tensor *dx = ssm_grad(c, x), *dW = ssm_grad(c, W), *db = ssm_grad(c, bias);
+    const ssm_kernels *k = ssm_kernels_for(x->device);
+    int64_t B = n->i[0], L = n->i[1], I = n->i[2], O = n->i[3];
+    int in_cm = (int)n->i[4], out_cm = (int)n->i[5];
+    const char *dy = n->out->grad->data;
+    size_t es = ssm_dtype_size(x->dtype);
+    if (dx) {
+        if (!in_cm) /* dXr [L, I] = dYr W, dYr = dYc^T when out_cm */
+            k->gemm(x->dtype, out_cm, 0, L, I, O, 1.0, dy, out_cm ? L : O, L * O, W->data, I, 0,
+                    1.0, dx->data, I, L * I, B);
+        else /* dXc [I, L] = W^T dYc, dYc = dYr^T when !out_cm */
+            k->gemm(x->dtype, 1, !out_cm, I, L, O, 1.0, W->data, I, 0, dy, out_cm ? L : O, L * O,
+                    1.0, dx->data, L, L * I, B);
+    }
+    if (dW) { /* dW [O, I] = sum_b dYr_b^T Xr_b: one GEMM per b (they accumulate) */
+        int tx;
+        int64_t ldx;
+        xr_operand(in_cm, L, I, &tx, &ldx);
+        for (int64_t b = 0; b < B; b++)
+            k->gemm(x->dtype, !out_cm, tx, O, I, L, 1.0, dy + (size_t)(b * L * O) * es,
+                    out_cm ? L : O, 0, (const char *)x->data + (size_t)(b * L * I) * es, ldx, 0,
+                    1.0, dW->data, I, 0, 1);
+    }
+    if (db) k->sum_axis(x->dtype, dy, db->data, 1, B * L, O, 1.0, 1);
+}
+
+ssm_tensor *ssm_linear_cm(ssm_ctx *c, ssm_tensor *x, ssm_tensor *W, ssm_tensor *bias, int in_cm,
+                          int out_cm) {
+    ssm_tensor *in[3] = {x, W, bias};
+    const ssm_kernels *k = ssm_kernels_of("linear_cm", in, 3);
+    char sx[96], sw[96];
+    SSM_CHECK(x->ndim == 3 && W->ndim == 2 && W->shape[1] == x->shape[in_cm ? 1 : 2],
+              "linear_cm: input %s (%s) and weight %s do not match",
+              ssm_tensor_describe(x, sx, sizeof sx), in_cm ? "[B, in, L]" : "[B, L, in]",
+              ssm_tensor_describe(W, sw, sizeof sw));
+    SSM_CHECK(!bias || (!out_cm && bias->ndim == 1 && bias->shape[0] == W->shape[0]),
+              "linear_cm: a bias needs a [B, L, out] output of %lld channels",
+              (long long)W->shape[0]);
+    int64_t B = x->shape[0], L = x->shape[in_cm ? 2 : 1], I = W->shape[1], O = W->shape[0];
+    int64_t ys[3] = {B, out_cm ? O : L, out_cm ? L : O};
+    ssm_tensor *y = ssm_new_like_shape(c, x, 3, ys);
+    int tx;
+    int64_t ldx;
+    xr_operand(in_cm, L, I, &tx, &ldx);
+    if (!out_cm) /* Yr [L, O] = Xr W^T */
+        k->gemm(x->dtype, tx, 1, L, O, I, 1.0, x->data, ldx, L * I, W->data, I, 0, 0.0, y->data,
+                O, L * O, B);
+    else /* Yc [O, L] = W Xr^T */
+        k->gemm(x->dtype, 0, !tx, O, L, I, 1.0, W->data, I, 0, x->data, ldx, L * I, 0.0, y->data,
+                L, L * O, B);
+    if (bias) k->binary(SSM_BIN_ADD, x->dtype, y->data, y->numel, bias->data, O, y->data, y->numel);
+    if (ssm_needs_grad(c, in, 3)) {
+        ssm_node *n = ssm_record(c, "linear_cm", linear_cm_bw, y, in, 3);
+        n->i[0] = B;
+        n->i[1] = L;
+        n->i[2] = I;
+        n->i[3] = O;
+        n->i[4] = in_cm;
+        n->i[5] = out_cm;
+    }
+    return y;
+}

@@ -1,4 +1,5 @@
 #include "tape.h"
+#include "profile.h"
 #include <stdlib.h>
 #include "log.h"
 
@@ -57,6 +58,7 @@ ssm_node *ssm_record(ssm_ctx *c, const char *op, ssm_backward_fn bw, ssm_tensor 
     for (int i = 0; i < n; i++) node->in[i] = in[i];
     out->flags |= SSM_T_REQUIRES_GRAD;
     out->grad = NULL;
+    if (c->profile) ssm_profile_fwd(c->profile, op);
     return node;
 }
 
@@ -90,7 +92,9 @@ static void run_backward(ssm_ctx *c) {
     for (int64_t i = c->n_nodes - 1; i >= 0; i--) {
         ssm_node *n = &c->nodes[i];
         if (!n->out->grad) continue; /* nothing flowed into this node */
+        if (c->profile) ssm_profile_bwd_begin(c->profile);
         n->backward(c, n);
+        if (c->profile) ssm_profile_bwd_end(c->profile, n->op);
     }
     c->n_nodes = 0; /* a tape is used once */
 }

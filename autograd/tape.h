@@ -39,6 +39,7 @@ typedef struct ssm_ctx {
     int training;     /* dropout and BatchNorm behaviour */
     uint64_t seed;    /* Philox key for dropout */
     uint64_t rng_offset; /* next unused Philox counter; part of the checkpoint */
+    struct ssm_profile *profile; /* per-op timing when attached (profile.h), else NULL */
 } ssm_ctx;
 
 ssm_ctx *ssm_ctx_new(uint64_t seed);

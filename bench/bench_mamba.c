@@ -31,6 +31,7 @@
 #include "mamba.h"
 #include "ops.h"
 #include "params.h"
+#include "profile.h"
 #include "tape.h"
 #include "tensor.h"
 #include "timing.h"
@@ -163,7 +164,8 @@ static void block_step(void *p) {
     if (b->backward) ssm_backward_with(b->c, y, b->dy);
 }
 
-static void bench_block(ssm_device dev, int64_t Bn, int64_t H, int64_t N, int64_t L, int reps) {
+static void bench_block(ssm_device dev, int64_t Bn, int64_t H, int64_t N, int64_t L, int reps,
+                        int profile) {
     const ssm_kernels *k = ssm_kernels_for(dev);
     block_arg b = {0};
     ssm_mamba_config cfg = ssm_mamba_defaults(H);
@@ -187,6 +189,13 @@ static void bench_block(ssm_device dev, int64_t Bn, int64_t H, int64_t N, int64_
            "fwd_ms=%.3f fwdbwd_ms=%.3f\n",
            ssm_device_name(dev), (long long)Bn, (long long)H, (long long)b.m.d_inner, (long long)L,
            (long long)N, fwd, fwdbwd);
+    if (profile) { /* one more step with the per-op clock attached */
+        ssm_profile prof;
+        ssm_profile_attach(b.c, &prof, dev);
+        block_step(&b);
+        ssm_profile_attach(b.c, NULL, dev);
+        ssm_profile_print(&prof, stdout);
+    }
     ssm_ctx_free(b.c);
     ssm_tensor_free(b.x);
     ssm_tensor_free(b.dy);
@@ -196,7 +205,8 @@ static void bench_block(ssm_device dev, int64_t Bn, int64_t H, int64_t N, int64_
 static int usage(const char *prog, int status) {
     fprintf(stderr,
             "usage: %s [--device cpu|cuda] [--case scan|block] [--batch n --d_model n "
-            "--d_inner n --L n --d_state n] [--chunk n] [--tf32] [--reps n]\n",
+            "--d_inner n --L n --d_state n] [--chunk n] [--tf32] [--reps n] [--profile]\n"
+            "  --profile  after the block's timings, its time per op (forward and backward)\n",
             prog);
     return status;
 }
@@ -204,7 +214,7 @@ static int usage(const char *prog, int status) {
 int main(int argc, char **argv) {
     const char *device = "cuda", *which = NULL;
     int64_t Bn = 0, H = 0, Di = 0, L = 0, N = 0, chunk = 0;
-    int reps = 20, tf32 = 0;
+    int reps = 20, tf32 = 0, profile = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         int has = i + 1 < argc;
@@ -217,6 +227,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--d_state") && has) N = atoll(argv[++i]);
         else if (!strcmp(a, "--chunk") && has) chunk = atoll(argv[++i]);
         else if (!strcmp(a, "--tf32")) tf32 = 1;
+        else if (!strcmp(a, "--profile")) profile = 1;
         else if (!strcmp(a, "--reps") && has) reps = atoi(argv[++i]);
         else return usage(argv[0], strcmp(a, "--help") ? 2 : 0);
     }
@@ -248,6 +259,6 @@ int main(int argc, char **argv) {
         printf("copy device=%s bandwidth_GBps=%.1f\n", ssm_device_name(dev), bw / 1e9);
         bench_scan(dev, Bn, Di, N, L, chunk, reps, bw);
     }
-    if (!which || !strcmp(which, "block")) bench_block(dev, Bn, H, N, L, reps);
+    if (!which || !strcmp(which, "block")) bench_block(dev, Bn, H, N, L, reps, profile);
     return 0;
 }

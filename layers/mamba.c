@@ -108,22 +108,28 @@ static ssm_tensor *forward(ssm_ctx *c, ssm_mamba *m, ssm_tensor *x, ssm_mamba_st
     const int64_t H = m->cfg.d_model, Di = m->d_inner, N = m->cfg.d_state, R = m->dt_rank;
     SSM_CHECK(x->ndim == 3 && x->shape[2] == H, "mamba: input must be [B, L, %lld]",
               (long long)H);
+    const int64_t L = x->shape[1];
     ssm_tensor *p[3], *last = NULL;
-    ssm_split(c, ssm_linear(c, x, m->in_proj_w, m->in_proj_b), 2, 2, (int64_t[]){Di, Di}, p);
-    ssm_tensor *xi = p[0], *z = p[1]; /* [B, L, Di] each */
+    /* The scan wants channels before time ([B, Di, L]): z, x_proj's and dt_proj's outputs
+     * are written in that layout and out_proj reads it, through the GEMMs' transpose flags
+     * (as the official code's rearranges), so only the convolution's output is transposed. */
+    ssm_tensor *bx = NULL, *bz = NULL;
+    if (m->in_proj_b) {
+        bx = ssm_slice(c, m->in_proj_b, 0, 0, Di);
+        bz = ssm_slice(c, m->in_proj_b, 0, Di, Di);
+    }
+    ssm_tensor *xi = ssm_linear(c, x, ssm_slice(c, m->in_proj_w, 0, 0, Di), bx); /* [B, L, Di] */
+    ssm_tensor *z = ssm_linear_cm(c, x, ssm_slice(c, m->in_proj_w, 0, Di, Di), NULL, 0, 1);
+    if (bz) z = ssm_add(c, z, ssm_expand(c, bz, 1, L)); /* [B, Di, L] */
     ssm_tensor *w = ssm_reshape(c, m->conv_w, SSM_DIMS(Di, m->cfg.d_conv));
     ssm_tensor *xc = ssm_silu(c, ssm_conv1d_causal(c, xi, w, m->conv_b));
-    ssm_split(c, ssm_linear(c, xc, m->x_proj_w, NULL), 2, 3, (int64_t[]){R, N, N}, p);
-    ssm_tensor *dt = ssm_linear(c, p[0], m->dt_proj_w, NULL); /* the bias goes in the scan */
+    ssm_split(c, ssm_linear_cm(c, xc, m->x_proj_w, NULL, 0, 1), 1, 3, (int64_t[]){R, N, N}, p);
+    ssm_tensor *dt = ssm_linear_cm(c, p[0], m->dt_proj_w, NULL, 1, 1); /* bias: in the scan */
     ssm_tensor *A = ssm_scale(c, ssm_exp(c, m->A_log), -1.0);
-    /* the scan's layout: channels before time */
-    ssm_tensor *y = ssm_selective_scan(c, ssm_transpose(c, xc, 1, 2), ssm_transpose(c, dt, 1, 2),
-                                       A, ssm_transpose(c, p[1], 1, 2),
-                                       ssm_transpose(c, p[2], 1, 2), m->D,
-                                       ssm_transpose(c, z, 1, 2), m->dt_proj_b,
-                                       st ? &last : NULL, m->cfg.chunk);
+    ssm_tensor *y = ssm_selective_scan(c, ssm_transpose(c, xc, 1, 2), dt, A, p[1], p[2], m->D, z,
+                                       m->dt_proj_b, st ? &last : NULL, m->cfg.chunk);
     if (st) keep_states(c, m, st, xi, last);
-    return ssm_linear(c, ssm_transpose(c, y, 1, 2), m->out_proj_w, m->out_proj_b);
+    return ssm_linear_cm(c, y, m->out_proj_w, m->out_proj_b, 1, 0);
 }
 
 ssm_tensor *ssm_mamba_forward(ssm_ctx *c, ssm_mamba *m, ssm_tensor *x) {

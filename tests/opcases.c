@@ -61,6 +61,10 @@ static ssm_tensor *f_matmul(ssm_ctx *c, ssm_tensor **in, void *u) {
 static ssm_tensor *f_linear(ssm_ctx *c, ssm_tensor **in, void *u) {
     return ssm_linear(c, in[0], in[1], U(u) ? in[2] : NULL);
 }
+/* u: bit 0 input channel-major, bit 1 output channel-major, bit 2 bias */
+static ssm_tensor *f_linear_cm(ssm_ctx *c, ssm_tensor **in, void *u) {
+    return ssm_linear_cm(c, in[0], in[1], U(u) & 4 ? in[2] : NULL, U(u) & 1, (U(u) >> 1) & 1);
+}
 static ssm_tensor *f_embedding(ssm_ctx *c, ssm_tensor **in, void *u) {
     (void)u;
     return ssm_square(c, ssm_embedding(c, in[0], in[1]));
@@ -210,6 +214,10 @@ const op_case opc_cases[] = {
     {"matmul shared b", f_matmul, 0, 2, {X(2, 3, 4), X(4, N)}},
     {"linear", f_linear, 1, 3, {X(2, N, 4), X(5, 4), X(5)}},
     {"linear no bias", f_linear, 0, 2, {X(N, 4), X(3, 4)}},
+    {"linear_cm rows, bias", f_linear_cm, 4, 3, {X(2, N, 4), X(5, 4), X(5)}},
+    {"linear_cm to channel-major", f_linear_cm, 2, 2, {X(2, N, 4), X(5, 4)}},
+    {"linear_cm from channel-major", f_linear_cm, 5, 3, {X(2, 4, N), X(5, 4), X(5)}},
+    {"linear_cm channel-major", f_linear_cm, 3, 2, {X(3, 4, N), X(5, 4)}},
     {"embedding", f_embedding, 0, 2, {X(5, 3), IDX(5, 2, N)}},
     {"layernorm", f_layernorm, 1, 3, {X(2, N, 6), X(6), X(6)}},
     {"layernorm no affine", f_layernorm, 0, 1, {X(N, 5)}},

@@ -350,8 +350,9 @@ START_TEST(model_with_mamba_gradcheck) {
 }
 END_TEST
 
-static ssm_mamba_lm *tiny_lm(ssm_dtype dt) {
+static ssm_mamba_lm *tiny_lm(ssm_dtype dt, int bias) {
     ssm_mamba_lm_config cfg = ssm_mamba_lm_defaults(6, 2, 11);
+    cfg.mixer.bias = bias; /* in_proj and out_proj biases (off in the official default) */
     cfg.mixer.d_state = 4;
     cfg.mixer.d_conv = 3;
     cfg.mixer.dt_min = 1e-2;
@@ -363,7 +364,7 @@ static ssm_mamba_lm *tiny_lm(ssm_dtype dt) {
 }
 
 START_TEST(mamba_lm_gradcheck) {
-    ssm_mamba_lm *m = tiny_lm(SSM_F64);
+    ssm_mamba_lm *m = tiny_lm(SSM_F64, 0);
     ck_assert_int_eq(m->vocab, 16); /* 11 padded to a multiple of 8 */
     ck_assert_ptr_nonnull(ssm_params_find(m->ps, "backbone.embedding.weight"));
     ck_assert_ptr_nonnull(ssm_params_find(m->ps, "backbone.layers.1.mixer.A_log"));
@@ -375,13 +376,19 @@ START_TEST(mamba_lm_gradcheck) {
     whole_case w = {lm_fn, m, tokens(2, 5, 11)};
     double e = gradcheck_flat(m->ps, &w);
     ck_assert_msg(e < 1e-6, "mamba lm: relative error %.3g", e);
+    ssm_mamba_lm_free(m);
+    m = tiny_lm(SSM_F64, 1);
+    ck_assert_ptr_nonnull(ssm_params_find(m->ps, "backbone.layers.0.mixer.in_proj.bias"));
+    w.model = m;
+    e = gradcheck_flat(m->ps, &w);
+    ck_assert_msg(e < 1e-6, "mamba lm with biases: relative error %.3g", e);
     ssm_tensor_free(w.x);
     ssm_mamba_lm_free(m);
 }
 END_TEST
 
 START_TEST(mamba_lm_step_equals_parallel) {
-    ssm_mamba_lm *m = tiny_lm(SSM_F64);
+    ssm_mamba_lm *m = tiny_lm(SSM_F64, 0);
     const int64_t Bn = 2, L = 9, V = m->vocab;
     ssm_tensor *tok = tokens(Bn, L, 11);
     ssm_ctx *c = ssm_ctx_new(0);
