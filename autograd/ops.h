@@ -76,8 +76,10 @@ ssm_tensor *ssm_batchnorm(ssm_ctx *c, ssm_tensor *x, ssm_tensor *w, ssm_tensor *
 ssm_tensor *ssm_dropout(ssm_ctx *c, ssm_tensor *x, double p);
 /* GLU over the last axis: [..., 2h] -> [..., h] */
 ssm_tensor *ssm_glu(ssm_ctx *c, ssm_tensor *x);
-/* causal depthwise conv: x [B, L, C], w [C, K], bias [C] or NULL */
-ssm_tensor *ssm_conv1d_causal(ssm_ctx *c, ssm_tensor *x, ssm_tensor *w, ssm_tensor *bias);
+/* causal depthwise conv, channels first (torch.nn.Conv1d's layout): x [B, C, L], w [C, K],
+ * bias [C] or NULL; silu fuses SiLU on the output (Mamba's conv) */
+ssm_tensor *ssm_conv1d_causal(ssm_ctx *c, ssm_tensor *x, ssm_tensor *w, ssm_tensor *bias,
+                              int silu);
 /* convolution along the last axis: u [B, H, L] * k [H, L] (causal) or k [H, 2L] = [k0 | k1]
  * (two-sided: k1[j] multiplies u[t + 1 + j], as the official bidirectional FFTConv) */
 ssm_tensor *ssm_fft_conv(ssm_ctx *c, ssm_tensor *u, ssm_tensor *k);

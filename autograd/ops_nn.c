@@ -75,29 +75,35 @@ ssm_tensor *ssm_glu(ssm_ctx *c, ssm_tensor *x) {
     return y;
 }
 
-/* i[0..3] B, L, C, K */
+/* i[0..4] B, C, L, K, act */
 static void conv1d_bw(ssm_ctx *c, ssm_node *n) {
     ssm_tensor *x = n->in[0];
     ssm_kernels_for(x->device)->conv1d_causal_bwd(
-        x->dtype, x->data, n->in[1]->data, n->out->grad->data, ssm_grad_data(c, x),
-        ssm_grad_data(c, n->in[1]), ssm_grad_data(c, n->in[2]), n->i[0], n->i[1], n->i[2], n->i[3]);
+        x->dtype, x->data, n->in[1]->data, ssm_data_or_null(n->in[2]), n->out->grad->data,
+        ssm_grad_data(c, x), ssm_grad_data(c, n->in[1]), ssm_grad_data(c, n->in[2]), n->i[0],
+        n->i[1], n->i[2], n->i[3], (int)n->i[4]);
 }
 
-ssm_tensor *ssm_conv1d_causal(ssm_ctx *c, ssm_tensor *x, ssm_tensor *w, ssm_tensor *bias) {
+ssm_tensor *ssm_conv1d_causal(ssm_ctx *c, ssm_tensor *x, ssm_tensor *w, ssm_tensor *bias,
+                              int silu) {
     ssm_tensor *in[3] = {x, w, bias};
     const ssm_kernels *k = ssm_kernels_of("conv1d_causal", in, 3);
-    SSM_CHECK(x->ndim == 3 && w->ndim == 2 && w->shape[0] == x->shape[2] &&
-                  (!bias || bias->numel == x->shape[2]),
-              "conv1d_causal: needs x [B, L, C], w [C, K], bias [C]");
-    int64_t B = x->shape[0], L = x->shape[1], C = x->shape[2], K = w->shape[1];
+    SSM_CHECK(x->ndim == 3 && w->ndim == 2 && w->shape[0] == x->shape[1] &&
+                  (!bias || bias->numel == x->shape[1]),
+              "conv1d_causal: needs x [B, C, L], w [C, K], bias [C]");
+    SSM_CHECK(w->shape[1] >= 1 && w->shape[1] <= SSM_CONV_MAX_K,
+              "conv1d_causal: kernel size %lld (1 to %d)", (long long)w->shape[1], SSM_CONV_MAX_K);
+    int64_t B = x->shape[0], C = x->shape[1], L = x->shape[2], K = w->shape[1];
     ssm_tensor *y = ssm_tensor_like(c->arena, x);
-    k->conv1d_causal_fwd(x->dtype, x->data, w->data, ssm_data_or_null(bias), y->data, B, L, C, K);
+    k->conv1d_causal_fwd(x->dtype, x->data, w->data, ssm_data_or_null(bias), y->data, B, C, L, K,
+                         silu);
     if (ssm_needs_grad(c, in, 3)) {
         ssm_node *n = ssm_record(c, "conv1d_causal", conv1d_bw, y, in, 3);
         n->i[0] = B;
-        n->i[1] = L;
-        n->i[2] = C;
+        n->i[1] = C;
+        n->i[2] = L;
         n->i[3] = K;
+        n->i[4] = silu;
     }
     return y;
 }

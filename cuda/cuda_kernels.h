@@ -84,10 +84,10 @@ void ssm_cuda_glu_fwd(ssm_dtype dt, const void *x, void *y, int64_t rows, int64_
 void ssm_cuda_glu_bwd(ssm_dtype dt, const void *x, const void *dy, void *dx, int64_t rows,
                       int64_t half);
 void ssm_cuda_conv1d_causal_fwd(ssm_dtype dt, const void *x, const void *w, const void *bias,
-                                void *y, int64_t B, int64_t L, int64_t C, int64_t K);
-void ssm_cuda_conv1d_causal_bwd(ssm_dtype dt, const void *x, const void *w, const void *dy,
-                                void *dx, void *dw, void *dbias, int64_t B, int64_t L, int64_t C,
-                                int64_t K);
+                                void *y, int64_t B, int64_t C, int64_t L, int64_t K, int act);
+void ssm_cuda_conv1d_causal_bwd(ssm_dtype dt, const void *x, const void *w, const void *bias,
+                                const void *dy, void *dx, void *dw, void *dbias, int64_t B,
+                                int64_t C, int64_t L, int64_t K, int act);
 /* fft_conv.cu */
 void ssm_cuda_fft_conv_fwd(ssm_dtype dt, const void *u, const void *k, const void *D, void *y,
                            int64_t B, int64_t H, int64_t L, int64_t Lk);

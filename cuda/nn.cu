@@ -1,5 +1,5 @@
 /* Layers' building blocks: embedding, inverted dropout (Philox, the CPU's
- * numbers), GLU, causal depthwise conv1d on channels-last [B, L, C].
+ * numbers), GLU, causal depthwise conv1d on channels-first [B, C, L].
  * Formulas and summation orders follow lib/cpu_nn.c. */
 #include "common.cuh"
 
@@ -131,90 +131,96 @@ void ssm_cuda_glu_bwd(ssm_dtype dt, const void *x, const void *dy, void *dx, int
     LAUNCH_CHECK();
 }
 
-/* --- causal depthwise conv1d, x [B, L, C], w [C, K]: one thread per (b, t, c),
- * neighbouring threads on neighbouring channels (coalesced) --- */
+/* --- causal depthwise conv1d, channels first: x [B, C, L], w [C, K], optional SiLU ---
+ * Forward: a thread per (row, t), neighbouring threads on neighbouring times
+ * (coalesced). Backward: a block per channel walks its B rows, recomputing the
+ * pre-activation where it needs act' (K taps, from cache) so nothing is saved;
+ * dw and dbias are block sums in double (fixed order, no atomics). */
+
+__device__ __forceinline__ float conv_pre(const float *xr, const float *wc, float b, int64_t t,
+                                          int64_t K) {
+    float acc = b;
+    for (int64_t k = 0; k < K; k++) {
+        int64_t s = t - (K - 1) + k; /* input time feeding tap k */
+        if (s >= 0) acc += wc[k] * xr[s];
+    }
+    return acc;
+}
+
+/* dy * act'(pre) at time t of a row */
+__device__ __forceinline__ float conv_g(const float *xr, const float *dyr, const float *wc,
+                                        float b, int64_t t, int64_t K, int act) {
+    float d = dyr[t];
+    if (act) {
+        float p = conv_pre(xr, wc, b, t, K), sg = 1.0f / (1.0f + expf(-p));
+        d *= sg * (1.0f + p * (1.0f - sg));
+    }
+    return d;
+}
 
 static __global__ void conv_fwd_kernel(const float *x, const float *w, const float *bias,
-                                       float *y, int64_t B, int64_t L, int64_t C, int64_t K) {
-    GRID_STRIDE(i, B * L * C) {
-        int64_t c = i % C, bt = i / C, t = bt % L;
-        float acc = bias ? bias[c] : 0.0f;
-        for (int64_t k = 0; k < K; k++) {
-            int64_t s = t - (K - 1) + k; /* input time feeding tap k */
-            if (s >= 0) acc += w[c * K + k] * x[(bt - t + s) * C + c];
-        }
-        y[i] = acc;
+                                       float *y, int64_t B, int64_t C, int64_t L, int64_t K,
+                                       int act) {
+    GRID_STRIDE(i, B * C * L) {
+        int64_t r = i / L, t = i - r * L, c = r % C;
+        float p = conv_pre(x + r * L, w + c * K, bias ? bias[c] : 0.0f, t, K);
+        y[i] = act ? p / (1.0f + expf(-p)) : p;
     }
 }
 
-/* dx[b, s, c] += sum_k w[c, k] dy[b, s + K - 1 - k, c], added in k order as on the CPU */
-static __global__ void conv_dx_kernel(const float *w, const float *dy, float *dx, int64_t B,
-                                      int64_t L, int64_t C, int64_t K) {
-    GRID_STRIDE(i, B * L * C) {
-        int64_t c = i % C, bs = i / C, s = bs % L;
-        float acc = dx[i];
+static __global__ void conv_bwd_kernel(const float *x, const float *w, const float *bias,
+                                       const float *dy, float *dx, float *dw, float *dbias,
+                                       int64_t B, int64_t C, int64_t L, int64_t K, int act) {
+    const int64_t c = blockIdx.x;
+    const float *wc = w + c * K, b = bias ? bias[c] : 0.0f;
+    double aw[SSM_CONV_MAX_K], ab = 0.0;
+    for (int k = 0; k < SSM_CONV_MAX_K; k++) aw[k] = 0.0;
+    for (int64_t i = threadIdx.x; i < B * L; i += blockDim.x) {
+        const int64_t bb = i / L, t = i - bb * L, r = bb * C + c;
+        const float *xr = x + r * L, *dyr = dy + r * L;
+        const float g = conv_g(xr, dyr, wc, b, t, K, act);
+        ab += g;
         for (int64_t k = 0; k < K; k++) {
-            int64_t t = s + (K - 1) - k; /* output time tap k reads s from */
-            if (t < L) acc += w[c * K + k] * dy[(bs - s + t) * C + c];
+            int64_t s = t - (K - 1) + k;
+            if (s >= 0) aw[k] += (double)g * xr[s];
         }
-        dx[i] = acc;
+        if (dx) { /* dx[s = t] += sum_k w[k] g[t + K - 1 - k], in k order as the CPU */
+            float acc = 0.0f;
+            for (int64_t k = 0; k < K; k++) {
+                int64_t tt = t + (K - 1) - k;
+                if (tt < L) acc += wc[k] * (tt == t ? g : conv_g(xr, dyr, wc, b, tt, K, act));
+            }
+            dx[r * L + t] += acc;
+        }
     }
+    for (int64_t k = 0; k < K; k++) {
+        double v = block_sum(aw[k]);
+        if (dw && threadIdx.x == 0) dw[c * K + k] += (float)v;
+    }
+    double v = block_sum(ab);
+    if (dbias && threadIdx.x == 0) dbias[c] += (float)v;
 }
-
-/* dw[c, k] = sum over rows r = (b, t) of dy[r, c] x[b, t - (K - 1) + k, c];
- * column j = k * C + c keeps neighbouring threads on neighbouring channels */
-struct conv_dw_val {
-    const float *x, *dy;
-    int64_t L, C, K;
-    __device__ double operator()(int64_t, int64_t r, int64_t j) const {
-        int64_t k = j / C, c = j - k * C, t = r % L, s = t - (K - 1) + k;
-        if (s < 0) return 0.0;
-        return (double)dy[r * C + c] * x[(r - t + s) * C + c];
-    }
-};
-struct conv_dw_store {
-    float *dw;
-    int64_t C, K;
-    __device__ void operator()(int64_t, int64_t j, double v) const {
-        int64_t k = j / C, c = j - k * C;
-        dw[c * K + k] += (float)v;
-    }
-};
-struct conv_db_val {
-    const float *dy;
-    int64_t C;
-    __device__ double operator()(int64_t, int64_t r, int64_t c) const {
-        return (double)dy[r * C + c];
-    }
-};
-struct add_store {
-    float *y;
-    __device__ void operator()(int64_t, int64_t j, double v) const { y[j] += (float)v; }
-};
 
 void ssm_cuda_conv1d_causal_fwd(ssm_dtype dt, const void *x, const void *w, const void *bias,
-                                void *y, int64_t B, int64_t L, int64_t C, int64_t K) {
+                                void *y, int64_t B, int64_t C, int64_t L, int64_t K, int act) {
     SSM_CUDA_F32(dt, "conv1d_causal_fwd");
-    int64_t n = B * L * C;
+    int64_t n = B * C * L;
     if (n <= 0) return;
     conv_fwd_kernel<<<ssm_grid(n), SSM_THREADS, 0, ssm_cuda_stream()>>>(
-        CF32(x), CF32(w), CF32(bias), F32(y), B, L, C, K);
+        CF32(x), CF32(w), CF32(bias), F32(y), B, C, L, K, act);
     LAUNCH_CHECK();
 }
 
-void ssm_cuda_conv1d_causal_bwd(ssm_dtype dt, const void *x, const void *w, const void *dy,
-                                void *dx, void *dw, void *dbias, int64_t B, int64_t L, int64_t C,
-                                int64_t K) {
+void ssm_cuda_conv1d_causal_bwd(ssm_dtype dt, const void *x, const void *w, const void *bias,
+                                const void *dy, void *dx, void *dw, void *dbias, int64_t B,
+                                int64_t C, int64_t L, int64_t K, int act) {
     SSM_CUDA_F32(dt, "conv1d_causal_bwd");
-    int64_t n = B * L * C;
-    if (n <= 0) return;
-    if (dx) {
-        conv_dx_kernel<<<ssm_grid(n), SSM_THREADS, 0, ssm_cuda_stream()>>>(
-            CF32(w), CF32(dy), F32(dx), B, L, C, K);
-        LAUNCH_CHECK();
-    }
-    if (dw && K > 0)
-        col_reduce<double>(1, B * L, K * C, conv_dw_val{CF32(x), CF32(dy), L, C, K},
-                           conv_dw_store{F32(dw), C, K});
-    if (dbias) col_reduce<double>(1, B * L, C, conv_db_val{CF32(dy), C}, add_store{F32(dbias)});
+    if (B * C * L <= 0 || (!dx && !dw && !dbias)) return;
+    if (K > SSM_CONV_MAX_K)
+        ssm_panic("cuda: conv1d_causal: kernel size %lld (at most %d)", (long long)K,
+                  SSM_CONV_MAX_K);
+    if (C > 2147483647) ssm_panic("cuda: conv1d_causal: %lld channels", (long long)C);
+    conv_bwd_kernel<<<(unsigned)C, 256, 0, ssm_cuda_stream()>>>(
+        CF32(x), CF32(w), CF32(bias), CF32(dy), F32(dx), F32(dw), F32(dbias), B, C, L, K, act);
+    LAUNCH_CHECK();
 }

@@ -17,9 +17,8 @@
  * owns 4 values of kb, and a thread forms
  *   B0[kb] = sum_j dK[64 kb + j] conj(lo[n][j]),  B1[kb] = sum_j j dK[...] conj(lo[n][j]),
  *   S0 += conj(hi) B0,  S1 += conj(hi) (64 kb B0 + B1)
- * (S0 = sum_l dK_l conj(z^l), S1 = sum_l l dK_l conj(z^l)); B0, B1 in float, the
- * rotations by conj(hi) and everything after them in double, as the CPU (the sums
- * over l cancel, and d dt is sensitive). Warps are summed in shared memory in
+ * (S0 = sum_l dK_l conj(z^l), S1 = sum_l l dK_l conj(z^l)), all in double, as the
+ * CPU (the sums over l cancel, and d dt is sensitive; the work is small). Warps are summed in shared memory in
  * fixed order and each block writes its partial (S0, S1) per mode to scratch; a
  * second kernel (one block per h) sums the partials in fixed order, applies the
  * chain rule through the discretisation and sums d dt over the modes. No
@@ -222,10 +221,12 @@ vd_bwd_partial_kernel(int disc, const float *dt, const float2 *A, const float2 *
                       const float *dK, vd_sums *part, int64_t N2, int64_t L, int64_t nchunk,
                       int cpb) {
     __shared__ float2 s_s[VD_MG];
-    __shared__ float2 s_lo[VD_BLK][VD_MG];                 /* [j][n] */
-    __shared__ __align__(16) float s_g[VD_BLK][VD_CHUNK_KB + 4];  /* [j][kb], padded rows */
-    __shared__ __align__(16) float s_jg[VD_BLK][VD_CHUNK_KB + 4]; /* j * dK */
-    __shared__ vd_sums s_red[VD_THREADS / 32][VD_MG];
+    __shared__ __align__(16) float s_g[VD_BLK][VD_CHUNK_KB + 4]; /* [j][kb], padded rows */
+    /* the lo table [j][n] in double while the chunks run, then the warps' sums */
+    __shared__ __align__(16) unsigned char s_raw[VD_BLK * VD_MG * sizeof(double2)];
+    double2 (*s_lo)[VD_MG] = (double2 (*)[VD_MG])s_raw;
+    vd_sums (*s_red)[VD_MG] = (vd_sums (*)[VD_MG])s_raw;
+    static_assert(sizeof(vd_sums) * (VD_THREADS / 32) * VD_MG <= sizeof(s_raw), "s_red fits");
     const int64_t h = blockIdx.y;
     const int tid = threadIdx.x, n = tid & 31, w = tid >> 5;
     const int64_t nkb = (L + VD_BLK - 1) / VD_BLK, ngroups = (N2 + VD_MG - 1) / VD_MG;
@@ -245,7 +246,7 @@ vd_bwd_partial_kernel(int disc, const float *dt, const float2 *A, const float2 *
         __syncthreads();
         for (int i = tid; i < VD_BLK * VD_MG; i += VD_THREADS) {
             int jj = i / VD_MG, nn = i % VD_MG;
-            s_lo[jj][nn] = c_exp_l((double)jj, s_s[nn]);
+            s_lo[jj][nn] = z_exp_l((double)jj, s_s[nn]);
         }
         const float2 sn = s_s[n];
         double2 S0 = make_double2(0.0, 0.0), S1 = S0; /* l dK_l terms grow with L */
@@ -259,24 +260,25 @@ vd_bwd_partial_kernel(int disc, const float *dt, const float2 *A, const float2 *
                 int64_t l = l0 + i;
                 float v = l < L ? g_h[l] : 0.0f;
                 s_g[jj][k] = v;
-                s_jg[jj][k] = (float)jj * v;
             }
             __syncthreads();
-            float2 b0[VB_KBT], b1[VB_KBT];
+            /* in double, as the CPU: the kernel is tiny (4 multiply-adds per mode and
+             * sample), and float tables leave dA 2e-5 from double at L = 4096 */
+            double2 b0[VB_KBT], b1[VB_KBT];
 #pragma unroll
-            for (int i = 0; i < VB_KBT; i++) b0[i] = b1[i] = make_float2(0.0f, 0.0f);
+            for (int i = 0; i < VB_KBT; i++) b0[i] = b1[i] = make_double2(0.0, 0.0);
 #pragma unroll 4
             for (int jj = 0; jj < VD_BLK; jj++) {
-                const float2 lo = s_lo[jj][n];
+                const double2 lo = s_lo[jj][n];
                 const float4 gv = *(const float4 *)&s_g[jj][w * VB_KBT];
-                const float4 jv = *(const float4 *)&s_jg[jj][w * VB_KBT];
-                const float ga[4] = {gv.x, gv.y, gv.z, gv.w}, ja[4] = {jv.x, jv.y, jv.z, jv.w};
+                const double ga[4] = {gv.x, gv.y, gv.z, gv.w}, jd = (double)jj;
 #pragma unroll
                 for (int i = 0; i < VB_KBT; i++) { /* dK conj(lo), j dK conj(lo) */
+                    const double jg = jd * ga[i];
                     b0[i].x += ga[i] * lo.x;
                     b0[i].y -= ga[i] * lo.y;
-                    b1[i].x += ja[i] * lo.x;
-                    b1[i].y -= ja[i] * lo.y;
+                    b1[i].x += jg * lo.x;
+                    b1[i].y -= jg * lo.y;
                 }
             }
 #pragma unroll
@@ -285,11 +287,12 @@ vd_bwd_partial_kernel(int disc, const float *dt, const float2 *A, const float2 *
                 if (kb >= nkb) break; /* uniform over the warp */
                 double l64 = (double)(kb * VD_BLK);
                 double2 hc = z_conj(z_exp_l(l64, sn));
-                double2 B0 = make_double2(b0[i].x, b0[i].y);
+                const double2 B0 = b0[i];
                 S0 = z_add(S0, z_mul(hc, B0));
                 S1 = z_add(S1, z_mul(hc, make_double2(l64 * B0.x + b1[i].x, l64 * B0.y + b1[i].y)));
             }
         }
+        __syncthreads(); /* every warp is done with s_lo: its memory takes the sums */
         s_red[w][n] = vd_sums{S0, S1};
         __syncthreads();
         if (tid < nb) {

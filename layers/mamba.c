@@ -83,23 +83,23 @@ void ssm_mamba_init(ssm_mamba *m, ssm_rng *r) {
 }
 
 /* The scan's states after the last token of the parallel pass: conv_state = the last
- * d_conv pre-convolution inputs xi [B, L, Di] (zeros first when L < d_conv), ssm_state =
+ * d_conv pre-convolution inputs xi [B, Di, L] (zeros first when L < d_conv), ssm_state =
  * last [B, Di, N]. Plain copies: recorded nowhere. */
 static void keep_states(ssm_ctx *c, ssm_mamba *m, ssm_mamba_state *st, ssm_tensor *xi,
                         ssm_tensor *last) {
-    const int64_t Bn = xi->shape[0], L = xi->shape[1], K = m->cfg.d_conv;
+    const int64_t Bn = xi->shape[0], L = xi->shape[2], K = m->cfg.d_conv;
     SSM_CHECK(st->ssm_state->shape[0] == Bn, "mamba prefill: state for %lld sequences, input "
               "has %lld", (long long)st->ssm_state->shape[0], (long long)Bn);
     int saved = ssm_no_grad_begin(c);
     ssm_tensor *tail;
     if (L >= K) {
-        tail = ssm_slice(c, xi, 1, L - K, K);
+        tail = ssm_slice(c, xi, 2, L - K, K);
     } else {
-        ssm_tensor *zeros = ssm_new_like_shape(c, xi, SSM_DIMS(Bn, K - L, m->d_inner));
+        ssm_tensor *zeros = ssm_new_like_shape(c, xi, SSM_DIMS(Bn, m->d_inner, K - L));
         ssm_tensor_zero(zeros);
-        tail = ssm_concat(c, (ssm_tensor *[]){zeros, xi}, 2, 1);
+        tail = ssm_concat(c, (ssm_tensor *[]){zeros, xi}, 2, 2);
     }
-    ssm_tensor_copy(st->conv_state, ssm_transpose(c, tail, 1, 2));
+    ssm_tensor_copy(st->conv_state, tail);
     ssm_tensor_copy(st->ssm_state, last);
     ssm_no_grad_end(c, saved);
 }
@@ -110,24 +110,26 @@ static ssm_tensor *forward(ssm_ctx *c, ssm_mamba *m, ssm_tensor *x, ssm_mamba_st
               (long long)H);
     const int64_t L = x->shape[1];
     ssm_tensor *p[3], *last = NULL;
-    /* The scan wants channels before time ([B, Di, L]): z, x_proj's and dt_proj's outputs
-     * are written in that layout and out_proj reads it, through the GEMMs' transpose flags
-     * (as the official code's rearranges), so only the convolution's output is transposed. */
+    /* Channels before time ([B, Di, L]) from in_proj on, as the official code: the GEMMs
+     * write and read that layout through their transpose flags, so nothing is transposed. */
     ssm_tensor *bx = NULL, *bz = NULL;
     if (m->in_proj_b) {
         bx = ssm_slice(c, m->in_proj_b, 0, 0, Di);
         bz = ssm_slice(c, m->in_proj_b, 0, Di, Di);
     }
-    ssm_tensor *xi = ssm_linear(c, x, ssm_slice(c, m->in_proj_w, 0, 0, Di), bx); /* [B, L, Di] */
+    ssm_tensor *xi = ssm_linear_cm(c, x, ssm_slice(c, m->in_proj_w, 0, 0, Di), NULL, 0, 1);
     ssm_tensor *z = ssm_linear_cm(c, x, ssm_slice(c, m->in_proj_w, 0, Di, Di), NULL, 0, 1);
-    if (bz) z = ssm_add(c, z, ssm_expand(c, bz, 1, L)); /* [B, Di, L] */
+    if (bx) { /* [B, Di, L] + bias[Di] along L */
+        xi = ssm_add(c, xi, ssm_expand(c, bx, 1, L));
+        z = ssm_add(c, z, ssm_expand(c, bz, 1, L));
+    }
     ssm_tensor *w = ssm_reshape(c, m->conv_w, SSM_DIMS(Di, m->cfg.d_conv));
-    ssm_tensor *xc = ssm_silu(c, ssm_conv1d_causal(c, xi, w, m->conv_b));
-    ssm_split(c, ssm_linear_cm(c, xc, m->x_proj_w, NULL, 0, 1), 1, 3, (int64_t[]){R, N, N}, p);
+    ssm_tensor *xc = ssm_conv1d_causal(c, xi, w, m->conv_b, 1); /* SiLU fused */
+    ssm_split(c, ssm_linear_cm(c, xc, m->x_proj_w, NULL, 1, 1), 1, 3, (int64_t[]){R, N, N}, p);
     ssm_tensor *dt = ssm_linear_cm(c, p[0], m->dt_proj_w, NULL, 1, 1); /* bias: in the scan */
     ssm_tensor *A = ssm_scale(c, ssm_exp(c, m->A_log), -1.0);
-    ssm_tensor *y = ssm_selective_scan(c, ssm_transpose(c, xc, 1, 2), dt, A, p[1], p[2], m->D, z,
-                                       m->dt_proj_b, st ? &last : NULL, m->cfg.chunk);
+    ssm_tensor *y = ssm_selective_scan(c, xc, dt, A, p[1], p[2], m->D, z, m->dt_proj_b,
+                                       st ? &last : NULL, m->cfg.chunk);
     if (st) keep_states(c, m, st, xi, last);
     return ssm_linear_cm(c, y, m->out_proj_w, m->out_proj_b, 1, 0);
 }

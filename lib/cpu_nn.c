@@ -1,11 +1,13 @@
 /* Layers' building blocks: embedding, inverted dropout, GLU, causal depthwise
- * conv1d. Gradient reductions (dW of the embedding, dw/dbias of the conv) are
+ * conv1d (channels first, optional fused SiLU). Gradient reductions (dW of the
+ * embedding, dw/dbias of the conv) are
  * partitioned by output element so threads never share one, and each element
  * sums its terms in a fixed order: no races, no scratch, no dependence on the
  * thread count.
  *
  * Template: the part under `#else` is compiled for T = float and T = double. */
 #ifndef T
+#include <stdlib.h>
 #include <string.h>
 #include <tgmath.h>
 #include "cpu_kernels.h"
@@ -15,8 +17,6 @@
 #include <omp.h>
 #endif
 
-enum { CW_MAX = 64 };   /* widest channel chunk */
-enum { ACC_MAX = 1024 }; /* conv1d: double accumulators per chunk, all taps + bias */
 #define PAR_MIN ((int64_t)1 << 15) /* elements below which threads cost more than they save */
 
 static int thread_num(void) {
@@ -33,16 +33,6 @@ static int num_threads(void) {
 #else
     return 1;
 #endif
-}
-
-/* Channel chunk width: about two chunks per thread, within [8, CW_MAX]. */
-static int64_t col_chunk(int64_t cols) {
-    int64_t nt = 1;
-#ifdef _OPENMP
-    nt = omp_get_max_threads();
-#endif
-    int64_t w = (cols + 2 * nt - 1) / (2 * nt);
-    return w < 8 ? 8 : w > CW_MAX ? CW_MAX : w;
 }
 
 #define T float
@@ -103,14 +93,15 @@ void ssm_cpu_glu_bwd(ssm_dtype dt, const void *x, const void *dy, void *dx, int6
 }
 
 void ssm_cpu_conv1d_causal_fwd(ssm_dtype dt, const void *x, const void *w, const void *bias,
-                               void *y, int64_t B, int64_t L, int64_t C, int64_t K) {
-    DISPATCH(conv1d_causal_fwd, dt, x, w, bias, y, B, L, C, K);
+                               void *y, int64_t B, int64_t C, int64_t L, int64_t K, int act) {
+    DISPATCH(conv1d_causal_fwd, dt, x, w, bias, y, B, C, L, K, act);
 }
 
-void ssm_cpu_conv1d_causal_bwd(ssm_dtype dt, const void *x, const void *w, const void *dy,
-                               void *dx, void *dw, void *dbias, int64_t B, int64_t L, int64_t C,
-                               int64_t K) {
-    DISPATCH(conv1d_causal_bwd, dt, x, w, dy, dx, dw, dbias, B, L, C, K);
+void ssm_cpu_conv1d_causal_bwd(ssm_dtype dt, const void *x, const void *w, const void *bias,
+                               const void *dy, void *dx, void *dw, void *dbias, int64_t B,
+                               int64_t C, int64_t L, int64_t K, int act) {
+    if (!dx && !dw && !dbias) return;
+    DISPATCH(conv1d_causal_bwd, dt, x, w, bias, dy, dx, dw, dbias, B, C, L, K, act);
 }
 
 #else /* ---------------- template body, T = float or double ---------------- */
@@ -179,72 +170,75 @@ static void FN(glu_bwd)(const T *x, const T *dy, T *dx, int64_t rows, int64_t ha
     }
 }
 
-/* One output row y[b, t, :] per iteration; the inner loop runs over contiguous channels. */
+/* Pre-activation of the causal conv at time t of one row xr [L] (taps in k order). */
+static inline T FN(conv_pre)(const T *xr, const T *wc, T b, int64_t t, int64_t K) {
+    T acc = b;
+    for (int64_t k = 0; k < K; k++) {
+        int64_t s = t - (K - 1) + k; /* input time feeding tap k */
+        if (s >= 0) acc += wc[k] * xr[s];
+    }
+    return acc;
+}
+
 static void FN(conv1d_causal_fwd)(const T *x, const T *w, const T *bias, T *y, int64_t B,
-                                  int64_t L, int64_t C, int64_t K) {
-#pragma omp parallel for schedule(static) if (B * L * C * K >= PAR_MIN)
-    for (int64_t bt = 0; bt < B * L; bt++) {
-        int64_t t = bt % L;
-        T *yr = y + bt * C;
-        for (int64_t c = 0; c < C; c++) yr[c] = bias ? bias[c] : 0;
-        for (int64_t k = 0; k < K; k++) {
-            int64_t s = t - (K - 1) + k; /* input time feeding tap k */
-            if (s < 0) continue;
-            const T *xr = x + (bt - t + s) * C;
-#pragma omp simd
-            for (int64_t c = 0; c < C; c++) yr[c] += w[c * K + k] * xr[c];
+                                  int64_t C, int64_t L, int64_t K, int act) {
+#pragma omp parallel for schedule(static) if (B * C * L * K >= PAR_MIN)
+    for (int64_t r = 0; r < B * C; r++) {
+        const int64_t c = r % C;
+        const T *xr = x + r * L, *wc = w + c * K, b = bias ? bias[c] : 0;
+        for (int64_t t = 0; t < L; t++) {
+            T p = FN(conv_pre)(xr, wc, b, t, K);
+            y[r * L + t] = act ? p / (1 + exp(-p)) : p;
         }
     }
 }
 
-/* dx[b, s, c] += sum_k w[c, k] dy[b, s + K - 1 - k, c];
- * dw[c, k] += sum_{b,t} dy[b, t, c] x[b, t - (K - 1) + k, c]; dbias[c] += sum_{b,t} dy[b, t, c] */
-static void FN(conv1d_causal_bwd)(const T *x, const T *w, const T *dy, T *dx, T *dw, T *dbias,
-                                  int64_t B, int64_t L, int64_t C, int64_t K) {
-    if (dx) {
-#pragma omp parallel for schedule(static) if (B * L * C * K >= PAR_MIN)
-        for (int64_t bs = 0; bs < B * L; bs++) {
-            int64_t s = bs % L;
-            T *dxr = dx + bs * C;
-            for (int64_t k = 0; k < K; k++) {
-                int64_t t = s + (K - 1) - k; /* output time tap k reads s from */
-                if (t >= L) continue;
-                const T *g = dy + (bs - s + t) * C;
-#pragma omp simd
-                for (int64_t c = 0; c < C; c++) dxr[c] += w[c * K + k] * g[c];
-            }
-        }
-    }
-    if (!dw && !dbias) return;
-    /* One pass over (b, t) per channel chunk: tap k of dy row t meets x row t - (K-1) + k,
-     * and those K rows are still in cache. acc[k * cw + j] for tap k, acc[K * cw + j] bias. */
-    SSM_CHECK(K < ACC_MAX, "conv1d_causal_bwd: kernel size %lld is too large",
-              (long long)K);
-    int64_t cw = col_chunk(C);
-    if (cw * (K + 1) > ACC_MAX) cw = ACC_MAX / (K + 1);
-#pragma omp parallel for schedule(static) if (B * L * C * K >= PAR_MIN)
-    for (int64_t c0 = 0; c0 < C; c0 += cw) {
-        int64_t n = C - c0 < cw ? C - c0 : cw;
-        double acc[ACC_MAX] = {0}, *ab = acc + K * cw;
-        for (int64_t b = 0; b < B; b++)
-            for (int64_t t = 0; t < L; t++) {
-                const T *g = dy + (b * L + t) * C + c0;
-                int64_t k0 = t < K - 1 ? K - 1 - t : 0; /* taps reaching before t = 0 */
-                for (int64_t k = k0; dw && k < K; k++) {
-                    const T *xr = x + (b * L + t - (K - 1) + k) * C + c0;
-                    double *a = acc + k * cw;
-#pragma omp simd
-                    for (int64_t j = 0; j < n; j++) a[j] += (double)g[j] * xr[j];
+/* Per channel c (so threads never share an output, and every sum has a fixed order):
+ * g = dy * act'(pre) row by row, then dx[s] += sum_k w[c, k] g[s + K - 1 - k],
+ * dw[c, k] += sum_{b,t} g[t] x[t - (K - 1) + k], dbias[c] += sum_{b,t} g[t]. */
+static void FN(conv1d_causal_bwd)(const T *x, const T *w, const T *bias, const T *dy, T *dx,
+                                  T *dw, T *dbias, int64_t B, int64_t C, int64_t L, int64_t K,
+                                  int act) {
+    SSM_CHECK(K <= SSM_CONV_MAX_K, "conv1d_causal: kernel size %lld (at most %d)", (long long)K,
+              SSM_CONV_MAX_K);
+#pragma omp parallel if (B * C * L * K >= PAR_MIN)
+    {
+        T *g = malloc(sizeof(T) * (size_t)(L > 0 ? L : 1));
+        SSM_CHECK(g, "conv1d_causal: out of memory");
+#pragma omp for schedule(static)
+        for (int64_t c = 0; c < C; c++) {
+            const T *wc = w + c * K, b = bias ? bias[c] : 0;
+            double aw[SSM_CONV_MAX_K] = {0}, ab = 0;
+            for (int64_t bb = 0; bb < B; bb++) {
+                const int64_t r = bb * C + c;
+                const T *xr = x + r * L, *dyr = dy + r * L;
+                for (int64_t t = 0; t < L; t++) {
+                    T d = dyr[t];
+                    if (act) {
+                        T p = FN(conv_pre)(xr, wc, b, t, K), sg = 1 / (1 + exp(-p));
+                        d *= sg * (1 + p * (1 - sg));
+                    }
+                    g[t] = d;
+                    ab += d;
+                    for (int64_t k = 0; k < K; k++) {
+                        int64_t s = t - (K - 1) + k;
+                        if (s >= 0) aw[k] += (double)d * xr[s];
+                    }
                 }
-                if (dbias) {
-#pragma omp simd
-                    for (int64_t j = 0; j < n; j++) ab[j] += g[j];
-                }
+                if (dx)
+                    for (int64_t s = 0; s < L; s++) {
+                        T acc = 0;
+                        for (int64_t k = 0; k < K; k++) {
+                            int64_t t = s + (K - 1) - k; /* output time tap k reads s from */
+                            if (t < L) acc += wc[k] * g[t];
+                        }
+                        dx[r * L + s] += acc;
+                    }
             }
-        for (int64_t j = 0; j < n; j++) {
-            for (int64_t k = 0; dw && k < K; k++) dw[(c0 + j) * K + k] += (T)acc[k * cw + j];
-            if (dbias) dbias[c0 + j] += (T)ab[j];
+            for (int64_t k = 0; dw && k < K; k++) dw[c * K + k] += (T)aw[k];
+            if (dbias) dbias[c] += (T)ab;
         }
+        free(g);
     }
 }
 

@@ -44,6 +44,7 @@ typedef enum {
 
 /* numerators per Cauchy call: (B, P) x (C, Q) for rank 1, (B, P) x (C0, C1, Q) bidirectional */
 #define SSM_CAUCHY_MAX_S 6
+#define SSM_CONV_MAX_K 8 /* conv1d_causal: the widest kernel (Mamba's d_conv is 4) */
 #define SSM_SCAN_MAX_STATE 256 /* selective scan: the largest d_state (a state in registers) */
 
 typedef struct ssm_kernels {
@@ -172,14 +173,15 @@ typedef struct ssm_kernels {
     void (*glu_fwd)(ssm_dtype dt, const void *x, void *y, int64_t rows, int64_t half);
     void (*glu_bwd)(ssm_dtype dt, const void *x, const void *dy, void *dx, int64_t rows,
                     int64_t half);
-    /* Causal depthwise conv1d on x [B, L, C], w [C, K], bias [C] (may be NULL):
-     * y[b, t, c] = bias[c] + sum_k w[c, k] * x[b, t - (K - 1) + k, c] (zero before t = 0;
-     * PyTorch's cross-correlation with K - 1 left padding) */
+    /* Causal depthwise conv1d, channels first as torch.nn.Conv1d(C, C, K, groups=C,
+     * padding=K-1) cut to L: x [B, C, L], w [C, K], bias [C] (may be NULL), act 1 = SiLU:
+     * y[b, c, t] = act(bias[c] + sum_k w[c, k] x[b, c, t - (K - 1) + k]) (zeros before
+     * t = 0). The backward recomputes the pre-activation. K <= SSM_CONV_MAX_K. */
     void (*conv1d_causal_fwd)(ssm_dtype dt, const void *x, const void *w, const void *bias,
-                              void *y, int64_t B, int64_t L, int64_t C, int64_t K);
-    void (*conv1d_causal_bwd)(ssm_dtype dt, const void *x, const void *w, const void *dy,
-                              void *dx, void *dw, void *dbias, int64_t B, int64_t L, int64_t C,
-                              int64_t K);
+                              void *y, int64_t B, int64_t C, int64_t L, int64_t K, int act);
+    void (*conv1d_causal_bwd)(ssm_dtype dt, const void *x, const void *w, const void *bias,
+                              const void *dy, void *dx, void *dw, void *dbias, int64_t B,
+                              int64_t C, int64_t L, int64_t K, int act);
     /* Convolution along the last axis: u [B, H, L], k [H, Lk] ->
      *   y[b, h, t] = sum_{s <= t} k[h, s] u[b, h, t - s]                       (Lk = L)
      *              + sum_{j < L} k[h, L + j] u[b, h, t + 1 + j]      (Lk = 2L: two-sided)

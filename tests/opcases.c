@@ -92,7 +92,7 @@ static ssm_tensor *f_glu(ssm_ctx *c, ssm_tensor **in, void *u) {
     return ssm_glu(c, in[0]);
 }
 static ssm_tensor *f_conv1d(ssm_ctx *c, ssm_tensor **in, void *u) {
-    return ssm_conv1d_causal(c, in[0], in[1], U(u) ? in[2] : NULL);
+    return ssm_conv1d_causal(c, in[0], in[1], U(u) & 1 ? in[2] : NULL, U(u) >> 1);
 }
 static ssm_tensor *f_fft_conv(ssm_ctx *c, ssm_tensor **in, void *u) {
     (void)u;
@@ -226,8 +226,10 @@ const op_case opc_cases[] = {
     {"batchnorm eval", f_batchnorm, 0, 5, {X(3, N, 5), X(5), X(5), K(5), KP(5)}},
     {"dropout", f_dropout, 0, 1, {X(4, N)}},
     {"glu", f_glu, 0, 1, {X(3, N, 8)}},
-    {"conv1d_causal", f_conv1d, 1, 3, {X(2, N, 3), X(3, 4), X(3)}},
-    {"conv1d_causal no bias", f_conv1d, 0, 2, {X(1, N, 2), X(2, 4)}},
+    {"conv1d_causal", f_conv1d, 1, 3, {X(2, 3, N), X(3, 4), X(3)}},
+    {"conv1d_causal no bias", f_conv1d, 0, 2, {X(1, 2, N), X(2, 4)}},
+    {"conv1d_causal + silu", f_conv1d, 3, 3, {X(2, 3, N), X(3, 4), X(3)}},
+    {"conv1d_causal + silu, no bias, K 1", f_conv1d, 2, 2, {X(2, 3, N), X(3, 1)}},
     {"fft_conv", f_fft_conv, 0, 2, {X(2, 3, N), X(3, N)}},
     {"fft_conv two-sided", f_fft_conv_2, 0, 3, {X(2, 3, N), X(3, N), X(3, N)}},
     {"fft_conv with D skip", f_fft_conv_skip, 0, 3, {X(2, 3, N), X(3, N), X(3)}},
