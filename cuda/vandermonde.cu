@@ -17,8 +17,9 @@
  * owns 4 values of kb, and a thread forms
  *   B0[kb] = sum_j dK[64 kb + j] conj(lo[n][j]),  B1[kb] = sum_j j dK[...] conj(lo[n][j]),
  *   S0 += conj(hi) B0,  S1 += conj(hi) (64 kb B0 + B1)
- * (S0 = sum_l dK_l conj(z^l), S1 = sum_l l dK_l conj(z^l)), all in double, as the
- * CPU (the sums over l cancel, and d dt is sensitive; the work is small). Warps are summed in shared memory in
+ * (S0 = sum_l dK_l conj(z^l), S1 = sum_l l dK_l conj(z^l)), all in double from an
+ * unrounded s, as the CPU (the sums over l cancel, d dt is sensitive, and the work is
+ * small). Warps are summed in shared memory in
  * fixed order and each block writes its partial (S0, S1) per mode to scratch; a
  * second kernel (one block per h) sums the partials in fixed order, applies the
  * chain rule through the discretisation and sums d dt over the modes. No
@@ -79,9 +80,17 @@ __device__ __forceinline__ double2 z_exp(double2 z) {
     sincos(z.y, &s, &c);
     return make_double2(e * c, e * s);
 }
-/* e^{l s} in double for the float s the forward used */
-__device__ __forceinline__ double2 z_exp_l(double l, float2 s) {
-    return z_exp(make_double2(l * (double)s.x, l * (double)s.y));
+/* e^{l s} in double */
+__device__ __forceinline__ double2 z_exp_l(double l, double2 s) {
+    return z_exp(make_double2(l * s.x, l * s.y));
+}
+/* s = log z of one mode in double, unrounded (the backward's; cpu: discretise_d) */
+__device__ __forceinline__ double2 vd_s_double(int disc, float dt, float2 A) {
+    double wx = (double)dt * A.x, wy = (double)dt * A.y;
+    if (disc == 0) return make_double2(wx, wy);
+    double hx = 0.5 * wx, hy = 0.5 * wy, nx = 1.0 + hx, dx = 1.0 - hx, dy = -hy;
+    double m = dx * dx + dy * dy, qx = (nx * dx + hy * dy) / m, qy = (hy * dx - nx * dy) / m;
+    return make_double2(log(hypot(qx, qy)), atan2(qy, qx));
 }
 
 /* the backward's per-mode sums S0 = sum_l dK_l conj(z^l), S1 = sum_l l dK_l conj(z^l) */
@@ -220,7 +229,7 @@ static __global__ void __launch_bounds__(VD_THREADS)
 vd_bwd_partial_kernel(int disc, const float *dt, const float2 *A, const float2 *C,
                       const float *dK, vd_sums *part, int64_t N2, int64_t L, int64_t nchunk,
                       int cpb) {
-    __shared__ float2 s_s[VD_MG];
+    __shared__ double2 s_s[VD_MG];
     __shared__ __align__(16) float s_g[VD_BLK][VD_CHUNK_KB + 4]; /* [j][kb], padded rows */
     /* the lo table [j][n] in double while the chunks run, then the warps' sums */
     __shared__ __align__(16) unsigned char s_raw[VD_BLK * VD_MG * sizeof(double2)];
@@ -236,11 +245,8 @@ vd_bwd_partial_kernel(int disc, const float *dt, const float2 *A, const float2 *
         const int nb = (int)min((int64_t)VD_MG, N2 - g * VD_MG);
         __syncthreads();
         if (tid < VD_MG) {
-            float2 s = make_float2(0.0f, 0.0f), ct;
-            if (tid < nb) {
-                int64_t m = h * N2 + g * VD_MG + tid;
-                vd_discretise(disc, dth, A[m], C[m], &s, &ct);
-            }
+            double2 s = make_double2(0.0, 0.0);
+            if (tid < nb) s = vd_s_double(disc, dth, A[h * N2 + g * VD_MG + tid]);
             s_s[tid] = s;
         }
         __syncthreads();
@@ -248,7 +254,7 @@ vd_bwd_partial_kernel(int disc, const float *dt, const float2 *A, const float2 *
             int jj = i / VD_MG, nn = i % VD_MG;
             s_lo[jj][nn] = z_exp_l((double)jj, s_s[nn]);
         }
-        const float2 sn = s_s[n];
+        const double2 sn = s_s[n];
         double2 S0 = make_double2(0.0, 0.0), S1 = S0; /* l dK_l terms grow with L */
         for (int ci = 0; ci < cpb; ci++) {
             const int64_t chunk = (int64_t)blockIdx.x * cpb + ci;
