@@ -133,9 +133,9 @@ void ssm_cuda_glu_bwd(ssm_dtype dt, const void *x, const void *dy, void *dx, int
 
 /* --- causal depthwise conv1d, channels first: x [B, C, L], w [C, K], optional SiLU ---
  * Forward: a thread per (row, t), neighbouring threads on neighbouring times
- * (coalesced). Backward: a block per channel walks its B rows, recomputing the
- * pre-activation where it needs act' (K taps, from cache) so nothing is saved;
- * dw and dbias are block sums in double (fixed order, no atomics). */
+ * (coalesced). Backward: a block per channel walks its B rows in tiles, recomputing
+ * the pre-activation for act' (K taps, from cache) so nothing is saved; dw and dbias
+ * are block sums in double (fixed order, no atomics). */
 
 __device__ __forceinline__ float conv_pre(const float *xr, const float *wc, float b, int64_t t,
                                           int64_t K) {
@@ -168,37 +168,53 @@ static __global__ void conv_fwd_kernel(const float *x, const float *w, const flo
     }
 }
 
-static __global__ void conv_bwd_kernel(const float *x, const float *w, const float *bias,
-                                       const float *dy, float *dx, float *dw, float *dbias,
-                                       int64_t B, int64_t C, int64_t L, int64_t K, int act) {
+enum { CONV_BWD_THREADS = 256 };
+
+/* Per row, tiles of CONV_BWD_THREADS times: each thread forms g = dy act'(pre) at its
+ * time (and K - 1 threads the halo after the tile) into shared memory once, then
+ * reads its K neighbours from there for dx. */
+static __global__ void __launch_bounds__(CONV_BWD_THREADS)
+conv_bwd_kernel(const float *x, const float *w, const float *bias, const float *dy, float *dx,
+                float *dw, float *dbias, int64_t B, int64_t C, int64_t L, int64_t K, int act) {
+    __shared__ float s_g[CONV_BWD_THREADS + SSM_CONV_MAX_K];
     const int64_t c = blockIdx.x;
+    const int tid = threadIdx.x;
     const float *wc = w + c * K, b = bias ? bias[c] : 0.0f;
     double aw[SSM_CONV_MAX_K], ab = 0.0;
     for (int k = 0; k < SSM_CONV_MAX_K; k++) aw[k] = 0.0;
-    for (int64_t i = threadIdx.x; i < B * L; i += blockDim.x) {
-        const int64_t bb = i / L, t = i - bb * L, r = bb * C + c;
+    for (int64_t bb = 0; bb < B; bb++) {
+        const int64_t r = bb * C + c;
         const float *xr = x + r * L, *dyr = dy + r * L;
-        const float g = conv_g(xr, dyr, wc, b, t, K, act);
-        ab += g;
-        for (int64_t k = 0; k < K; k++) {
-            int64_t s = t - (K - 1) + k;
-            if (s >= 0) aw[k] += (double)g * xr[s];
-        }
-        if (dx) { /* dx[s = t] += sum_k w[k] g[t + K - 1 - k], in k order as the CPU */
-            float acc = 0.0f;
-            for (int64_t k = 0; k < K; k++) {
-                int64_t tt = t + (K - 1) - k;
-                if (tt < L) acc += wc[k] * (tt == t ? g : conv_g(xr, dyr, wc, b, tt, K, act));
+        for (int64_t t0 = 0; t0 < L; t0 += CONV_BWD_THREADS) { /* uniform over the block */
+            const int64_t t = t0 + tid;
+            const float g = t < L ? conv_g(xr, dyr, wc, b, t, K, act) : 0.0f;
+            s_g[tid] = g;
+            if (tid < K - 1) {
+                int64_t th = t0 + CONV_BWD_THREADS + tid;
+                s_g[CONV_BWD_THREADS + tid] = th < L ? conv_g(xr, dyr, wc, b, th, K, act) : 0.0f;
             }
-            dx[r * L + t] += acc;
+            __syncthreads();
+            if (t < L) {
+                ab += g;
+                for (int64_t k = 0; k < K; k++) {
+                    int64_t s = t - (K - 1) + k;
+                    if (s >= 0) aw[k] += (double)g * xr[s];
+                }
+                if (dx) { /* dx[t] += sum_k w[k] g[t + K - 1 - k] (zero past L), k order */
+                    float acc = 0.0f;
+                    for (int64_t k = 0; k < K; k++) acc += wc[k] * s_g[tid + (K - 1) - k];
+                    dx[r * L + t] += acc;
+                }
+            }
+            __syncthreads(); /* s_g is rewritten by the next tile */
         }
     }
     for (int64_t k = 0; k < K; k++) {
         double v = block_sum(aw[k]);
-        if (dw && threadIdx.x == 0) dw[c * K + k] += (float)v;
+        if (dw && tid == 0) dw[c * K + k] += (float)v;
     }
     double v = block_sum(ab);
-    if (dbias && threadIdx.x == 0) dbias[c] += (float)v;
+    if (dbias && tid == 0) dbias[c] += (float)v;
 }
 
 void ssm_cuda_conv1d_causal_fwd(ssm_dtype dt, const void *x, const void *w, const void *bias,
@@ -220,7 +236,7 @@ void ssm_cuda_conv1d_causal_bwd(ssm_dtype dt, const void *x, const void *w, cons
         ssm_panic("cuda: conv1d_causal: kernel size %lld (at most %d)", (long long)K,
                   SSM_CONV_MAX_K);
     if (C > 2147483647) ssm_panic("cuda: conv1d_causal: %lld channels", (long long)C);
-    conv_bwd_kernel<<<(unsigned)C, 256, 0, ssm_cuda_stream()>>>(
+    conv_bwd_kernel<<<(unsigned)C, CONV_BWD_THREADS, 0, ssm_cuda_stream()>>>(
         CF32(x), CF32(w), CF32(bias), CF32(dy), F32(dx), F32(dw), F32(dbias), B, C, L, K, act);
     LAUNCH_CHECK();
 }

@@ -543,6 +543,11 @@ START_TEST(cli_every_option) {
     ck_assert_str_eq(cli.out, "runs/listops"); /* default --out */
     ck_assert_ptr_null(cli.resume);
     ck_assert_uint_eq(cli.n_sets, 0);
+    ck_assert_int_eq(cli.profile_step, 0);
+    ssm_cli_free(&cli);
+
+    ck_assert_int_eq(parse(&cli, "ssmtrain x.ini --profile 3"), SSM_CLI_RUN);
+    ck_assert_int_eq(cli.profile_step, 3);
     ssm_cli_free(&cli);
 
     ck_assert_int_eq(parse(&cli, "ssmtrain -- -odd-name.ini"), SSM_CLI_RUN);
@@ -576,6 +581,9 @@ START_TEST(cli_errors) {
                      "--resume and --eval-only exclude each other");
     expect_cli_error("ssmtrain a.ini --device tpu", "unknown device 'tpu'; expected cpu|cuda");
     expect_cli_error("ssmtrain a.ini --device", "option --device needs a value (--device cpu|cuda)");
+    expect_cli_error("ssmtrain a.ini --profile 0", "option --profile: '0' is not a step number");
+    expect_cli_error("ssmtrain a.ini --profile=2x", "option --profile: '2x' is not a step number");
+    expect_cli_error("ssmtrain a.ini --profile", "option --profile needs a value (--profile STEP)");
 }
 END_TEST
 
@@ -615,7 +623,7 @@ START_TEST(cli_usage_lists_every_option) {
     ssm_cli_usage(f, "/usr/bin/ssmtrain");
     fclose(f);
     const char *want[] = {"Usage: ssmtrain CONFIG.ini", "--set SECTION.KEY=VALUE", "--resume CKPT.h5",
-                          "--out DIR", "--device cpu|cuda", "--eval-only CKPT.h5", "--help",
+                          "--out DIR", "--device cpu|cuda", "--eval-only CKPT.h5", "--profile STEP", "--help",
                           "--version", "Exit status"};
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
         ck_assert_msg(strstr(text, want[i]), "usage lacks '%s'", want[i]);

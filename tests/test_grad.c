@@ -1,6 +1,8 @@
 /* Every differentiable op (tests/opcases.c) against central finite differences
  * in f64: relative error < 1e-6, at N = 1, 3 and 70. */
+#include <string.h>
 #include "opcases.h"
+#include "profile.h"
 #include "ops.h"
 #include "testutil.h"
 
@@ -47,12 +49,50 @@ START_TEST(gradcheck_catches_wrong_rule) {
 }
 END_TEST
 
+/* The per-op profile charges each recorded op once forward and once backward, by name,
+ * and leaves the results of the step unchanged. */
+START_TEST(profile_counts_ops) {
+    ssm_tensor *a = tu_randn(SSM_F64, SSM_DIMS(3, 4), 2, 1.0), *b = tu_randn(SSM_F64, SSM_DIMS(4, 5), 3, 1.0);
+    ssm_requires_grad(a);
+    double grads[2][12];
+    for (int run = 0; run < 2; run++) {
+        ssm_ctx *c = ssm_ctx_new(0);
+        ssm_profile p;
+        if (run) ssm_profile_attach(c, &p, SSM_CPU);
+        ssm_tensor *y = ssm_sum_all(c, ssm_exp(c, ssm_exp(c, ssm_matmul(c, a, b))));
+        ssm_tensor_zero(a->grad);
+        ssm_backward(c, y);
+        ssm_tensor_to_host(a->grad, grads[run]);
+        if (run) {
+            ssm_profile_attach(c, NULL, SSM_CPU);
+            ck_assert_int_eq(p.n, 4); /* sum_all is a reshape and a sum */
+            const char *ops[4] = {"matmul", "exp", "reshape", "sum"};
+            const int64_t calls[4] = {1, 2, 1, 1};
+            for (int i = 0; i < 4; i++) {
+                int j = 0;
+                while (j < p.n && strcmp(p.e[j].op, ops[i])) j++;
+                ck_assert_msg(j < p.n, "no entry for %s", ops[i]);
+                ck_assert_int_eq(p.e[j].fwd_calls, calls[i]);
+                ck_assert_int_eq(p.e[j].bwd_calls, calls[i]);
+                ck_assert(p.e[j].fwd_ms >= 0 && p.e[j].bwd_ms >= 0);
+            }
+            ck_assert_ptr_null(c->profile);
+        }
+        ssm_ctx_free(c);
+    }
+    for (int i = 0; i < 12; i++) ck_assert_double_eq(grads[0][i], grads[1][i]);
+    ssm_tensor_free(a);
+    ssm_tensor_free(b);
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("grad");
     TCase *t = tcase_create("f64 finite differences");
     tcase_set_timeout(t, 120);
     tcase_add_loop_test(t, grad_op, 0, opc_n_cases);
     tcase_add_test(t, gradcheck_catches_wrong_rule);
+    tcase_add_test(t, profile_counts_ops);
     suite_add_tcase(s, t);
     return tu_run(s, 1);
 }

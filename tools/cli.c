@@ -18,6 +18,9 @@ static const struct {
      "for CONFIG .../NAME.ini)"},
     {"--device", NULL, "same as --set train.device=..."},
     {"--eval-only", "CKPT.h5", "evaluate a checkpoint on the validation and test sets; no training"},
+    {"--profile", "STEP",
+     "time every op of this run's training step STEP (from 1; 3 skips the warm-up) and print "
+     "the table"},
 };
 #define NOPT (sizeof options / sizeof options[0])
 
@@ -38,7 +41,7 @@ void ssm_cli_usage(FILE *f, const char *prog) {
     p = p ? p + 1 : prog ? prog : "ssmtrain";
     fprintf(f,
             "Usage: %s CONFIG.ini [--set SECTION.KEY=VALUE]... [--resume CKPT.h5] [--out DIR]\n"
-            "       %*s [--device %s] [--eval-only CKPT.h5]\n"
+            "       %*s [--device %s] [--eval-only CKPT.h5] [--profile STEP]\n"
             "       %s --help | --version\n"
             "Train a state-space sequence model (S4, S4D, S5, Mamba) as CONFIG.ini says.\n\n"
             "Options (VALUE may also follow '=', as in --out=DIR):\n",
@@ -136,6 +139,14 @@ int ssm_cli_parse(ssm_cli *cli, int argc, char *const *argv) {
         if (!*val) return ssm_error("option %s: empty value", name);
         if (!strcmp(name, "--set")) {
             cli->sets[cli->n_sets++] = val;
+            continue;
+        }
+        if (!strcmp(name, "--profile")) {
+            char *end;
+            long v = strtol(val, &end, 10);
+            if (*end || v < 1 || v > 1000000000L)
+                return ssm_error("option --profile: '%s' is not a step number (1, 2, ...)", val);
+            cli->profile_step = v;
             continue;
         }
         const char **slot = !strcmp(name, "--resume")    ? &cli->resume

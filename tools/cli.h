@@ -1,6 +1,6 @@
 /* ssmtrain's command line:
  *   ssmtrain CONFIG.ini [--set section.key=value]... [--resume CKPT.h5] [--out DIR]
- *            [--device cpu|cuda] [--eval-only CKPT.h5]
+ *            [--device cpu|cuda] [--eval-only CKPT.h5] [--profile STEP]
  *   ssmtrain --help | --version
  * Options take their value as the next argument or after '=' (--out=DIR).
  * The caller prints help/version (ssm_cli_parse only says which was asked)
@@ -22,6 +22,7 @@ typedef struct {
     const char *eval_only;   /* --eval-only CKPT.h5, or NULL */
     const char *device;      /* --device, or NULL: train.device of the config */
     const char *out;         /* --out DIR, default "runs/NAME" for CONFIG .../NAME.ini */
+    long profile_step;       /* --profile STEP (this run's steps, from 1), or 0 */
     char *out_owned;         /* storage of the default out */
 } ssm_cli;
 

@@ -79,6 +79,7 @@ int main(int argc, char **argv) {
         printf("ssmtrain %s: %s model, %lld parameters, %lld steps on %s; writing %s\n",
                PACKAGE_VERSION, t.model->cfg.layer, (long long)t.model->ps->numel,
                (long long)t.total_steps, ssm_device_name(cfg.train.device), t.out_dir);
+        t.profile_step = cli.profile_step;
         rc = ssm_trainer_run(&t);
         if (rc) fail(rc);
         else rc = final_test(&t);

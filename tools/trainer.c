@@ -1,4 +1,5 @@
 #include "trainer.h"
+#include "profile.h"
 #include <errno.h>
 #include <math.h>
 #include <omp.h>
@@ -256,6 +257,14 @@ static void fmt_time(double s, char *buf, size_t n) {
     else snprintf(buf, n, "%02ld:%02ld", v / 60, v % 60);
 }
 
+/* --profile: the table goes to stderr, with the progress lines */
+static void print_profile(ssm_trainer *t, const ssm_profile *p) {
+    if (t->tty) fputc('\n', stderr); /* off the progress line */
+    fprintf(stderr, "profile of step %lld (forward and backward, ms per op; syncs after "
+                    "every op, so totals exceed a plain step):\n", (long long)t->st.step + 1);
+    ssm_profile_print(p, stderr);
+}
+
 static void progress(ssm_trainer *t, double loss, double acc, double lr, double tps, double eta) {
     char e[32];
     fmt_time(eta, e, sizeof e);
@@ -346,10 +355,17 @@ int ssm_trainer_run(ssm_trainer *t) {
             continue;
         }
         dev_batch db = to_device(t, &b);
+        ssm_profile prof;
+        int profiling = t->profile_step && t->st.step - start_step + 1 == t->profile_step;
+        if (profiling) ssm_profile_attach(c, &prof, t->model->ps->device);
         ssm_tensor *logits = ssm_model_forward(c, t->model, db.tokens, db.pool_w);
         ssm_tensor *loss = ssm_cross_entropy(c, logits, db.target, NULL, SSM_IGNORE_INDEX);
         ssm_params_zero_grad(ps);
         ssm_backward(c, loss);
+        if (profiling) {
+            ssm_profile_attach(c, NULL, t->model->ps->device);
+            print_profile(t, &prof);
+        }
         double lv = ssm_tensor_get(loss, 0), gnorm = ssm_grad_norm(ps);
         if (!isfinite(lv) || !isfinite(gnorm)) {
             const char *p = first_nonfinite(ps);

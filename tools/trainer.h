@@ -26,6 +26,7 @@ typedef struct {
     FILE *metrics;
     int64_t total_steps;
     int tty;
+    int64_t profile_step; /* time the ops of this run's step n (from 1) and print them; 0 = off */
 } ssm_trainer;
 
 /* Builds data, model and optimizer from the config (nothing is written yet).
