@@ -300,62 +300,35 @@ START_TEST(cuda_layers_match_cpu_large) {
     static const char *names[2] = {"s4d", "s4"};
     int64_t B = 4, H = 64, N = 64, L = 1024;
     for (int li = 0; li < 2; li++) {
-        const ssm_layer_ops *ops = ssm_layer_ops_for(names[li]);
         int s4 = li == 1;
         ssm_layer_config cfg = {.d_model = H, .d_state = N, .dt_min = 1e-3, .dt_max = 1e-1,
                                 .init = s4 ? SSM_INIT_LEGS : SSM_INIT_LIN, .disc = s4, .l_max = L};
-        ssm_params *ps[3];
-        void *m[3];
-        ssm_tensor *x[3], *y[3];
         ssm_tensor *xc = tu_randn(SSM_F64, SSM_DIMS(B, L, H), 7, 1.0);
         ssm_tensor *dyc = tu_randn(SSM_F64, SSM_DIMS(B, L, H), 8, 1.0);
-        for (int d = 0; d < 3; d++) { /* CPU f32, CUDA f32, CPU f64 */
-            ssm_device dev = d == 1 ? SSM_CUDA : SSM_CPU;
-            ssm_dtype dt = d == 2 ? SSM_F64 : SSM_F32;
-            ps[d] = ssm_params_new(dt, dev);
-            m[d] = ops->create(&cfg, ps[d], "");
-            ssm_params_finalize(ps[d]);
-            ssm_rng r = {5, 0};
-            ops->init(m[d], &r);
-            for (int i = 0; d == 2 && i < ps[0]->n; i++) { /* f64 from the f32 parameters */
-                double *v = ssm_tensor_to_f64(ps[0]->p[i]);
-                ssm_tensor_from_f64(ps[2]->p[i], v);
-                free(v);
-            }
-            ssm_tensor *xh = ssm_tensor_cast(NULL, xc, dt), *dyh = ssm_tensor_cast(NULL, dyc, dt);
-            x[d] = ssm_tensor_to(NULL, xh, dev);
-            ssm_requires_grad(x[d]);
-            ssm_ctx *c = ssm_ctx_new(1);
-            ssm_tensor *out = ops->forward(c, m[d], x[d]);
-            ssm_backward_with(c, out, ssm_tensor_to(c->arena, dyh, dev));
-            y[d] = ssm_tensor_to(NULL, out, SSM_CPU);
-            ssm_ctx_free(c);
-            ssm_tensor_free(xh);
-            ssm_tensor_free(dyh);
-        }
-        double e = tu_rel_err(y[1], y[0]);
+        tu_layer_run cpu, gpu, f64; /* the same parameters on all three */
+        tu_layer_run_fwdbwd(&cpu, names[li], &cfg, SSM_F32, SSM_CPU, 5, NULL, xc, dyc);
+        tu_layer_run_fwdbwd(&gpu, names[li], &cfg, SSM_F32, SSM_CUDA, 5, NULL, xc, dyc);
+        tu_layer_run_fwdbwd(&f64, names[li], &cfg, SSM_F64, SSM_CPU, 5, cpu.ps, xc, dyc);
+        double e = tu_rel_err(gpu.y, cpu.y);
         printf("%s layer: output cpu/cuda %.2e\n", names[li], e);
         ck_assert_msg(e < TOL, "%s layer: output relative error %.3g", names[li], e);
-        e = tu_rel_err(x[1]->grad, x[0]->grad);
+        e = tu_rel_err(gpu.x->grad, cpu.x->grad);
         printf("%s layer: input gradient cpu/cuda %.2e\n", names[li], e);
         ck_assert_msg(e < TOL, "%s layer: input gradient relative error %.3g", names[li], e);
-        for (int i = 0; i < ps[0]->n; i++) {
-            double cc = tu_rel_err(ps[1]->p[i]->grad, ps[0]->p[i]->grad);
-            double c64 = tu_rel_err(ps[0]->p[i]->grad, ps[2]->p[i]->grad);
-            double g64 = tu_rel_err(ps[1]->p[i]->grad, ps[2]->p[i]->grad);
+        for (int i = 0; i < cpu.ps->n; i++) {
+            const char *pn = cpu.ps->p[i]->name;
+            double cc = tu_rel_err(gpu.ps->p[i]->grad, cpu.ps->p[i]->grad);
+            double c64 = tu_rel_err(cpu.ps->p[i]->grad, f64.ps->p[i]->grad);
+            double g64 = tu_rel_err(gpu.ps->p[i]->grad, f64.ps->p[i]->grad);
             printf("%s layer: gradient of %s: cpu/cuda %.2e, cpu/f64 %.2e, cuda/f64 %.2e\n",
-                   names[li], ps[0]->p[i]->name, cc, c64, g64);
-            ck_assert_msg(cc < TOL, "%s layer: gradient of %s: cpu/cuda %.3g", names[li],
-                          ps[0]->p[i]->name, cc);
-            ck_assert_msg(g64 < 1e-4, "%s layer: gradient of %s: cuda/f64 %.3g", names[li],
-                          ps[0]->p[i]->name, g64);
+                   names[li], pn, cc, c64, g64);
+            ck_assert_msg(cc < TOL, "%s layer: gradient of %s: cpu/cuda %.3g", names[li], pn, cc);
+            ck_assert_msg(g64 < 1e-4, "%s layer: gradient of %s: cuda/f64 %.3g", names[li], pn,
+                          g64);
         }
-        for (int d = 0; d < 3; d++) {
-            ops->destroy(m[d]);
-            ssm_params_free(ps[d]);
-            ssm_tensor_free(x[d]);
-            ssm_tensor_free(y[d]);
-        }
+        tu_layer_run_free(&cpu);
+        tu_layer_run_free(&gpu);
+        tu_layer_run_free(&f64);
         ssm_tensor_free(xc);
         ssm_tensor_free(dyc);
     }

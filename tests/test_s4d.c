@@ -153,52 +153,25 @@ END_TEST
  * gradient of log_dt is the sensitive one: one ulp of dt moves it by 2e-5 (dt A l
  * reaches 100 rad), and f32's rounding of dt alone leaves it 1e-5 from f64. */
 START_TEST(s4d_f32_large_matches_f64) {
-    const ssm_layer_ops *ops = ssm_layer_ops_for("s4d");
     int64_t B = 4, H = 64, N = 64, L = 1024;
     ssm_layer_config cfg = {.d_model = H, .d_state = N, .dt_min = 1e-3, .dt_max = 1e-1,
                             .init = SSM_INIT_LIN, .disc = 0, .l_max = L};
-    ssm_params *ps[2];
-    void *m[2];
-    ssm_tensor *x[2], *y[2];
     ssm_tensor *xc = tu_randn(SSM_F64, SSM_DIMS(B, L, H), 7, 1.0);
     ssm_tensor *dyc = tu_randn(SSM_F64, SSM_DIMS(B, L, H), 8, 1.0);
-    for (int d = 0; d < 2; d++) { /* f32, f64 */
-        ssm_dtype dt = d ? SSM_F64 : SSM_F32;
-        ps[d] = ssm_params_new(dt, SSM_CPU);
-        m[d] = ops->create(&cfg, ps[d], "");
-        ssm_params_finalize(ps[d]);
-        ssm_rng r = {5, 0};
-        ops->init(m[d], &r);
-        for (int i = 0; d && i < ps[0]->n; i++) { /* the f32 parameters, exactly */
-            double *v = ssm_tensor_to_f64(ps[0]->p[i]);
-            ssm_tensor_from_f64(ps[1]->p[i], v);
-            free(v);
-        }
-        x[d] = ssm_tensor_cast(NULL, xc, dt);
-        ssm_requires_grad(x[d]);
-        ssm_ctx *c = ssm_ctx_new(1);
-        ssm_tensor *out = ops->forward(c, m[d], x[d]);
-        ssm_tensor *dy = ssm_tensor_cast(c->arena, dyc, dt);
-        ssm_backward_with(c, out, dy);
-        y[d] = ssm_tensor_to(NULL, out, SSM_CPU);
-        ssm_ctx_free(c);
-    }
-    double e = tu_rel_err(y[0], y[1]);
-    printf("s4d L=1024: output f32/f64 %.2e, input gradient %.2e\n", e, tu_rel_err(x[0]->grad, x[1]->grad));
+    tu_layer_run f, d; /* f32, and f64 from the f32 parameters */
+    tu_layer_run_fwdbwd(&f, "s4d", &cfg, SSM_F32, SSM_CPU, 5, NULL, xc, dyc);
+    tu_layer_run_fwdbwd(&d, "s4d", &cfg, SSM_F64, SSM_CPU, 5, f.ps, xc, dyc);
+    double e = tu_rel_err(f.y, d.y), ex = tu_rel_err(f.x->grad, d.x->grad);
+    printf("s4d L=1024: output f32/f64 %.2e, input gradient %.2e\n", e, ex);
     ck_assert_msg(e < 4e-6, "output: f32/f64 %.3g", e);
-    e = tu_rel_err(x[0]->grad, x[1]->grad);
-    ck_assert_msg(e < 4e-6, "input gradient: f32/f64 %.3g", e);
-    for (int i = 0; i < ps[0]->n; i++) {
-        e = tu_rel_err(ps[0]->p[i]->grad, ps[1]->p[i]->grad);
-        printf("s4d L=1024: gradient of %s: f32/f64 %.2e\n", ps[0]->p[i]->name, e);
-        ck_assert_msg(e < 1.5e-5, "gradient of %s: f32/f64 %.3g", ps[0]->p[i]->name, e);
+    ck_assert_msg(ex < 4e-6, "input gradient: f32/f64 %.3g", ex);
+    for (int i = 0; i < f.ps->n; i++) {
+        e = tu_rel_err(f.ps->p[i]->grad, d.ps->p[i]->grad);
+        printf("s4d L=1024: gradient of %s: f32/f64 %.2e\n", f.ps->p[i]->name, e);
+        ck_assert_msg(e < 1.5e-5, "gradient of %s: f32/f64 %.3g", f.ps->p[i]->name, e);
     }
-    for (int d = 0; d < 2; d++) {
-        ops->destroy(m[d]);
-        ssm_params_free(ps[d]);
-        ssm_tensor_free(x[d]);
-        ssm_tensor_free(y[d]);
-    }
+    tu_layer_run_free(&f);
+    tu_layer_run_free(&d);
     ssm_tensor_free(xc);
     ssm_tensor_free(dyc);
 }

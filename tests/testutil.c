@@ -3,7 +3,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include "kernels.h"
+#include "layer.h"
 #include "ops.h"
+#include "params.h"
 
 ssm_tensor *tu_randn(ssm_dtype dt, int ndim, const int64_t *shape, uint64_t seed, double scale) {
     ssm_tensor *t = ssm_tensor_new(dt, SSM_CPU, ndim, shape);
@@ -59,4 +61,39 @@ void tu_run_steps(ssm_ctx *c, tu_step_fn step, void *layer, void *state, ssm_ten
         k->slice_copy(x->dtype, yt->data, ys->data, B, 1, L, H, 0, t, 1, 0);
     }
     ssm_no_grad_end(c, saved);
+}
+
+void tu_layer_run_fwdbwd(tu_layer_run *r, const char *layer, const ssm_layer_config *cfg,
+                         ssm_dtype dt, ssm_device dev, uint64_t seed, const ssm_params *from,
+                         const ssm_tensor *xc, const ssm_tensor *dyc) {
+    r->ops = ssm_layer_ops_for(layer);
+    ck_assert_ptr_nonnull(r->ops);
+    r->ps = ssm_params_new(dt, dev);
+    r->m = r->ops->create(cfg, r->ps, "");
+    ck_assert_ptr_nonnull(r->m);
+    ssm_params_finalize(r->ps);
+    ssm_rng rng = {seed, 0};
+    r->ops->init(r->m, &rng);
+    for (int i = 0; from && i < r->ps->n; i++) {
+        double *v = ssm_tensor_to_f64(from->p[i]);
+        ssm_tensor_from_f64(r->ps->p[i], v);
+        free(v);
+    }
+    ssm_tensor *xh = ssm_tensor_cast(NULL, xc, dt), *dyh = ssm_tensor_cast(NULL, dyc, dt);
+    r->x = ssm_tensor_to(NULL, xh, dev);
+    ssm_requires_grad(r->x);
+    ssm_ctx *c = ssm_ctx_new(1);
+    ssm_tensor *out = r->ops->forward(c, r->m, r->x);
+    ssm_backward_with(c, out, ssm_tensor_to(c->arena, dyh, dev));
+    r->y = ssm_tensor_to(NULL, out, SSM_CPU);
+    ssm_ctx_free(c);
+    ssm_tensor_free(xh);
+    ssm_tensor_free(dyh);
+}
+
+void tu_layer_run_free(tu_layer_run *r) {
+    r->ops->destroy(r->m);
+    ssm_params_free(r->ps);
+    ssm_tensor_free(r->x);
+    ssm_tensor_free(r->y);
 }

@@ -2,6 +2,8 @@
 #ifndef SSM_TESTUTIL_H
 #define SSM_TESTUTIL_H
 #include <check.h>
+#include "layer.h"
+#include "params.h"
 #include "tensor.h"
 
 /* Persistent CPU tensor of dtype dt with N(0, scale^2) entries (Philox, seeded). */
@@ -18,6 +20,20 @@ struct ssm_ctx;
 typedef ssm_tensor *(*tu_step_fn)(struct ssm_ctx *c, void *layer, void *state, ssm_tensor *x_t);
 void tu_run_steps(struct ssm_ctx *c, tu_step_fn step, void *layer, void *state, ssm_tensor *x,
                   int64_t t0, ssm_tensor *ys);
+/* One registry layer run forward and backward: built on (dt, dev), initialised from
+ * seed, or with the values of `from`'s parameters when from is not NULL (same layer and
+ * config); input xc and upstream gradient dyc are f64 CPU [B, L, H]. Afterwards x (on
+ * dev, with .grad), y (the output, on the CPU) and the parameters' .grad are set. */
+typedef struct {
+    const ssm_layer_ops *ops;
+    ssm_params *ps;
+    void *m;
+    ssm_tensor *x, *y;
+} tu_layer_run;
+void tu_layer_run_fwdbwd(tu_layer_run *r, const char *layer, const ssm_layer_config *cfg,
+                         ssm_dtype dt, ssm_device dev, uint64_t seed, const ssm_params *from,
+                         const ssm_tensor *xc, const ssm_tensor *dyc);
+void tu_layer_run_free(tu_layer_run *r);
 /* Path of a file under tests/data (static buffer); $SSM_TEST_DATA, when set, replaces
  * the tests/data path compiled in. */
 const char *tu_data(const char *name);
