@@ -1,6 +1,7 @@
 /* Layers' building blocks: embedding, inverted dropout (Philox, the CPU's
  * numbers), GLU, causal depthwise conv1d on channels-first [B, C, L].
  * Formulas and summation orders follow lib/cpu_nn.c. */
+#include <cub/device/device_radix_sort.cuh>
 #include "common.cuh"
 
 /* --- embedding --- */
@@ -15,13 +16,23 @@ static __global__ void embedding_fwd_kernel(const float *W, const int32_t *idx, 
     }
 }
 
-/* Repeated indices collide: atomics (the only ones in the backend; the order of
- * the additions, hence the last bits, may vary between runs). */
-static __global__ void embedding_bwd_kernel(const float *dy, const int32_t *idx, float *dW,
-                                            int64_t n, int64_t dim, int64_t vocab) {
+/* Backward, deterministic: the positions sorted by id (CUB's radix sort is stable, so
+ * each id keeps its positions in order), then one thread per (run of an id, d) adds the
+ * run's rows into dW in that order: the CPU's additions, bit for bit, and no atomics. */
+static __global__ void iota_kernel(int32_t *p, int64_t n) {
+    GRID_STRIDE(i, n) p[i] = (int32_t)i;
+}
+
+static __global__ void embedding_bwd_kernel(const float *dy, const uint32_t *key,
+                                            const int32_t *pos, float *dW, int64_t n,
+                                            int64_t dim, int64_t vocab) {
     GRID_STRIDE(i, n * dim) {
-        int64_t r = i / dim, d = i - r * dim, v = idx[r];
-        if (v >= 0 && v < vocab) atomicAdd(dW + v * dim + d, dy[i]);
+        int64_t s = i / dim, d = i - s * dim;
+        uint32_t v = key[s];
+        if ((s > 0 && key[s - 1] == v) || (int64_t)v >= vocab) continue; /* not a run's head */
+        float acc = dW[v * dim + d];
+        for (int64_t j = s; j < n && key[j] == v; j++) acc += dy[(int64_t)pos[j] * dim + d];
+        dW[v * dim + d] = acc;
     }
 }
 
@@ -38,8 +49,27 @@ void ssm_cuda_embedding_bwd(ssm_dtype dt, const void *dy, const int32_t *idx, vo
                             int64_t n, int64_t dim, int64_t vocab) {
     SSM_CUDA_F32(dt, "embedding_bwd");
     if (!dW || n <= 0 || dim <= 0) return;
-    embedding_bwd_kernel<<<ssm_grid(n * dim), SSM_THREADS, 0, ssm_cuda_stream()>>>(
-        CF32(dy), idx, F32(dW), n, dim, vocab);
+    if (n > 2147483647 || vocab > 2147483647)
+        ssm_panic("cuda: embedding_bwd: %lld indices over %lld rows", (long long)n,
+                  (long long)vocab);
+    int bits = 1;
+    while (bits < 32 && ((int64_t)1 << bits) < vocab) bits++;
+    /* ids are >= 0 (the forward checks): as unsigned keys, only the low `bits` matter */
+    const uint32_t *keys_in = (const uint32_t *)idx;
+    size_t tmp_bytes = 0, a = 256, nb = ((size_t)n * 4 + a - 1) / a * a;
+    cudaStream_t st = ssm_cuda_stream();
+    CUDA_CHECK(cub::DeviceRadixSort::SortPairs(NULL, tmp_bytes, keys_in, (uint32_t *)NULL,
+                                               (const int32_t *)NULL, (int32_t *)NULL, (int)n, 0,
+                                               bits, st));
+    char *buf = (char *)ssm_cuda_scratch(SSM_SCR_OP, 3 * nb + tmp_bytes);
+    uint32_t *keys = (uint32_t *)buf;
+    int32_t *pos_in = (int32_t *)(buf + nb), *pos = (int32_t *)(buf + 2 * nb);
+    iota_kernel<<<ssm_grid(n), SSM_THREADS, 0, st>>>(pos_in, n);
+    LAUNCH_CHECK();
+    CUDA_CHECK(cub::DeviceRadixSort::SortPairs(buf + 3 * nb, tmp_bytes, keys_in, keys, pos_in,
+                                               pos, (int)n, 0, bits, st));
+    embedding_bwd_kernel<<<ssm_grid(n * dim), SSM_THREADS, 0, st>>>(CF32(dy), keys, pos,
+                                                                   F32(dW), n, dim, vocab);
     LAUNCH_CHECK();
 }
 

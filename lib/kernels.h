@@ -281,7 +281,7 @@ typedef struct ssm_kernels {
      *   dA[d,n] += sum_{b,t} h_t δ_t e^{δ_t A} x_{t-1};  dB[b,n,t] += sum_d h_t δ_t u_t;
      *   dC[b,n,t] += sum_d g_t x_t  (silu'(z) = sigmoid(z) (1 + z (1 - sigmoid(z)))).
      * dA sums over the batch and dB, dC over the channels: the CPU reduces them in a fixed
-     * order (results independent of the thread count); a CUDA version may use atomics. */
+     * order (results independent of the thread count); so does CUDA (no atomics). */
     void (*selective_scan_fwd)(ssm_dtype dt, const void *u, const void *delta, const void *A,
                                const void *B, const void *C, const void *D, const void *z,
                                const void *delta_bias, void *y, void *last_state,
