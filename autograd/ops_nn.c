@@ -58,9 +58,9 @@ static void glu_bw(ssm_ctx *c, ssm_node *n) {
 }
 
 ssm_tensor *ssm_glu(ssm_ctx *c, ssm_tensor *x) {
+    SSM_CHECK(x->ndim >= 1, "glu: needs at least one axis");
     int64_t last = x->shape[x->ndim - 1];
-    SSM_CHECK(x->ndim >= 1 && last % 2 == 0, "glu: last axis of size %lld is not even",
-              (long long)last);
+    SSM_CHECK(last % 2 == 0, "glu: last axis of size %lld is not even", (long long)last);
     int64_t shape[SSM_MAX_DIMS];
     for (int d = 0; d < x->ndim; d++) shape[d] = x->shape[d];
     shape[x->ndim - 1] = last / 2;

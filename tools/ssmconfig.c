@@ -743,7 +743,11 @@ int ssm_config_load_ex(ssm_config *c, const char *path, const char *text,
         size_t cap = 1 << 16, len = 0, got;
         owned = malloc(cap + 1);
         while (owned && (got = fread(owned + len, 1, cap - len, f)) > 0)
-            if ((len += got) == cap && cap < (1u << 24)) owned = realloc(owned, (cap *= 2) + 1);
+            if ((len += got) == cap && cap < (1u << 24)) {
+                char *grown = realloc(owned, (cap *= 2) + 1);
+                if (!grown) free(owned);
+                owned = grown;
+            }
         bool err = ferror(f);
         fclose(f);
         SSM_CHECK(owned, "ssm_config_load: out of memory");
