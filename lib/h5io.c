@@ -235,3 +235,39 @@ int ssm_h5_set_attr_string(ssm_h5 *f, const char *obj, const char *name, const c
     H5Tclose(t);
     return rc;
 }
+
+/* --- the links of a group, in name order --- */
+typedef struct {
+    char **names;
+    int n, cap;
+} name_list;
+
+static herr_t collect(hid_t g, const char *name, const H5L_info_t *info, void *op) {
+    (void)g, (void)info;
+    name_list *l = op;
+    if (l->n == l->cap) {
+        l->cap = l->cap ? 2 * l->cap : 16;
+        l->names = realloc(l->names, (size_t)l->cap * sizeof *l->names);
+        SSM_CHECK(l->names, "h5: out of memory");
+    }
+    l->names[l->n] = strdup(name);
+    SSM_CHECK(l->names[l->n], "h5: out of memory");
+    l->n++;
+    return 0;
+}
+
+int ssm_h5_list(ssm_h5 *f, const char *group, char ***names, int *n) {
+    name_list l = {0};
+    *names = NULL;
+    *n = 0;
+    if (!ssm_h5_exists(f, group)) return SSM_OK;
+    if (H5Literate_by_name(f->id, group, H5_INDEX_NAME, H5_ITER_INC, NULL, collect, &l,
+                            H5P_DEFAULT) < 0) {
+        for (int i = 0; i < l.n; i++) free(l.names[i]);
+        free(l.names);
+        return ssm_error("%s: cannot list group %s", f->path, group);
+    }
+    *names = l.names;
+    *n = l.n;
+    return SSM_OK;
+}

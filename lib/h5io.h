@@ -19,6 +19,9 @@ int ssm_h5_dims(ssm_h5 *f, const char *dset, int *ndim, int64_t *shape);
 int ssm_h5_read(ssm_h5 *f, const char *dset, ssm_dtype dt, ssm_tensor **out);
 /* Write t (any device) as `dset`, creating the groups on its path. */
 int ssm_h5_write(ssm_h5 *f, const char *dset, const ssm_tensor *t);
+/* The link names of `group` in name order, malloc'd (free each and the array); an absent
+ * group has none. */
+int ssm_h5_list(ssm_h5 *f, const char *group, char ***names, int *n);
 /* Attributes of object `obj` ("/" for the root). */
 int ssm_h5_attr_double(ssm_h5 *f, const char *obj, const char *name, double *v);
 int ssm_h5_attr_string(ssm_h5 *f, const char *obj, const char *name, char *buf, size_t n);

@@ -32,113 +32,24 @@
 
 /* ------------------------------------------------------------ helpers */
 
-/* A fresh temporary directory (static buffer per call site: copy it). */
-static void make_tmpdir(char *buf, size_t n) {
-    const char *base = getenv("TMPDIR");
-    snprintf(buf, n, "%s/ssm_test_train.XXXXXX", base && *base ? base : "/tmp");
-    ck_assert_ptr_nonnull(mkdtemp(buf));
-}
-
-static void rm_tree(const char *path) {
-    struct stat s;
-    if (lstat(path, &s) != 0) return;
-    if (S_ISDIR(s.st_mode)) {
-        DIR *d = opendir(path);
-        if (d) {
-            struct dirent *e;
-            char sub[1024];
-            while ((e = readdir(d))) {
-                if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-                snprintf(sub, sizeof sub, "%s/%s", path, e->d_name);
-                rm_tree(sub);
-            }
-            closedir(d);
-        }
-        rmdir(path);
-    } else {
-        unlink(path);
-    }
-}
-
-static int exists(const char *path) {
-    struct stat s;
-    return stat(path, &s) == 0;
-}
-
-/* Whole file as a NUL-terminated malloc'd buffer; *len gets its size. NULL if unreadable. */
-static char *slurp(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = malloc((size_t)n + 1);
-    ck_assert_ptr_nonnull(buf);
-    ck_assert_uint_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
-    buf[n] = 0;
-    fclose(f);
-    if (len) *len = (size_t)n;
-    return buf;
-}
-
-static void spit(const char *path, const void *data, size_t n) {
-    FILE *f = fopen(path, "wb");
-    ck_assert_msg(f != NULL, "cannot write %s", path);
-    ck_assert_uint_eq(fwrite(data, 1, n, f), n);
-    ck_assert_int_eq(fclose(f), 0);
-}
-
-static void spit_text(const char *path, const char *text) { spit(path, text, strlen(text)); }
+static void spit_text(const char *path, const char *text) { tu_spit(path, text, strlen(text)); }
 
 static int same_file(const char *a, const char *b) {
     size_t na, nb;
-    char *x = slurp(a, &na), *y = slurp(b, &nb);
+    char *x = tu_slurp(a, &na), *y = tu_slurp(b, &nb);
     int same = x && y && na == nb && memcmp(x, y, na) == 0;
     free(x);
     free(y);
     return same;
 }
 
-static const char *tools_dir(void) {
-    const char *d = getenv("SSM_TOOLS_DIR");
-    return d && *d ? d : SSM_TOOLS_DIR;
-}
-
-/* Run tools/ssmtrain with the NULL-terminated arguments; stdout and stderr
- * together go to *out (malloc'd). Returns the exit status (-1: killed). */
+/* Run tools/ssmtrain (testutil.h: tu_run_tool). */
 static int ssmtrain(const char *dir, char **out, ...) {
-    const char *argv[64];
-    char prog[1024], log[1024];
-    snprintf(prog, sizeof prog, "%s/ssmtrain", tools_dir());
-    snprintf(log, sizeof log, "%s/ssmtrain.log", dir);
-    int n = 0;
-    argv[n++] = prog;
     va_list ap;
     va_start(ap, out);
-    const char *a;
-    while ((a = va_arg(ap, const char *)) && n < 63) argv[n++] = a;
+    int rc = tu_run_toolv("ssmtrain", dir, out, ap);
     va_end(ap);
-    argv[n] = NULL;
-    fflush(stdout);
-    fflush(stderr);
-    pid_t pid = fork();
-    ck_assert_int_ge(pid, 0);
-    if (pid == 0) {
-        int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        if (fd < 0) _exit(126);
-        dup2(fd, 1);
-        dup2(fd, 2);
-        close(fd);
-        execv(prog, (char *const *)argv);
-        fprintf(stderr, "cannot run %s: %s\n", prog, strerror(errno));
-        _exit(127);
-    }
-    int status;
-    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-    *out = slurp(log, NULL);
-    ck_assert_ptr_nonnull(*out);
-    ck_assert_msg(!(WIFEXITED(status) && WEXITSTATUS(status) == 127), "%s", *out);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    return rc;
 }
 
 /* The text of "key": VALUE in a JSON line (quotes of strings dropped); 0 if absent. */
@@ -161,7 +72,7 @@ static int json_field(const char *line, const char *key, char *buf, size_t n) {
 static char **metrics_lines(const char *dir, int *count) {
     char path[1024];
     snprintf(path, sizeof path, "%s/metrics.jsonl", dir);
-    char *text = slurp(path, NULL);
+    char *text = tu_slurp(path, NULL);
     ck_assert_msg(text != NULL, "no %s", path);
     int n = 0;
     for (char *p = text; *p; p++) n += *p == '\n';
@@ -318,7 +229,7 @@ static void free_snapshot(snapshot *s) {
 
 START_TEST(ckpt_round_trip) {
     char dir[512], path[600];
-    make_tmpdir(dir, sizeof dir);
+    tu_tmpdir(dir, sizeof dir);
     snprintf(path, sizeof path, "%s/a.h5", dir);
     ssm_model *m = small_model(8, 2, 1);
     ssm_optim *o = stepped_optim(m, 3, 1);
@@ -328,7 +239,7 @@ START_TEST(ckpt_round_trip) {
     ck_assert_msg(ssm_ckpt_save(path, m, o, &st) == SSM_OK, "%s", ssm_last_error());
     char tmp[700];
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    ck_assert_msg(!exists(tmp), "the temporary file is left behind");
+    ck_assert_msg(!tu_exists(tmp), "the temporary file is left behind");
 
     /* a fresh model from another seed, a fresh optimizer: everything differs before the load */
     ssm_model *m2 = small_model(8, 2, 99);
@@ -375,7 +286,7 @@ START_TEST(ckpt_round_trip) {
     ssm_model_free(m);
     ssm_model_free(m2);
     ssm_model_free(m3);
-    rm_tree(dir);
+    tu_rm_tree(dir);
 }
 END_TEST
 
@@ -396,7 +307,7 @@ static void expect_bad(const char *path, ssm_model *m, ssm_optim *o, const char 
 
 START_TEST(ckpt_bad_files) {
     char dir[512], good[600], bad[600];
-    make_tmpdir(dir, sizeof dir);
+    tu_tmpdir(dir, sizeof dir);
     snprintf(good, sizeof good, "%s/good.h5", dir);
     ssm_model *m = small_model(8, 2, 1);
     ssm_optim *o = stepped_optim(m, 2, 1);
@@ -404,7 +315,7 @@ START_TEST(ckpt_bad_files) {
     fill_state(&st);
     ck_assert_int_eq(ssm_ckpt_save(good, m, o, &st), SSM_OK);
     size_t n;
-    char *bytes = slurp(good, &n);
+    char *bytes = tu_slurp(good, &n);
     ck_assert_uint_gt(n, 4096);
 
     /* the target: another model of the same architecture */
@@ -417,7 +328,7 @@ START_TEST(ckpt_bad_files) {
 
     /* truncated: the first half of a valid checkpoint */
     snprintf(bad, sizeof bad, "%s/truncated.h5", dir);
-    spit(bad, bytes, n / 2);
+    tu_spit(bad, bytes, n / 2);
     EXPECT_BAD(bad, t, to, "truncated.h5");
 
     /* not HDF5 at all */
@@ -428,7 +339,7 @@ START_TEST(ckpt_bad_files) {
     /* truncated at other lengths too */
     snprintf(bad, sizeof bad, "%s/truncated.h5", dir);
     for (int k = 1; k < 8; k++) {
-        spit(bad, bytes, n * (size_t)k / 8);
+        tu_spit(bad, bytes, n * (size_t)k / 8);
         EXPECT_BAD(bad, t, to, "truncated.h5");
     }
 
@@ -441,7 +352,7 @@ START_TEST(ckpt_bad_files) {
     char *c = malloc(n);
     memcpy(c, bytes, n);
     c[(at - bytes) + dwn / 2] ^= 0x10;
-    spit(bad, c, n);
+    tu_spit(bad, c, n);
     EXPECT_BAD(bad, t, to, "corrupted.h5", "/params/decoder.weight", "corrupted");
 
     /* corrupted anywhere: bytes flipped in the middle, then 8 bytes at 63 places
@@ -449,14 +360,14 @@ START_TEST(ckpt_bad_files) {
      * where the bytes were unused, loads exactly what was saved: never other values. */
     memcpy(c, bytes, n);
     for (size_t k = n / 2 - 16; k < n / 2 + 16; k++) c[k] ^= 0x5a;
-    spit(bad, c, n);
+    tu_spit(bad, c, n);
     EXPECT_BAD(bad, t, to, "corrupted.h5");
     int detected = 0;
     for (int i = 1; i < 64; i++) {
         size_t pos = n * (size_t)i / 64;
         memcpy(c, bytes, n);
         for (size_t k = pos - 4; k < pos + 4; k++) c[k] ^= 0x5a;
-        spit(bad, c, n);
+        tu_spit(bad, c, n);
         snapshot s = take_snapshot(t, to);
         ssm_train_state st2;
         fill_state(&st2);
@@ -525,13 +436,13 @@ START_TEST(ckpt_bad_files) {
     ssm_model_free(noopt);
     ssm_model_free(wide);
     ssm_model_free(fake);
-    rm_tree(dir);
+    tu_rm_tree(dir);
 }
 END_TEST
 
 START_TEST(ckpt_failed_save_keeps_file) {
     char dir[512], path[600], tmp[700], other[600];
-    make_tmpdir(dir, sizeof dir);
+    tu_tmpdir(dir, sizeof dir);
     ssm_model *m = small_model(8, 1, 1);
     ssm_optim *o = stepped_optim(m, 1, 1);
     ssm_train_state st;
@@ -562,7 +473,7 @@ START_TEST(ckpt_failed_save_keeps_file) {
     ck_assert_int_eq(ssm_ckpt_save(path, m, o, &st), SSM_ERR);
     ck_assert_contains(ssm_last_error(), "last.h5.tmp");
     ck_assert_msg(same_file(path, other), "last.h5 changed by a failed save");
-    rm_tree(tmp);
+    tu_rm_tree(tmp);
     /* a read-only folder (not enforced for root) */
     if (geteuid() != 0) {
         ck_assert_int_eq(chmod(dir, 0555), 0);
@@ -573,7 +484,7 @@ START_TEST(ckpt_failed_save_keeps_file) {
     }
     ssm_optim_free(o);
     ssm_model_free(m);
-    rm_tree(dir);
+    tu_rm_tree(dir);
 }
 END_TEST
 
@@ -622,7 +533,7 @@ static const char *tiny_config(const char *dir, const char *dropout, int steps, 
 
 START_TEST(train_end_to_end) {
     char dir[512], cfg_path[600], run[600], path[700];
-    make_tmpdir(dir, sizeof dir);
+    tu_tmpdir(dir, sizeof dir);
     tiny_config(dir, "0.0", 60, cfg_path, sizeof cfg_path);
     snprintf(run, sizeof run, "%s/run", dir);
     char *out;
@@ -632,10 +543,10 @@ START_TEST(train_end_to_end) {
     const char *files[] = {"config.ini", "metrics.jsonl", "ckpt/last.h5", "ckpt/best.h5"};
     for (int i = 0; i < 4; i++) {
         snprintf(path, sizeof path, "%s/%s", run, files[i]);
-        ck_assert_msg(exists(path), "%s missing", path);
+        ck_assert_msg(tu_exists(path), "%s missing", path);
     }
     snprintf(path, sizeof path, "%s/ckpt/last.h5.tmp", run);
-    ck_assert(!exists(path));
+    ck_assert(!tu_exists(path));
 
     /* config.ini: the resolved config, equal to the original's */
     ssm_config a, b;
@@ -708,14 +619,14 @@ START_TEST(train_end_to_end) {
     ck_assert_int_eq(t.st.epoch, 7);
     ssm_trainer_free(&t);
     free(out);
-    rm_tree(dir);
+    tu_rm_tree(dir);
 }
 END_TEST
 
 /* --eval-only of best.h5 prints the training run's final line. */
 START_TEST(eval_only_matches) {
     char dir[512], cfg_path[600], run[600], best[700];
-    make_tmpdir(dir, sizeof dir);
+    tu_tmpdir(dir, sizeof dir);
     tiny_config(dir, "0.1", 24, cfg_path, sizeof cfg_path);
     snprintf(run, sizeof run, "%s/run", dir);
     char *out, *out2, f1[256], f2[256];
@@ -727,7 +638,7 @@ START_TEST(eval_only_matches) {
     ck_assert_str_eq(final_line(out2, f2, sizeof f2), final_line(out, f1, sizeof f1));
     free(out);
     free(out2);
-    rm_tree(dir);
+    tu_rm_tree(dir);
 }
 END_TEST
 
@@ -739,7 +650,7 @@ END_TEST
 START_TEST(resume_is_exact) {
     enum { N = 11, M = 14 }; /* 8 steps an epoch: boundaries after steps 16 and 24 */
     char dir[512], cfg_path[600], one[600], two[600], ckpt[700], set[64], t1[64], t2[64];
-    make_tmpdir(dir, sizeof dir);
+    tu_tmpdir(dir, sizeof dir);
     tiny_config(dir, "0.2", N, cfg_path, sizeof cfg_path);
     snprintf(one, sizeof one, "%s/one", dir);
     snprintf(two, sizeof two, "%s/two", dir);
@@ -777,13 +688,13 @@ START_TEST(resume_is_exact) {
         }
     free_lines(a);
     free_lines(b);
-    rm_tree(dir);
+    tu_rm_tree(dir);
 }
 END_TEST
 
 START_TEST(config_error_exit_2) {
     char dir[512], cfg_path[600], run[600];
-    make_tmpdir(dir, sizeof dir);
+    tu_tmpdir(dir, sizeof dir);
     snprintf(cfg_path, sizeof cfg_path, "%s/bad.ini", dir);
     spit_text(cfg_path, "[model]\nd_model = 8\n\nd_modle = 3\n");
     snprintf(run, sizeof run, "%s/run", dir);
@@ -793,16 +704,16 @@ START_TEST(config_error_exit_2) {
     ck_assert_contains(out, "bad.ini:4:");
     ck_assert_contains(out, "d_modle");
     ck_assert_contains(out, "did you mean model.d_model?");
-    ck_assert_msg(!exists(run), "%s was created", run);
+    ck_assert_msg(!tu_exists(run), "%s was created", run);
     free(out);
     /* a bad --set too */
     tiny_config(dir, "0.0", 5, cfg_path, sizeof cfg_path);
     rc = ssmtrain(dir, &out, cfg_path, "--out", run, "--set", "optim.lr=-1", NULL);
     ck_assert_int_eq(rc, 2);
     ck_assert_contains(out, "optim.lr");
-    ck_assert_msg(!exists(run), "%s was created", run);
+    ck_assert_msg(!tu_exists(run), "%s was created", run);
     free(out);
-    rm_tree(dir);
+    tu_rm_tree(dir);
 }
 END_TEST
 
@@ -810,7 +721,7 @@ END_TEST
  * file and the problem named, and nothing in the run directory changes. */
 START_TEST(resume_bad_checkpoint) {
     char dir[512], cfg_path[600], run[600], ckpt[700], trunc[700];
-    make_tmpdir(dir, sizeof dir);
+    tu_tmpdir(dir, sizeof dir);
     tiny_config(dir, "0.0", 8, cfg_path, sizeof cfg_path);
     snprintf(run, sizeof run, "%s/run", dir);
     char *out;
@@ -822,7 +733,7 @@ START_TEST(resume_bad_checkpoint) {
     size_t len[4];
     for (int i = 0; i < 4; i++) {
         snprintf(path, sizeof path, "%s/%s", run, names[i]);
-        before[i] = slurp(path, &len[i]);
+        before[i] = tu_slurp(path, &len[i]);
         ck_assert_ptr_nonnull(before[i]);
     }
     snprintf(ckpt, sizeof ckpt, "%s/ckpt/last.h5", run);
@@ -835,7 +746,7 @@ START_TEST(resume_bad_checkpoint) {
     free(out);
     /* a truncated copy; and --eval-only of it */
     snprintf(trunc, sizeof trunc, "%s/trunc.h5", dir);
-    spit(trunc, before[2], len[2] / 2);
+    tu_spit(trunc, before[2], len[2] / 2);
     rc = ssmtrain(dir, &out, cfg_path, "--out", run, "--resume", trunc, "--set",
                   "train.max_steps=16", NULL);
     ck_assert_msg(rc == 1, "exit %d:\n%s", rc, out);
@@ -849,19 +760,19 @@ START_TEST(resume_bad_checkpoint) {
     for (int i = 0; i < 4; i++) {
         size_t n;
         snprintf(path, sizeof path, "%s/%s", run, names[i]);
-        char *now = slurp(path, &n);
+        char *now = tu_slurp(path, &n);
         ck_assert_msg(now && n == len[i] && !memcmp(now, before[i], n), "%s changed", names[i]);
         free(now);
         free(before[i]);
     }
-    rm_tree(dir);
+    tu_rm_tree(dir);
 }
 END_TEST
 
 /* A non-finite loss or gradient: exit 3, a parameter named, last.h5 unchanged. */
 START_TEST(nonfinite_stops) {
     char dir[512], cfg_path[600], run[600], ckpt[700], copy[700];
-    make_tmpdir(dir, sizeof dir);
+    tu_tmpdir(dir, sizeof dir);
     tiny_config(dir, "0.0", 8, cfg_path, sizeof cfg_path);
     snprintf(run, sizeof run, "%s/run", dir);
     char *out;
@@ -871,8 +782,8 @@ START_TEST(nonfinite_stops) {
     snprintf(ckpt, sizeof ckpt, "%s/ckpt/last.h5", run);
     snprintf(copy, sizeof copy, "%s/last.copy", dir);
     size_t n;
-    char *bytes = slurp(ckpt, &n);
-    spit(copy, bytes, n);
+    char *bytes = tu_slurp(ckpt, &n);
+    tu_spit(copy, bytes, n);
     free(bytes);
     /* lr 10 with weight decay 10: AdamW multiplies every weight by 1 - 100 a step,
      * so the activations overflow within a few steps; no save before that */
@@ -890,7 +801,7 @@ START_TEST(nonfinite_stops) {
                   "no parameter name in: %s", out);
     ck_assert_msg(same_file(ckpt, copy), "last.h5 changed");
     free(out);
-    rm_tree(dir);
+    tu_rm_tree(dir);
 }
 END_TEST
 

@@ -1,4 +1,11 @@
 #include "testutil.h"
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -96,4 +103,109 @@ void tu_layer_run_free(tu_layer_run *r) {
     ssm_params_free(r->ps);
     ssm_tensor_free(r->x);
     ssm_tensor_free(r->y);
+}
+
+/* --- files and processes --- */
+
+void tu_tmpdir(char *buf, size_t n) {
+    const char *base = getenv("TMPDIR");
+    snprintf(buf, n, "%s/ssm_test.XXXXXX", base && *base ? base : "/tmp");
+    ck_assert_ptr_nonnull(mkdtemp(buf));
+}
+
+void tu_rm_tree(const char *path) {
+    struct stat s;
+    if (lstat(path, &s) != 0) return;
+    if (S_ISDIR(s.st_mode)) {
+        DIR *d = opendir(path);
+        if (d) {
+            struct dirent *e;
+            char sub[1024];
+            while ((e = readdir(d))) {
+                if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+                snprintf(sub, sizeof sub, "%s/%s", path, e->d_name);
+                tu_rm_tree(sub);
+            }
+            closedir(d);
+        }
+        rmdir(path);
+    } else {
+        unlink(path);
+    }
+}
+
+int tu_exists(const char *path) {
+    struct stat s;
+    return stat(path, &s) == 0;
+}
+
+char *tu_slurp(const char *path, size_t *len) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *buf = malloc((size_t)n + 1);
+    ck_assert_ptr_nonnull(buf);
+    ck_assert_uint_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
+    buf[n] = 0;
+    fclose(f);
+    if (len) *len = (size_t)n;
+    return buf;
+}
+
+void tu_spit(const char *path, const void *data, size_t n) {
+    FILE *f = fopen(path, "wb");
+    ck_assert_msg(f != NULL, "cannot write %s", path);
+    ck_assert_uint_eq(fwrite(data, 1, n, f), n);
+    ck_assert_int_eq(fclose(f), 0);
+}
+
+static const char *tools_dir(void) {
+    const char *d = getenv("SSM_TOOLS_DIR");
+#ifdef SSM_TOOLS_DIR
+    if (!d || !*d) d = SSM_TOOLS_DIR;
+#endif
+    ck_assert_msg(d && *d, "SSM_TOOLS_DIR is not set");
+    return d;
+}
+
+int tu_run_toolv(const char *tool, const char *dir, char **out, va_list ap) {
+    const char *argv[64];
+    char prog[1024], log[1024];
+    snprintf(prog, sizeof prog, "%s/%s", tools_dir(), tool);
+    snprintf(log, sizeof log, "%s/%s.log", dir, tool);
+    int n = 0;
+    argv[n++] = prog;
+    const char *a;
+    while ((a = va_arg(ap, const char *)) && n < 63) argv[n++] = a;
+    argv[n] = NULL;
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (fd < 0) _exit(126);
+        dup2(fd, 1);
+        dup2(fd, 2);
+        close(fd);
+        execv(prog, (char *const *)argv);
+        fprintf(stderr, "cannot run %s: %s\n", prog, strerror(errno));
+        _exit(127);
+    }
+    int status;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    *out = tu_slurp(log, NULL);
+    ck_assert_ptr_nonnull(*out);
+    ck_assert_msg(!(WIFEXITED(status) && WEXITSTATUS(status) == 127), "%s", *out);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+int tu_run_tool(const char *tool, const char *dir, char **out, ...) {
+    va_list ap;
+    va_start(ap, out);
+    int rc = tu_run_toolv(tool, dir, out, ap);
+    va_end(ap);
+    return rc;
 }

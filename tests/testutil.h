@@ -34,6 +34,21 @@ void tu_layer_run_fwdbwd(tu_layer_run *r, const char *layer, const ssm_layer_con
                          ssm_dtype dt, ssm_device dev, uint64_t seed, const ssm_params *from,
                          const ssm_tensor *xc, const ssm_tensor *dyc);
 void tu_layer_run_free(tu_layer_run *r);
+/* --- files and processes --- */
+#include <stdarg.h>
+/* A fresh temporary directory under $TMPDIR (or /tmp) into buf. */
+void tu_tmpdir(char *buf, size_t n);
+/* Remove path and everything below it. */
+void tu_rm_tree(const char *path);
+int tu_exists(const char *path);
+/* Whole file as a NUL-terminated malloc'd buffer (*len: its size); NULL if unreadable. */
+char *tu_slurp(const char *path, size_t *len);
+void tu_spit(const char *path, const void *data, size_t n);
+/* Run tools/<tool> (from $SSM_TOOLS_DIR, else the SSM_TOOLS_DIR compiled in) with the
+ * NULL-terminated arguments; stdout and stderr together go to *out (malloc'd; also left
+ * in dir/<tool>.log). Returns the exit status (-1: killed). */
+int tu_run_tool(const char *tool, const char *dir, char **out, ...);
+int tu_run_toolv(const char *tool, const char *dir, char **out, va_list ap);
 /* Path of a file under tests/data (static buffer); $SSM_TEST_DATA, when set, replaces
  * the tests/data path compiled in. */
 const char *tu_data(const char *name);

@@ -156,6 +156,25 @@ static const char *shape_str(int nd, const int64_t *shape, char *buf, size_t n) 
     return buf;
 }
 
+/* Read dataset path as dt and verify its checksum (over the values widened to binary64,
+ * so reading f32 data as f64 checks the same sum). */
+static int read_checked(ssm_h5 *f, const char *file, const char *path, ssm_dtype dt,
+                        ssm_tensor **out) {
+    if (ssm_h5_read(f, path, dt, out) != SSM_OK) return SSM_ERR;
+    double want, got = CHECKSUM(tensor_checksum(*out));
+    int rc = SSM_OK;
+    if (ssm_h5_attr_double(f, path, "checksum", &want) != SSM_OK)
+        rc = ssm_error("%s: %s has no checksum attribute (corrupted, or not written by ssmtrain)",
+                       file, path);
+    else if (want != got)
+        rc = ssm_error("%s: %s is corrupted (checksum %.0f, expected %.0f)", file, path, got, want);
+    if (rc != SSM_OK) {
+        ssm_tensor_free(*out);
+        *out = NULL;
+    }
+    return rc;
+}
+
 /* Read path into a tensor shaped like `like`, or fail naming what differs. */
 static int read_like(ssm_h5 *f, const char *file, const char *path, const ssm_tensor *like,
                      ssm_tensor **out) {
@@ -173,19 +192,7 @@ static int read_like(ssm_h5 *f, const char *file, const char *path, const ssm_te
                          shape_str(nd, shape, a, sizeof a),
                          shape_str(like->ndim, like->shape, b, sizeof b));
     }
-    if (ssm_h5_read(f, path, like->dtype, out) != SSM_OK) return SSM_ERR;
-    double want, got = CHECKSUM(tensor_checksum(*out));
-    int rc = SSM_OK;
-    if (ssm_h5_attr_double(f, path, "checksum", &want) != SSM_OK)
-        rc = ssm_error("%s: %s has no checksum attribute (corrupted, or not written by ssmtrain)",
-                       file, path);
-    else if (want != got)
-        rc = ssm_error("%s: %s is corrupted (checksum %.0f, expected %.0f)", file, path, got, want);
-    if (rc != SSM_OK) {
-        ssm_tensor_free(*out);
-        *out = NULL;
-    }
-    return rc;
+    return read_checked(f, file, path, like->dtype, out);
 }
 
 static int parse_u64(const char *file, const char *name, const char *text, uint64_t *v) {
@@ -314,4 +321,79 @@ int ssm_ckpt_load(const char *path, ssm_model *m, ssm_optim *o, ssm_train_state 
     free(staged);
     ssm_h5_close(f);
     return rc;
+}
+
+/* --- contents without a model (export) --- */
+
+static void add_tensor(ssm_ckpt_contents *c, const char *name, ssm_tensor *t) {
+    c->names = realloc(c->names, (size_t)(c->n + 1) * sizeof *c->names);
+    c->values = realloc(c->values, (size_t)(c->n + 1) * sizeof *c->values);
+    SSM_CHECK(c->names && c->values, "checkpoint: out of memory");
+    c->names[c->n] = strdup(name);
+    SSM_CHECK(c->names[c->n], "checkpoint: out of memory");
+    c->values[c->n++] = t;
+}
+
+/* dataset path, checked, as a new f32 CPU tensor */
+static int read_f32(ssm_h5 *f, const char *file, const char *path, ssm_tensor **out) {
+    ssm_tensor *d;
+    if (!ssm_h5_exists(f, path)) return ssm_error("%s: missing %s", file, path);
+    if (read_checked(f, file, path, SSM_F64, &d) != SSM_OK) return SSM_ERR;
+    *out = ssm_tensor_cast(NULL, d, SSM_F32);
+    ssm_tensor_free(d);
+    return SSM_OK;
+}
+
+int ssm_ckpt_read_contents(const char *path, ssm_ckpt_contents *c) {
+    memset(c, 0, sizeof *c);
+    ssm_h5 *f = ssm_h5_open(path);
+    if (!f) return SSM_ERR;
+    root_attrs r = {0};
+    char *bufs[6] = {0}, p[512];
+    int rc = SSM_OK;
+    if (ssm_h5_attr_double(f, "/", "format_version", &r.num[0]) != SSM_OK)
+        rc = ssm_error("%s: not an ssmtrain checkpoint (no format_version)", path);
+    else if (read_root(f, path, &r, bufs) != SSM_OK)
+        rc = SSM_ERR;
+    if (rc == SSM_OK) {
+        snprintf(c->layer, sizeof c->layer, "%s", r.str[2]);
+        c->config = strdup(r.str[4]);
+        SSM_CHECK(c->config, "checkpoint: out of memory");
+        c->step = (int64_t)r.num[1];
+    }
+    for (const char *l = r.str[3]; rc == SSM_OK && l && *l;) {
+        size_t k = strcspn(l, "\n");
+        char name[256];
+        snprintf(name, sizeof name, "%.*s", (int)(k < 255 ? k : 255), l);
+        snprintf(p, sizeof p, "/params/%s", name);
+        ssm_tensor *t;
+        if ((rc = read_f32(f, path, p, &t)) == SSM_OK) add_tensor(c, name, t);
+        l += k + (l[k] == '\n');
+    }
+    c->n_params = c->n;
+    char **bn = NULL;
+    int nb = 0;
+    if (rc == SSM_OK) rc = ssm_h5_list(f, "/buffers", &bn, &nb);
+    for (int i = 0; i < nb; i++) {
+        ssm_tensor *t;
+        snprintf(p, sizeof p, "/buffers/%s", bn[i]);
+        if (rc == SSM_OK && (rc = read_f32(f, path, p, &t)) == SSM_OK) add_tensor(c, bn[i], t);
+        free(bn[i]);
+    }
+    free(bn);
+    for (int i = 0; i < 6; i++) free(bufs[i]);
+    ssm_h5_close(f);
+    if (rc != SSM_OK) ssm_ckpt_contents_free(c);
+    return rc;
+}
+
+void ssm_ckpt_contents_free(ssm_ckpt_contents *c) {
+    for (int i = 0; i < c->n; i++) {
+        free(c->names[i]);
+        ssm_tensor_free(c->values[i]);
+    }
+    free(c->names);
+    free(c->values);
+    free(c->config);
+    memset(c, 0, sizeof *c);
 }

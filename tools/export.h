@@ -1,0 +1,18 @@
+/* Checkpoint -> safetensors + config.json, under the names the official runtimes load
+ * unchanged (docs/EXPORT.md):
+ *   native: the checkpoint's names, which are the official PyTorch state_dict names
+ *           (state-spaces/s4 S4Model/SequenceModel, state-spaces/mamba MambaLMHeadModel);
+ *           config.json: mamba_ssm's MambaConfig for a Mamba LM, else the ssmtrain config.
+ *   hf:     Mamba LMs only, for transformers' MambaForCausalLM (backbone.embeddings.*,
+ *           its MambaConfig in config.json). */
+#ifndef SSM_EXPORT_H
+#define SSM_EXPORT_H
+#include "checkpoint.h"
+
+typedef enum { SSM_EXPORT_NATIVE, SSM_EXPORT_HF } ssm_export_format;
+
+/* Writes dir/model.safetensors and dir/config.json (each through a temporary file and a
+ * rename; dir is created if missing). SSM_ERR with a message otherwise. */
+int ssm_export(const ssm_ckpt_contents *c, ssm_export_format fmt, const char *dir);
+
+#endif
