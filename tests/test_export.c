@@ -158,8 +158,14 @@ START_TEST(export_s4d_batchnorm) {
     snprintf(st, sizeof st, "%s/model.safetensors", out);
     ssm_st_file f;
     ck_assert_msg(ssm_st_read(st, &f) == SSM_OK, "%s", ssm_last_error());
-    for (int i = 0; i < m->ps->n; i++) expect_tensor(&f, m->ps->p[i]->name, m->ps->p[i]);
     char name[128];
+    for (int i = 0; i < m->ps->n; i++) { /* example.py's names: layers.* -> s4_layers.* */
+        const char *pn = m->ps->p[i]->name;
+        snprintf(name, sizeof name, "%s%s", strncmp(pn, "layers.", 7) ? "" : "s4_", pn);
+        expect_tensor(&f, name, m->ps->p[i]);
+    }
+    ck_assert_ptr_nonnull(strstr(f.header, "\"s4_layers.1.kernel.log_A_real\""));
+    ck_assert_ptr_null(strstr(f.header, "\"layers."));
     for (int i = 0; i < ssm_model_n_buffers(m); i++) {
         ssm_tensor *b = ssm_model_buffer(m, i, name, sizeof name);
         expect_tensor(&f, name, b);

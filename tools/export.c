@@ -216,10 +216,18 @@ int ssm_export(const ssm_ckpt_contents *c, ssm_export_format fmt, const char *di
     ssm_st_entry *e = calloc((size_t)cap, sizeof *e);
     char **owned = calloc((size_t)cap, sizeof *owned);
     SSM_CHECK(e && owned, "export: out of memory");
+    /* example.py's S4Model keeps its S4/S4D blocks in `s4_layers` */
+    int s4_model = !lm && (!strcmp(c->layer, "s4") || !strcmp(c->layer, "s4d"));
     for (int i = 0; i < c->n; i++) {
         const char *name = c->names[i];
         if (fmt == SSM_EXPORT_HF && !strcmp(name, "backbone.embedding.weight"))
             name = "backbone.embeddings.weight";
+        if (s4_model && !strncmp(name, "layers.", 7)) {
+            owned[n] = malloc(strlen(name) + 4);
+            SSM_CHECK(owned[n], "export: out of memory");
+            sprintf(owned[n], "s4_%s", name);
+            name = owned[n];
+        }
         e[n++] = (ssm_st_entry){.name = name, .t = c->values[i]};
         const char *rm = strstr(c->names[i], ".running_mean");
         if (rm && !rm[13]) { /* PyTorch's BatchNorm1d also keeps num_batches_tracked */
