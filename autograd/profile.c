@@ -1,6 +1,5 @@
 /* Per-op timing through the device's timer (kernels.h: timer_start, timer_stop_ms). */
 #include "profile.h"
-#include <stdlib.h>
 #include <string.h>
 #include "kernels.h"
 #include "log.h"
@@ -42,28 +41,22 @@ void ssm_profile_bwd_end(ssm_profile *p, const char *op) {
     p->e[i].bwd_ms += ms;
 }
 
-static const ssm_profile *sort_p;
-static int by_total(const void *a, const void *b) {
-    int i = *(const int *)a, j = *(const int *)b;
-    double ti = sort_p->e[i].fwd_ms + sort_p->e[i].bwd_ms;
-    double tj = sort_p->e[j].fwd_ms + sort_p->e[j].bwd_ms;
-    return (ti < tj) - (ti > tj);
-}
+static double total_ms(const ssm_profile *p, int i) { return p->e[i].fwd_ms + p->e[i].bwd_ms; }
 
 void ssm_profile_print(const ssm_profile *p, FILE *f) {
     int idx[SSM_PROFILE_MAX_OPS];
     double fwd = 0, bwd = 0;
-    for (int i = 0; i < p->n; i++) {
-        idx[i] = i;
+    for (int i = 0; i < p->n; i++) { /* insertion by total time, largest first */
+        int j = i;
+        for (; j > 0 && total_ms(p, idx[j - 1]) < total_ms(p, i); j--) idx[j] = idx[j - 1];
+        idx[j] = i;
         fwd += p->e[i].fwd_ms;
         bwd += p->e[i].bwd_ms;
     }
-    sort_p = p;
-    qsort(idx, (size_t)p->n, sizeof *idx, by_total);
     fprintf(f, "%-22s %6s %10s %6s %10s %7s\n", "op", "calls", "fwd_ms", "calls", "bwd_ms", "share");
     for (int r = 0; r < p->n; r++) {
         int i = idx[r];
-        double t = p->e[i].fwd_ms + p->e[i].bwd_ms;
+        double t = total_ms(p, i);
         fprintf(f, "%-22s %6lld %10.3f %6lld %10.3f %6.1f%%\n", p->e[i].op,
                 (long long)p->e[i].fwd_calls, p->e[i].fwd_ms, (long long)p->e[i].bwd_calls,
                 p->e[i].bwd_ms, fwd + bwd > 0 ? 100 * t / (fwd + bwd) : 0.0);

@@ -1,12 +1,10 @@
 #include "checkpoint.h"
 #include <errno.h>
-#include <fcntl.h>
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 #include "h5io.h"
+#include "replace_file.h"
 #include "log.h"
 
 #ifdef HAVE_CONFIG_H
@@ -118,34 +116,25 @@ static int write_all(ssm_h5 *f, const ssm_model *m, const ssm_optim *o, const ss
     return rc;
 }
 
-static int fsync_path(const char *path, int flags) {
-    int fd = open(path, flags);
-    if (fd < 0) return -1;
-    int rc = fsync(fd);
-    close(fd);
+typedef struct {
+    const ssm_model *m;
+    const ssm_optim *o;
+    const ssm_train_state *st;
+} ckpt_content;
+
+static int write_ckpt(const char *tmp, void *arg) {
+    const ckpt_content *c = arg;
+    ssm_h5 *f = ssm_h5_create(tmp);
+    if (!f) return SSM_ERR;
+    int rc = write_all(f, c->m, c->o, c->st);
+    if (ssm_h5_close(f) != SSM_OK) rc = SSM_ERR;
     return rc;
 }
 
 int ssm_ckpt_save(const char *path, const ssm_model *m, const ssm_optim *o,
                   const ssm_train_state *st) {
-    char tmp[1024];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    ssm_h5 *f = ssm_h5_create(tmp);
-    if (!f) return SSM_ERR;
-    int rc = write_all(f, m, o, st);
-    if (ssm_h5_close(f) != SSM_OK) rc = SSM_ERR;
-    if (rc == SSM_OK && fsync_path(tmp, O_RDONLY) != 0)
-        rc = ssm_error("%s: fsync failed", tmp);
-    if (rc == SSM_OK && rename(tmp, path) != 0)
-        rc = ssm_error("%s: cannot rename to %s", tmp, path);
-    if (rc != SSM_OK) {
-        remove(tmp);
-        return rc;
-    }
-    char dir[1024];
-    snprintf(dir, sizeof dir, "%s", path);
-    fsync_path(dirname(dir), O_RDONLY | O_DIRECTORY); /* make the rename durable */
-    return SSM_OK;
+    ckpt_content c = {m, o, st};
+    return ssm_replace_file(path, write_ckpt, &c);
 }
 
 static const char *shape_str(int nd, const int64_t *shape, char *buf, size_t n) {
@@ -232,6 +221,8 @@ static int check_names(const char *file, const char *list, const ssm_params *ps)
 /* Every root attribute, checked against the root checksum; SSM_ERR naming what is wrong. */
 static int read_root(ssm_h5 *f, const char *path, root_attrs *r, char **bufs) {
     static const size_t size[6] = {64, 64, 64, (size_t)1 << 20, sizeof(((ssm_train_state *)0)->config) + 1, 256};
+    if (ssm_h5_attr_double(f, "/", "format_version", &r->num[0]) != SSM_OK)
+        return ssm_error("%s: not an ssmtrain checkpoint (no format_version)", path);
     for (int i = 0; i < 6; i++) {
         if (ssm_h5_attr_double(f, "/", num_names[i], &r->num[i]) != SSM_OK) return SSM_ERR;
         if (i == 0 && r->num[0] != SSM_CKPT_FORMAT_VERSION)
@@ -268,9 +259,7 @@ int ssm_ckpt_load(const char *path, ssm_model *m, ssm_optim *o, ssm_train_state 
     char *bufs[6] = {0}, name[128], p[512];
     uint64_t seed = 0, offset = 0;
     int rc = SSM_OK;
-    if (ssm_h5_attr_double(f, "/", "format_version", &r.num[0]) != SSM_OK)
-        rc = ssm_error("%s: not an ssmtrain checkpoint (no format_version)", path);
-    else if (read_root(f, path, &r, bufs) != SSM_OK)
+    if (read_root(f, path, &r, bufs) != SSM_OK)
         rc = SSM_ERR;
     else if (strcmp(r.str[2], m->cfg.layer))
         rc = ssm_error("%s: layer type mismatch: the checkpoint holds a %s model, the config "
@@ -351,10 +340,7 @@ int ssm_ckpt_read_contents(const char *path, ssm_ckpt_contents *c) {
     root_attrs r = {0};
     char *bufs[6] = {0}, p[512];
     int rc = SSM_OK;
-    if (ssm_h5_attr_double(f, "/", "format_version", &r.num[0]) != SSM_OK)
-        rc = ssm_error("%s: not an ssmtrain checkpoint (no format_version)", path);
-    else if (read_root(f, path, &r, bufs) != SSM_OK)
-        rc = SSM_ERR;
+    if (read_root(f, path, &r, bufs) != SSM_OK) rc = SSM_ERR;
     if (rc == SSM_OK) {
         snprintf(c->layer, sizeof c->layer, "%s", r.str[2]);
         c->config = strdup(r.str[4]);

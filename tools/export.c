@@ -1,14 +1,14 @@
 /* Export (see export.h): the tensor list and the config JSON per format. */
 #include "export.h"
 #include <errno.h>
-#include <stdarg.h>
 #include <ini.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 #include "log.h"
+#include "json.h"
+#include "replace_file.h"
 #include "safetensors.h"
 
 #ifdef HAVE_CONFIG_H
@@ -47,67 +47,37 @@ static const char *cfg_get(const ini_list *l, const char *sec, const char *key) 
     return NULL;
 }
 
-/* --- JSON text --- */
-typedef struct {
-    char *s;
-    size_t len, cap;
-} jbuf;
-
-static void jput(jbuf *b, const char *fmt, ...) SSM_PRINTF(2, 3);
-static void jput(jbuf *b, const char *fmt, ...) {
-    va_list ap;
-    for (;;) {
-        va_start(ap, fmt);
-        int k = vsnprintf(b->s ? b->s + b->len : NULL, b->s ? b->cap - b->len : 0, fmt, ap);
-        va_end(ap);
-        if (b->s && b->len + (size_t)k < b->cap) {
-            b->len += (size_t)k;
-            return;
-        }
-        b->cap = (b->cap + (size_t)k + 1) * 2;
-        b->s = realloc(b->s, b->cap);
-        SSM_CHECK(b->s, "export: out of memory");
-    }
-}
-static void jstr(jbuf *b, const char *s) {
-    size_t n = ssm_json_string(NULL, 0, s);
-    char *t = malloc(n + 1);
-    SSM_CHECK(t, "export: out of memory");
-    ssm_json_string(t, n + 1, s);
-    jput(b, "%s", t);
-    free(t);
-}
 /* an INI value as JSON: true/false, a number when the whole text is one, else a string */
-static void jvalue(jbuf *b, const char *v) {
+static void jvalue(ssm_jbuf *b, const char *v) {
     char *end;
     if (!strcmp(v, "true") || !strcmp(v, "false")) {
-        jput(b, "%s", v);
+        ssm_jbuf_printf(b, "%s", v);
         return;
     }
     double d = strtod(v, &end);
     if (*v && !*end && d == d && d - d == 0 && strspn(v, "0123456789+-.eE") == strlen(v))
-        jput(b, "%s", v);
+        ssm_jbuf_printf(b, "%s", v);
     else
-        jstr(b, v);
+        ssm_jbuf_string(b, v);
 }
 
 /* The resolved config as {"section": {"key": value, ...}, ...}. */
-static void config_json(jbuf *b, const ini_list *l) {
-    jput(b, "{");
+static void config_json(ssm_jbuf *b, const ini_list *l) {
+    ssm_jbuf_printf(b, "{");
     for (int i = 0; i < l->n; i++) {
         int new_sec = i == 0 || strcmp(l->kv[i].sec, l->kv[i - 1].sec);
         if (new_sec) {
-            if (i) jput(b, "},");
-            jstr(b, l->kv[i].sec);
-            jput(b, ":{");
+            if (i) ssm_jbuf_printf(b, "},");
+            ssm_jbuf_string(b, l->kv[i].sec);
+            ssm_jbuf_printf(b, ":{");
         } else {
-            jput(b, ",");
+            ssm_jbuf_printf(b, ",");
         }
-        jstr(b, l->kv[i].key);
-        jput(b, ":");
+        ssm_jbuf_string(b, l->kv[i].key);
+        ssm_jbuf_printf(b, ":");
         jvalue(b, l->kv[i].val);
     }
-    jput(b, l->n ? "}}" : "}");
+    ssm_jbuf_printf(b, l->n ? "}}" : "}");
 }
 
 /* --- Mamba LM facts from the tensors (shapes decide, not the config) --- */
@@ -146,22 +116,22 @@ static double cfg_num(const ini_list *l, const char *sec, const char *key, doubl
 }
 
 /* mamba_ssm's MambaConfig (mamba_ssm/models/config_mamba.py) */
-static void mamba_ssm_config(jbuf *b, const mamba_facts *m, const ini_list *l) {
-    jput(b, "{\"d_model\":%lld,\"d_intermediate\":0,\"n_layer\":%lld,\"vocab_size\":%lld,",
+static void mamba_ssm_config(ssm_jbuf *b, const mamba_facts *m, const ini_list *l) {
+    ssm_jbuf_printf(b, "{\"d_model\":%lld,\"d_intermediate\":0,\"n_layer\":%lld,\"vocab_size\":%lld,",
          (long long)m->d_model, (long long)m->n_layer, (long long)m->vocab);
-    jput(b, "\"ssm_cfg\":{\"layer\":\"Mamba1\",\"d_state\":%lld,\"d_conv\":%lld,\"expand\":%lld,"
+    ssm_jbuf_printf(b, "\"ssm_cfg\":{\"layer\":\"Mamba1\",\"d_state\":%lld,\"d_conv\":%lld,\"expand\":%lld,"
             "\"dt_rank\":%lld,\"dt_min\":%.17g,\"dt_max\":%.17g,\"conv_bias\":%s,\"bias\":%s},",
          (long long)m->d_state, (long long)m->d_conv, (long long)(m->d_inner / m->d_model),
          (long long)m->dt_rank, cfg_num(l, "layer", "dt_min", 1e-3),
          cfg_num(l, "layer", "dt_max", 1e-1), m->conv_bias ? "true" : "false",
          m->bias ? "true" : "false");
-    jput(b, "\"attn_layer_idx\":[],\"attn_cfg\":{},\"rms_norm\":true,\"residual_in_fp32\":true,"
+    ssm_jbuf_printf(b, "\"attn_layer_idx\":[],\"attn_cfg\":{},\"rms_norm\":true,\"residual_in_fp32\":true,"
             "\"fused_add_norm\":false,\"pad_vocab_size_multiple\":8,\"tie_embeddings\":true}\n");
 }
 
 /* transformers' MambaConfig (models/mamba/configuration_mamba.py) */
-static void hf_config(jbuf *b, const mamba_facts *m, const ini_list *l) {
-    jput(b, "{\"architectures\":[\"MambaForCausalLM\"],\"model_type\":\"mamba\","
+static void hf_config(ssm_jbuf *b, const mamba_facts *m, const ini_list *l) {
+    ssm_jbuf_printf(b, "{\"architectures\":[\"MambaForCausalLM\"],\"model_type\":\"mamba\","
             "\"vocab_size\":%lld,\"hidden_size\":%lld,\"state_size\":%lld,"
             "\"num_hidden_layers\":%lld,\"layer_norm_epsilon\":1e-05,\"expand\":%lld,"
             "\"conv_kernel\":%lld,\"use_bias\":%s,\"use_conv_bias\":%s,\"hidden_act\":\"silu\","
@@ -177,19 +147,21 @@ static void hf_config(jbuf *b, const mamba_facts *m, const ini_list *l) {
          cfg_num(l, "layer", "dt_max", 1e-1));
 }
 
-static int write_text(const char *path, const char *text) {
-    char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+int ssm_export_check(const ssm_ckpt_contents *c, ssm_export_format fmt) {
+    mamba_facts mf;
+    if (fmt == SSM_EXPORT_HF && !(!strcmp(c->layer, "mamba") && mamba_lm_facts(c, &mf)))
+        return ssm_error("--format hf: transformers has a class for Mamba language models "
+                         "(MambaForCausalLM) only; this checkpoint holds a %s %s", c->layer,
+                         strcmp(c->layer, "mamba") ? "sequence model" : "model without an LM head");
+    return SSM_OK;
+}
+
+static int write_text(const char *tmp, void *text) {
     FILE *f = fopen(tmp, "w");
     if (!f) return ssm_error("%s: cannot write: %s", tmp, strerror(errno));
-    int ok = fputs(text, f) >= 0 && fflush(f) == 0 && fsync(fileno(f)) == 0;
+    int ok = fputs(text, f) >= 0;
     ok = fclose(f) == 0 && ok;
-    if (!ok || rename(tmp, path) != 0) {
-        int err = errno;
-        unlink(tmp);
-        return ssm_error("%s: write failed: %s", path, strerror(err));
-    }
-    return SSM_OK;
+    return ok ? SSM_OK : ssm_error("%s: write failed: %s", tmp, strerror(errno));
 }
 
 int ssm_export(const ssm_ckpt_contents *c, ssm_export_format fmt, const char *dir) {
@@ -200,11 +172,9 @@ int ssm_export(const ssm_ckpt_contents *c, ssm_export_format fmt, const char *di
     }
     mamba_facts mf = {0};
     int lm = !strcmp(c->layer, "mamba") && mamba_lm_facts(c, &mf);
-    if (fmt == SSM_EXPORT_HF && !lm) {
+    if (ssm_export_check(c, fmt) != SSM_OK) {
         free(l.kv);
-        return ssm_error("--format hf: transformers has a class for Mamba language models "
-                         "(MambaForCausalLM) only; this checkpoint holds a %s %s", c->layer,
-                         strcmp(c->layer, "mamba") ? "sequence model" : "model without an LM head");
+        return SSM_ERR;
     }
     if (mkdir(dir, 0777) != 0 && errno != EEXIST) {
         free(l.kv);
@@ -249,29 +219,29 @@ int ssm_export(const ssm_ckpt_contents *c, ssm_export_format fmt, const char *di
         rc = ssm_error("%s: path too long", dir);
     if (rc == SSM_OK) rc = ssm_st_write(path, e, n, meta, 4);
     if (rc == SSM_OK) {
-        jbuf b = {0};
+        ssm_jbuf b = {0};
         if (lm && fmt == SSM_EXPORT_HF) {
             hf_config(&b, &mf, &l);
         } else if (lm) {
             mamba_ssm_config(&b, &mf, &l);
         } else {
-            jput(&b, "{\"ssmtrain\":{\"version\":\"%s\",\"layer\":", PACKAGE_VERSION);
-            jstr(&b, c->layer);
+            ssm_jbuf_printf(&b, "{\"ssmtrain\":{\"version\":\"%s\",\"layer\":", PACKAGE_VERSION);
+            ssm_jbuf_string(&b, c->layer);
             /* the sizes the config leaves to the data (d_input 0, n_classes 0), from the
              * tensors: S4Model(d_input, d_output, d_model, n_layers, dropout, prenorm) */
             const ssm_tensor *enc = find(c, "encoder.weight"), *dec = find(c, "decoder.weight");
             const char *et = cfg_get(&l, "model", "encoder");
             int emb = et && !strcmp(et, "embedding");
             if (enc && dec && enc->ndim == 2 && dec->ndim == 2)
-                jput(&b, ",\"d_input\":%lld,\"d_output\":%lld,\"d_model\":%lld",
+                ssm_jbuf_printf(&b, ",\"d_input\":%lld,\"d_output\":%lld,\"d_model\":%lld",
                      (long long)enc->shape[emb ? 0 : 1], (long long)dec->shape[0],
                      (long long)dec->shape[1]);
-            jput(&b, ",\"step\":%lld,\"config\":", (long long)c->step);
+            ssm_jbuf_printf(&b, ",\"step\":%lld,\"config\":", (long long)c->step);
             config_json(&b, &l);
-            jput(&b, "}}\n");
+            ssm_jbuf_printf(&b, "}}\n");
         }
         snprintf(path, sizeof path, "%s/config.json", dir);
-        rc = write_text(path, b.s);
+        rc = ssm_replace_file(path, write_text, b.s);
         free(b.s);
     }
     for (int i = 0; i < cap; i++) free(owned[i]);

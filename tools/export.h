@@ -11,6 +11,9 @@
 
 typedef enum { SSM_EXPORT_NATIVE, SSM_EXPORT_HF } ssm_export_format;
 
+/* Whether fmt applies to this checkpoint (hf: Mamba language models only); SSM_ERR with
+ * the reason otherwise. */
+int ssm_export_check(const ssm_ckpt_contents *c, ssm_export_format fmt);
 /* Writes dir/model.safetensors and dir/config.json (each through a temporary file and a
  * rename; dir is created if missing). SSM_ERR with a message otherwise. */
 int ssm_export(const ssm_ckpt_contents *c, ssm_export_format fmt, const char *dir);

@@ -8,6 +8,7 @@
 #define SSM_SAFETENSORS_H
 #include <stddef.h>
 #include <stdint.h>
+#include "json.h"
 #include "tensor.h"
 
 typedef struct {
@@ -17,8 +18,8 @@ typedef struct {
 } ssm_st_entry;
 
 /* Write the entries (in this order) and the metadata pairs (meta[2k] = key, meta[2k+1] =
- * value; n_meta pairs) to path through path.tmp and a rename: a failed write leaves no
- * file behind and an old one untouched. SSM_ERR with a message naming path. */
+ * value; n_meta pairs) to path (replace_file.h: a failed write leaves no file behind and
+ * an old one untouched). SSM_ERR with a message naming the file. */
 int ssm_st_write(const char *path, const ssm_st_entry *e, int n, const char *const *meta,
                  int n_meta);
 
@@ -34,8 +35,5 @@ void ssm_st_free(ssm_st_file *f);
  * or malformed. */
 int ssm_st_find(const ssm_st_file *f, const char *name, char dtype[8], int *ndim,
                 int64_t *shape, const uint8_t **bytes, size_t *nbytes);
-
-/* JSON string escaping into buf (quotes included); returns the length written. */
-size_t ssm_json_string(char *buf, size_t n, const char *s);
 
 #endif

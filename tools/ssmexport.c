@@ -78,12 +78,15 @@ int main(int argc, char **argv) {
         fprintf(stderr, "ssmexport: %s\n", ssm_last_error());
         return 1;
     }
-    int rc = ssm_export(&c, fmt, out);
-    if (rc != SSM_OK) {
+    if (ssm_export_check(&c, fmt) != SSM_OK) { /* a format the model has none of: usage */
         fprintf(stderr, "ssmexport: %s\n", ssm_last_error());
-        int usage_err = strstr(ssm_last_error(), "--format") != NULL;
         ssm_ckpt_contents_free(&c);
-        return usage_err ? 2 : 1;
+        return 2;
+    }
+    if (ssm_export(&c, fmt, out) != SSM_OK) {
+        fprintf(stderr, "ssmexport: %s\n", ssm_last_error());
+        ssm_ckpt_contents_free(&c);
+        return 1;
     }
     printf("ssmexport: %s (%s model, step %lld, %d tensors) -> %s/model.safetensors, "
            "%s/config.json\n", ckpt, c.layer, (long long)c.step, c.n, out, out);
