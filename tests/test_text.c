@@ -7,12 +7,17 @@
  *   train/neg 10_2 "aab", 1_4 "ba c"; train/pos 0_10 "éé€😀", 5_7 "ccaé€";
  *   test/neg 0_2 "abz", 7_1 "😀 b"; test/pos 0_10 "€c😀ab aé€", 9_9 "ccc".
  * Training counts: a 4, c 3, é 3, b 2, € 2, ' ' 1, 😀 1, so with min_freq 2 the ids are
- * a 3, c 4, é 5, b 6, € 7 (ties by code point), vocabulary 8. */
+ * a 3, c 4, é 5, b 6, € 7 (ties by code point), vocabulary 8.
+ * tests/data/aan holds LRA Retrieval TSVs (label id1 id2 text1 text2):
+ *   train "1.0 ab | ba c", "0.0 cé | b"; eval "1 \"abz | €"; test (after a blank line,
+ *   CRLF) "0.0 abcabc | é". Training counts over both texts: b 3, a 2, c 2, ' ' 1, é 1,
+ *   so with S4's min_freq 1: b 3, a 4, c 5, ' ' 6, é 7, vocabulary 8. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include "dataset.h"
+#include "aan.h"
 #include "imdb.h"
 #include "log.h"
 #include "testutil.h"
@@ -300,6 +305,120 @@ START_TEST(imdb_aclimdb_errors) {
 }
 END_TEST
 
+/* ------------------------------------------------------------------ AAN */
+
+static void read_aan(ssm_text_tokenizer tok, int64_t max_len, int64_t min_freq, ssm_dataset **tr,
+                     ssm_dataset **va, ssm_dataset **te) {
+    ssm_text_opts o = {tok, max_len, min_freq};
+    ck_assert_msg(ssm_aan_read(tu_data("aan"), &o, tr, va, te) == SSM_OK, "%s", ssm_last_error());
+}
+
+static void free3(ssm_dataset *a, ssm_dataset *b, ssm_dataset *c) {
+    ssm_dataset_free(a);
+    ssm_dataset_free(b);
+    ssm_dataset_free(c);
+}
+
+START_TEST(aan_pairs_char_ids) {
+    ssm_dataset *tr, *va, *te;
+    read_aan(SSM_TEXT_CHAR, 0, 0, &tr, &va, &te);
+    ck_assert_int_eq(tr->n_seq, 2);
+    ck_assert_int_eq(tr->vocab_size, 8);
+    ck_assert_int_eq(te->vocab_size, 8);
+    ck_assert_int_eq(tr->max_len, 4000);
+    assert_labels(tr, IDS(1, 0));
+    assert_labels(va, IDS(1));
+    assert_labels(te, IDS(0));
+    assert_seq(tr, 0, 0, IDS(4, 3, 2));       /* ab */
+    assert_seq(tr, 0, 1, IDS(3, 4, 6, 5, 2)); /* ba c */
+    assert_seq(tr, 1, 0, IDS(5, 7, 2));       /* cé */
+    assert_seq(tr, 1, 1, IDS(3, 2));          /* b */
+    /* no quote handling: '"' is a character (unseen in train: <unk>), the tab still splits */
+    assert_seq(va, 0, 0, IDS(1, 4, 3, 1, 2));
+    assert_seq(va, 0, 1, IDS(1, 2));
+    assert_seq(te, 0, 0, IDS(4, 3, 5, 4, 3, 5, 2));
+    assert_seq(te, 0, 1, IDS(7, 2)); /* the '\r' of the CRLF line end is dropped */
+    free3(tr, va, te);
+    /* max_len 4: 3 characters + <eos>, counted after the cut: b 3, a 2, then ' ' c é 1 */
+    read_aan(SSM_TEXT_CHAR, 4, 0, &tr, &va, &te);
+    ck_assert_int_eq(tr->vocab_size, 8);
+    assert_seq(tr, 0, 1, IDS(3, 4, 5, 2));
+    assert_seq(te, 0, 0, IDS(4, 3, 6, 2));
+    free3(tr, va, te);
+    /* min_freq 2: only b, a, c */
+    read_aan(SSM_TEXT_CHAR, 0, 2, &tr, &va, &te);
+    ck_assert_int_eq(tr->vocab_size, 6);
+    assert_seq(tr, 0, 1, IDS(3, 4, 1, 5, 2));
+    assert_seq(te, 0, 1, IDS(1, 2));
+    free3(tr, va, te);
+    /* bytes: LRA's ByteTextEncoder */
+    read_aan(SSM_TEXT_BYTE, 0, 0, &tr, &va, &te);
+    ck_assert_int_eq(tr->vocab_size, 257);
+    assert_seq(tr, 1, 0, IDS('c' + 1, 0xC4, 0xAA));
+    assert_seq(va, 0, 0, IDS('"' + 1, 'a' + 1, 'b' + 1, 'z' + 1));
+    free3(tr, va, te);
+}
+END_TEST
+
+/* The three files into a fresh folder; returns the path of the one named `which`. */
+static const char *aan_dir(const char *dir, const char *train, const char *eval,
+                           const char *test, const char *which) {
+    static char path[1024];
+    const char *texts[3] = {train, eval, test}, *names[3] = {"train", "eval", "test"};
+    for (int i = 0; i < 3; i++) {
+        char name[64];
+        snprintf(name, sizeof name, "new_aan_pairs.%s.tsv", names[i]);
+        if (texts[i]) put(dir, name, texts[i]);
+        else remove(put(dir, name, ""));
+    }
+    snprintf(path, sizeof path, "%s/new_aan_pairs.%s.tsv", dir, which);
+    return path;
+}
+
+static void expect_aan_error(const char *dir, const char *path, const char *want) {
+    ssm_dataset *tr = (ssm_dataset *)1, *va = (ssm_dataset *)1, *te = (ssm_dataset *)1;
+    ck_assert_int_eq(ssm_aan_read(dir, NULL, &tr, &va, &te), SSM_ERR);
+    ck_assert_ptr_null(tr);
+    ck_assert_ptr_null(va);
+    ck_assert_ptr_null(te);
+    char full[1400];
+    snprintf(full, sizeof full, "%s%s", path, want);
+    expect_error_text(full);
+}
+
+START_TEST(aan_errors_name_file_and_line) {
+    char dir[512];
+    tu_tmpdir(dir, sizeof dir);
+    const char *ok = "1.0\ta\tb\tx\ty\n";
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s1.0\ta\tb\tonly four\n", ok);
+    expect_aan_error(dir, aan_dir(dir, buf, ok, ok, "train"),
+                     ":2: 4 tab-separated columns, expected 5 (label id1 id2 text1 text2)");
+    snprintf(buf, sizeof buf, "%s\n%s0\ta\tb\tx\ty\tz\n", ok, ok);
+    expect_aan_error(dir, aan_dir(dir, ok, buf, ok, "eval"), ":4: 6 tab-separated columns");
+    const char *labels[] = {"0.5", "2.0", "yes", "", "1.0x", "nan"};
+    for (int i = 0; i < 6; i++) {
+        snprintf(buf, sizeof buf, "%s\ta\tb\tx\ty\n", labels[i]);
+        char want[64];
+        snprintf(want, sizeof want, ":1: label '%s' is not 0 or 1", labels[i]);
+        expect_aan_error(dir, aan_dir(dir, ok, ok, buf, "test"), want);
+    }
+    snprintf(buf, sizeof buf, "%s1.0\ta\tb\tx\tcaf\xE9!\n", ok);
+    expect_aan_error(dir, aan_dir(dir, buf, ok, ok, "train"),
+                     ":2: column 5 (text2): invalid UTF-8 at byte 3");
+    expect_aan_error(dir, aan_dir(dir, ok, "\n\r\n", ok, "eval"), ": no pairs");
+    expect_aan_error(dir, aan_dir(dir, ok, ok, NULL, "test"),
+                     ": cannot open (expected LRA's tsv_data folder");
+    /* a label written as an integer or with an exponent is fine */
+    aan_dir(dir, "0\ta\tb\tx\ty\n1e0\ta\tb\tx\ty\n", ok, ok, "train");
+    ssm_dataset *tr, *va, *te;
+    ck_assert_msg(ssm_aan_read(dir, NULL, &tr, &va, &te) == SSM_OK, "%s", ssm_last_error());
+    assert_labels(tr, IDS(0, 1));
+    free3(tr, va, te);
+    tu_rm_tree(dir);
+}
+END_TEST
+
 int main(void) {
     ssm_log_level = 0;
     Suite *s = suite_create("text");
@@ -312,6 +431,8 @@ int main(void) {
     tcase_add_test(t, imdb_byte_ids);
     tcase_add_test(t, imdb_json_errors);
     tcase_add_test(t, imdb_aclimdb_errors);
+    tcase_add_test(t, aan_pairs_char_ids);
+    tcase_add_test(t, aan_errors_name_file_and_line);
     suite_add_tcase(s, t);
     return tu_run(s, 1);
 }
