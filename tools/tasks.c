@@ -2,7 +2,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "aan.h"
 #include "idx.h"
+#include "imdb.h"
 #include "listops.h"
 #include "log.h"
 #include "synthetic.h"
@@ -101,6 +103,25 @@ static int mnist(const ssm_config *c, ssm_task_data *out) {
     return SSM_OK;
 }
 
+static ssm_text_opts text_opts(const ssm_config *c) {
+    return (ssm_text_opts){.tokenizer = c->data.tokenizer == SSM_CFG_TOK_BYTE ? SSM_TEXT_BYTE
+                                                                               : SSM_TEXT_CHAR,
+                           .max_len = c->data.seq_len, .min_freq = c->data.min_freq};
+}
+
+/* IMDB has no validation split: LRA and S4 (val_split 0) validate on the test split. */
+static int text(const ssm_config *c, ssm_task_data *out) {
+    ssm_text_opts o = text_opts(c);
+    if (ssm_imdb_read(c->data.path, &o, &out->train, &out->test) != SSM_OK) return SSM_ERR;
+    out->val = out->test;
+    return SSM_OK;
+}
+
+static int retrieval(const ssm_config *c, ssm_task_data *out) {
+    ssm_text_opts o = text_opts(c);
+    return ssm_aan_read(c->data.path, &o, &out->train, &out->val, &out->test);
+}
+
 /* ListOps ids as the official S4 loader numbers them (from the training split). */
 static void listops_official_ids(ssm_task_data *d) {
     int32_t map[SSM_LO_VOCAB];
@@ -122,6 +143,8 @@ int ssm_task_load(const ssm_config *c, ssm_task_data *out) {
     case SSM_CFG_DATA_INDUCTION: rc = synthetic(c, SSM_SYNTH_INDUCTION, out); break;
     case SSM_CFG_DATA_RECALL: rc = synthetic(c, SSM_SYNTH_RECALL, out); break;
     case SSM_CFG_DATA_MNIST: rc = mnist(c, out); break;
+    case SSM_CFG_DATA_TEXT: rc = text(c, out); break;
+    case SSM_CFG_DATA_RETRIEVAL: rc = retrieval(c, out); break;
     default: {
         char name[64];
         ssm_config_get(c, "data.task", name, sizeof name);
@@ -134,7 +157,7 @@ int ssm_task_load(const ssm_config *c, ssm_task_data *out) {
 
 void ssm_task_free(ssm_task_data *d) {
     ssm_dataset_free(d->train);
-    ssm_dataset_free(d->val);
+    if (d->val != d->test) ssm_dataset_free(d->val); /* text: one dataset for both */
     ssm_dataset_free(d->test);
     memset(d, 0, sizeof *d);
 }

@@ -58,6 +58,10 @@ static int model_config(const ssm_config *c, const ssm_task_data *d, ssm_model_c
     m->dropout = c->model.dropout;
     static const ssm_pool_kind pools[] = {SSM_POOL_MEAN, SSM_POOL_LAST, SSM_POOL_NONE};
     m->pool = pools[c->model.pooling];
+    m->retrieval = c->model.decoder == SSM_CFG_DEC_RETRIEVAL;
+    if (m->retrieval != (d->train->n_seq == 2))
+        return ssm_error("model.decoder = %s, but the data has %d sequence(s) per example",
+                         m->retrieval ? "retrieval" : "linear", d->train->n_seq);
     /* language modelling on Mamba layers with tied embeddings: the official Mamba LM */
     m->mamba_lm = lm && c->model.layer == SSM_CFG_LAYER_MAMBA && c->model.tie_embeddings;
     if (m->embedding && d->train->vocab_size > m->d_input)
