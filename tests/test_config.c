@@ -131,7 +131,7 @@ START_TEST(syntax_accepted) {
     ssm_config c;
     load_ok(&c,
             "; comment\n# comment\n\n[model]\r\n  d_model = 256   ; inline comment\r\n"
-            "\td_input=7\nprenorm = YES\n[optim]\nbetas = 0.8,0.95\n[model]\nn_layers: 6\n"
+            "\td_input=7\nprenorm = YES\n[optim]\nbetas = 0.8,0.95\n[model]\nn_layers=6\n"
             "[data]\npath = \ntask = listops",
             NULL, 0);
     ck_assert_int_eq(c.model.d_model, 256);
@@ -218,6 +218,9 @@ START_TEST(error_bad_enum) {
                  "expected one of constant, cosine, step");
     expect_error("[data]\ntask = imdb\n", NULL, 0, "data.task", "listops", "selective_copy",
                  "induction");
+    /* the nearest value wins, whatever its case (not s4, the first near one) */
+    expect_error("[model]\nlayer = S4D\n", NULL, 0, "did you mean s4d? values are lower case");
+    expect_error("[model]\nlayer = MAMBA\n", NULL, 0, "did you mean mamba?");
 }
 END_TEST
 
@@ -227,6 +230,12 @@ START_TEST(error_duplicate_and_syntax) {
     expect_error("[model]\nd_model\n", NULL, 0, "t.ini:2:",
                  "expected [section] or key = value, got 'd_model'");
     expect_error("[model\nd_model = 3\n", NULL, 0, "t.ini:1:", "expected [section]");
+    /* libinih takes ':' as a separator too; our format does not */
+    expect_error("[train]\nseed = 1\nmax_steps: 5\n", NULL, 0, "t.ini:3:",
+                 "expected key = value, got 'max_steps: 5'");
+    ssm_config c;
+    load_ok(&c, "[data]\ntask = mnist\npath = /data/a:b\n", NULL, 0); /* ':' in a value */
+    ck_assert_str_eq(c.data.path, "/data/a:b");
     expect_error("d_model = 3\n", NULL, 0, "t.ini:1:", "d_model", "outside any [section]");
     expect_error("[model]\n = 3\n", NULL, 0, "t.ini:2:", "missing key name");
     /* the first error wins, in line order */
@@ -243,6 +252,28 @@ START_TEST(error_cross_keys) {
                  "layer.dt_min (0.05) is greater than layer.dt_max (0.01)");
     expect_error("[data]\ntask = induction\n", NULL, 0, "t.ini:2:",
                  "data.task = induction needs model.task = lm");
+    /* the Mamba LM: what it does not use is an error naming the key and the place ... */
+    const char *lm = "[model]\ntask = lm\nlayer = mamba\npooling = none\n%s\n[data]\ntask = induction\n";
+    char text[300];
+    snprintf(text, sizeof text, lm, "dropout = 0.1");
+    expect_error(text, NULL, 0, "t.ini:5:", "model.dropout = 0.1 is not used", "MambaLMHeadModel");
+    snprintf(text, sizeof text, lm, "prenorm = false");
+    expect_error(text, NULL, 0, "t.ini:5:", "model.prenorm = false is not used");
+    snprintf(text, sizeof text, lm, "norm = layer");
+    expect_error(text, NULL, 0, "t.ini:5:", "model.norm = layer is not used");
+    snprintf(text, sizeof text, lm, "");
+    const char *set[] = {"layer.d_state=300"};
+    expect_error(text, set, 1, "--set", "layer.d_state (300) must be at most 256");
+    /* ... and what it leaves out takes the values used, so config.ini tells the truth */
+    ssm_config c;
+    load_ok(&c, text, NULL, 0);
+    ck_assert_int_eq(c.model.norm, SSM_CFG_NORM_RMS);
+    ck_assert(c.model.prenorm);
+    ck_assert_double_eq(c.model.dropout, 0);
+    const char *untied[] = {"model.tie_embeddings=false", "model.dropout=0.25"};
+    load_ok(&c, text, untied, 2); /* a sequence model of Mamba layers honours them */
+    ck_assert_double_eq(c.model.dropout, 0.25);
+    ck_assert_int_eq(c.model.norm, SSM_CFG_NORM_LAYER);
     expect_error("[model]\ntask = lm\nencoder = linear\npooling = none\n[data]\ntask = induction\n",
                  NULL, 0, "t.ini:3:", "model.encoder = embedding");
     expect_error("[data]\ntask = text\n", NULL, 0, "t.ini:2:", "set data.path");
@@ -267,7 +298,6 @@ START_TEST(error_cross_keys) {
     const char *sets[] = {"layer.dt_min=0.5"};
     expect_error("", sets, 1, "--set:", "layer.dt_min (0.5)");
     /* ssm_config_check on a struct filled by hand */
-    ssm_config c;
     ssm_config_defaults(&c);
     c.layer.dt_min = 1.0;
     ck_assert_int_eq(ssm_config_check(&c), SSM_ERR);
@@ -540,7 +570,7 @@ START_TEST(cli_every_option) {
                      SSM_CLI_RUN);
     ck_assert_str_eq(cli.eval_only, "best.h5");
     ck_assert_str_eq(cli.config, "configs/listops.ini");
-    ck_assert_str_eq(cli.out, "runs/listops"); /* default --out */
+    ck_assert_ptr_null(cli.out); /* --eval-only writes nothing */
     ck_assert_ptr_null(cli.resume);
     ck_assert_uint_eq(cli.n_sets, 0);
     ck_assert_int_eq(cli.profile_step, 0);
