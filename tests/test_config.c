@@ -501,11 +501,19 @@ static char *slurp(const char *path, size_t *n) {
     return p;
 }
 
+/* docs/CONFIG.md: the key table, then ssmtrain --help (options, run folders, exit statuses). */
+static void docs_text(FILE *f) {
+    ssm_config_markdown(f);
+    fputs("\n## The command line: `ssmtrain --help`\n\n```\n", f);
+    ssm_cli_usage(f, "ssmtrain");
+    fputs("```\n", f);
+}
+
 START_TEST(docs_up_to_date) {
     char *gen = NULL;
     size_t gen_n = 0, file_n = 0;
     FILE *m = open_memstream(&gen, &gen_n);
-    ssm_config_markdown(m);
+    docs_text(m);
     fclose(m);
     char *file = slurp(DOCS_PATH, &file_n);
     ck_assert_msg(file, "cannot read %s", DOCS_PATH);
@@ -576,6 +584,14 @@ START_TEST(cli_every_option) {
     ck_assert_int_eq(cli.profile_step, 0);
     ssm_cli_free(&cli);
 
+    /* a run's saved config.ini is named by its folder (not runs/config) */
+    ck_assert_int_eq(parse(&cli, "ssmtrain runs/exp1/config.ini"), SSM_CLI_RUN);
+    ck_assert_str_eq(cli.out, "runs/exp1");
+    ssm_cli_free(&cli);
+    ck_assert_int_eq(parse(&cli, "ssmtrain ./config.ini --overwrite"), SSM_CLI_RUN);
+    ck_assert_str_eq(cli.out, "runs/config");
+    ck_assert_int_eq(cli.overwrite, 1);
+    ssm_cli_free(&cli);
     ck_assert_int_eq(parse(&cli, "ssmtrain x.ini --profile 3"), SSM_CLI_RUN);
     ck_assert_int_eq(cli.profile_step, 3);
     ssm_cli_free(&cli);
@@ -614,6 +630,11 @@ START_TEST(cli_errors) {
     expect_cli_error("ssmtrain a.ini --profile 0", "option --profile: '0' is not a step number");
     expect_cli_error("ssmtrain a.ini --profile=2x", "option --profile: '2x' is not a step number");
     expect_cli_error("ssmtrain a.ini --profile", "option --profile needs a value (--profile STEP)");
+    expect_cli_error("ssmtrain a.ini --profile-continue", "--profile-continue needs --profile STEP");
+    expect_cli_error("ssmtrain a.ini --overwrite=yes", "option --overwrite takes no value");
+    expect_cli_error("ssmtrain --eval-only b.h5 --out d", "--out does nothing with --eval-only");
+    expect_cli_error("ssmtrain a.ini --eval-only b.h5 --overwrite",
+                     "--overwrite does nothing with --eval-only");
 }
 END_TEST
 
@@ -667,7 +688,7 @@ static int write_docs(void) {
         perror(DOCS_PATH);
         return 1;
     }
-    ssm_config_markdown(f);
+    docs_text(f);
     if (fclose(f)) return 1;
     printf("wrote %s\n", DOCS_PATH);
     return 0;

@@ -42,6 +42,21 @@ static void device_choices(char *buf, size_t n) {
     }
 }
 
+/* "  HEAD   help text" with the text wrapped at 80 columns under its first word. */
+static void help_line(FILE *f, const char *head, const char *help) {
+    enum { INDENT = 29, WIDTH = 80 };
+    int col = fprintf(f, "  %-26s", head), first = 1;
+    for (const char *w = help; *w;) {
+        size_t n = strcspn(w, " ");
+        if (!first && col + 1 + (int)n > WIDTH) col = fprintf(f, "\n%*s", INDENT - 1, "") - 1;
+        col += fprintf(f, " %.*s", (int)n, w);
+        first = 0;
+        w += n;
+        while (*w == ' ') w++;
+    }
+    fputc('\n', f);
+}
+
 void ssm_cli_usage(FILE *f, const char *prog) {
     char dev[64];
     device_choices(dev, sizeof dev);
@@ -59,10 +74,10 @@ void ssm_cli_usage(FILE *f, const char *prog) {
         char head[128];
         snprintf(head, sizeof head, "%s%s%s", options[i].name, options[i].flag ? "" : " ",
                  options[i].flag ? "" : options[i].arg ? options[i].arg : dev);
-        fprintf(f, "  %-26s %s\n", head, options[i].help);
+        help_line(f, head, options[i].help);
     }
-    fprintf(f, "  %-26s %s\n", "-h, --help", "print this help and exit");
-    fprintf(f, "  %-26s %s\n", "-V, --version", "print the version and exit");
+    help_line(f, "-h, --help", "print this help and exit");
+    help_line(f, "-V, --version", "print the version and exit");
     fputs("\nExit status:\n"
           "  0    training finished (or nothing was left to train)\n"
           "  1    a data, checkpoint or output file could not be read or written\n"
