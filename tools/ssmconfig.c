@@ -19,7 +19,8 @@ _Static_assert(sizeof(ssm_cfg_model_task) == sizeof(int) && sizeof(ssm_cfg_encod
                    sizeof(ssm_cfg_final_act) == sizeof(int) &&
                    sizeof(ssm_cfg_data_task) == sizeof(int) && sizeof(ssm_cfg_metric) == sizeof(int) &&
                    sizeof(ssm_optim_kind) == sizeof(int) && sizeof(ssm_sched_kind) == sizeof(int) &&
-                   sizeof(ssm_device) == sizeof(int),
+                   sizeof(ssm_device) == sizeof(int) && sizeof(ssm_cfg_permute) == sizeof(int) &&
+                   sizeof(ssm_cfg_pf_difficulty) == sizeof(int),
                "enum fields must be int-sized");
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
@@ -77,10 +78,13 @@ static const ssm_cfg_choice data_tasks[] = {
                 "(generator: data.max_depth, data.max_args)"},
     {"text", "LRA Text: IMDB reviews as bytes, 2 classes"},
     {"retrieval", "LRA Retrieval: do two AAN papers (bytes, seq_len each) cite each other, 2 classes"},
-    {"image", "LRA Image: grayscale CIFAR-10 as 1024 pixels, 10 classes"},
-    {"pathfinder", "LRA Pathfinder 32x32: are two dots connected, 2 classes"},
-    {"pathx", "LRA Path-X: Pathfinder at 128x128, 2 classes"},
-    {"mnist", "sequential MNIST: 784 pixels in raster order, 10 classes"},
+    {"image", "CIFAR-10 binary batches as 1024 pixels, 10 classes: LRA Image (grayscale) or, "
+              "with data.grayscale = false, sCIFAR (RGB, 3 values per step)"},
+    {"pathfinder", "LRA Pathfinder 32x32 (data.path: the pathfinder32 folder): are two dots "
+                   "connected, 2 classes"},
+    {"pathx", "LRA Path-X: Pathfinder at 128x128 (data.path: the pathfinder128 folder), 2 classes"},
+    {"mnist", "sequential MNIST (IDX files, plain or gzipped): 784 pixels in raster order or "
+              "permuted (data.permute), 10 classes"},
     {"selective_copy", "Mamba's selective copying: output the data.n_copy tokens scattered "
                        "among noise, in order"},
     {"induction", "induction heads: after a trigger token, recall the token that followed its "
@@ -108,6 +112,17 @@ const ssm_cfg_data_task_info *ssm_cfg_task_info(ssm_cfg_data_task t) {
     SSM_CHECK((unsigned)t < SSM_CFG_DATA_NTASKS, "ssm_cfg_task_info: no task %d", (int)t);
     return &task_info[t];
 }
+
+static const ssm_cfg_choice permutes[] = {
+    {"none", "raster order"},
+    {"bitreversal", "S4's bit-reversal permutation (psMNIST in the S4 repository)"},
+    {"random", "numpy.random.RandomState(data.permute_seed).permutation, as earlier psMNIST work"},
+    {NULL, NULL}};
+static const ssm_cfg_choice difficulties[] = {
+    {"curv_baseline", "contour length 6"},
+    {"curv_contour_length_9", "contour length 9"},
+    {"curv_contour_length_14", "contour length 14 (the LRA task; S4 uses only this one)"},
+    {NULL, NULL}};
 
 static const ssm_cfg_choice optimizers[] = {
     {"adamw", "AdamW (decoupled weight decay)"},
@@ -223,8 +238,9 @@ const ssm_cfg_key ssm_cfg_keys[] = {
     INT(data, n_val, "1000", 1, 1e9, "Generated tasks: validation examples."),
     INT(data, n_test, "1000", 0, 1e9, "Generated tasks: test examples."),
     REAL(data, val_fraction, "0.1", 0, 1, MAX_OPEN,
-         "File tasks without a validation split (image, mnist): fraction of the training set held "
-         "out for validation (S4 example.py: 0.1)."),
+         "File tasks without a validation split: fraction of the training set held out for "
+         "validation (S4: 0.1). mnist: a seeded random subset; image: the last training records in "
+         "file order (LRA's train[90%:]). Pathfinder's 80/10/10 split is fixed."),
     INT(data, vocab, "0", 0, 1 << 20,
         "selective_copy, induction, recall: vocabulary size, special tokens included (pad, blank "
         "or trigger, marker); 0 = the task's default (16, as the Mamba paper; recall: 17, i.e. 8 "
@@ -236,6 +252,14 @@ const ssm_cfg_key ssm_cfg_keys[] = {
     INT(data, min_len, "500", 0, 1 << 24,
         "listops generator: expressions are longer than min_len and shorter than data.seq_len "
         "tokens (LRA: 500 and 2000)."),
+    FLAG(data, grayscale, "true",
+         "image: one grayscale channel (LRA Image; features normalised with S4's mean 122.6/255, "
+         "std 61/255) or, false, three RGB channels (sCIFAR; S4's per-channel mean and std)."),
+    ENUM(data, permute, "none", permutes, "mnist, image: order of the pixels in the sequence."),
+    INT(data, permute_seed, "92916", 0, 4294967295.0,
+        "data.permute = random: the numpy seed (92916: the permutation kept in S4's basic.py)."),
+    ENUM(data, difficulty, "curv_contour_length_14", difficulties,
+         "pathfinder, pathx: the folder below data.path to read."),
 
     /* [optim] */
     ENUM(optim, optimizer, "adamw", optimizers, "Optimizer (S4 example.py: AdamW)."),

@@ -161,12 +161,10 @@ static dev_batch to_device(ssm_trainer *t, const ssm_batch *b) {
     const int32_t *len = b->lengths->data;
     if (t->model->cfg.embedding) {
         d.tokens = ssm_tensor_to(a, b->tokens, dev);
-    } else { /* features in [0, 1]: value / (vocabulary - 1), e.g. pixel bytes / 255 */
+    } else { /* features as the data set defines them (dataset.h: feat_scale) */
         int64_t C = b->tokens->ndim == 3 ? b->tokens->shape[2] : 1;
         ssm_tensor *f = ssm_tensor_arena(a, SSM_F32, SSM_CPU, SSM_DIMS(B, L, C));
-        double scale = 1.0 / (double)(t->data.train->vocab_size > 1 ? t->data.train->vocab_size - 1 : 1);
-        const int32_t *tok = b->tokens->data;
-        for (int64_t i = 0; i < B * L * C; i++) ((float *)f->data)[i] = (float)(tok[i] * scale);
+        ssm_dataset_features(t->data.train, b->tokens->data, B * L * C, f->data);
         d.tokens = ssm_tensor_to(a, f, dev);
     }
     for (int64_t i = 0; i < B; i++) d.n_tokens += len[i];
