@@ -145,9 +145,9 @@ int main(int argc, char **argv) {
     }
     ssm_trainer t;
     ssm_rundir dir = {.lock_fd = -1};
-    int rc = 0, refused;
-    if (ssm_trainer_init(&t, &cfg, cli.out ? cli.out : ".") != SSM_OK) {
-        rc = fail(SSM_EXIT_USAGE);
+    int rc = 0, refused, init = ssm_trainer_init(&t, &cfg, cli.out ? cli.out : ".");
+    if (init != SSM_OK) {
+        rc = fail(init);
     } else if (cli.eval_only) {
         rc = eval_only(&t, cli.eval_only);
     } else if (cli.resume && ssm_trainer_resume(&t, cli.resume, 1) != SSM_OK) {

@@ -82,13 +82,13 @@ int ssm_trainer_init(ssm_trainer *t, const ssm_config *cfg, const char *out_dir)
         snprintf(t->ckpt_dir, sizeof t->ckpt_dir, "%s/%s", out_dir, cfg->checkpoint.dir);
     if (cfg->train.threads > 0) omp_set_num_threads((int)cfg->train.threads);
     if (cfg->train.device == SSM_CUDA && !ssm_device_available(SSM_CUDA))
-        return ssm_error("train.device = cuda, but no CUDA device is available");
+        return ssm_error("train.device = cuda, but no CUDA device is available"), SSM_EXIT_CONFIG;
     ssm_kernels_for(cfg->train.device)->set_gemm_tf32(cfg->train.tf32);
-    if (ssm_task_load(cfg, &t->data) != SSM_OK) return SSM_ERR;
+    if (ssm_task_load(cfg, &t->data) != SSM_OK) return SSM_EXIT_DATA;
     ssm_model_config mc;
-    if (model_config(cfg, &t->data, &mc) != SSM_OK) return SSM_ERR;
+    if (model_config(cfg, &t->data, &mc) != SSM_OK) return SSM_EXIT_CONFIG;
     t->model = ssm_model_new(&mc, SSM_F32, cfg->train.device);
-    if (!t->model) return SSM_ERR;
+    if (!t->model) return SSM_EXIT_CONFIG;
     ssm_model_init(t->model, (uint64_t)cfg->train.seed);
     const ssm_cfg_optim_section *o = &cfg->optim;
     t->opt = ssm_optim_new(o->optimizer, t->model->ps, o->lr, o->weight_decay);

@@ -15,7 +15,7 @@
 
 /* Exit statuses of ssmtrain (also in --help and docs/CONFIG.md); an interrupt by
  * signal s exits with 128 + s after saving last.h5 (interrupt.h). */
-enum { SSM_EXIT_DATA = 1, SSM_EXIT_NONFINITE = 3 };
+enum { SSM_EXIT_DATA = 1, SSM_EXIT_CONFIG = 2, SSM_EXIT_NONFINITE = 3 };
 
 typedef struct {
     const ssm_config *cfg;
@@ -39,7 +39,8 @@ typedef struct {
 } ssm_trainer;
 
 /* Builds data, model and optimizer from the config (nothing is written yet).
- * SSM_ERR with a message for a bad config or data. */
+ * SSM_OK, or the exit status with a message: SSM_EXIT_DATA when the data cannot be
+ * read, SSM_EXIT_CONFIG when the config does not fit the data or the machine. */
 int ssm_trainer_init(ssm_trainer *t, const ssm_config *cfg, const char *out_dir);
 void ssm_trainer_free(ssm_trainer *t);
 /* Load a checkpoint (model and, with_optim, optimizer and loop state). */
