@@ -57,6 +57,11 @@ typedef enum {
     SSM_CFG_DATA_NTASKS
 } ssm_cfg_data_task;
 typedef enum { SSM_CFG_METRIC_VAL_ACC = 0, SSM_CFG_METRIC_VAL_LOSS } ssm_cfg_metric;
+/* Pixel orders of image tasks (data.permute) and Pathfinder's difficulty folders. */
+typedef enum { SSM_CFG_PERMUTE_NONE = 0, SSM_CFG_PERMUTE_BITREVERSAL, SSM_CFG_PERMUTE_RANDOM } ssm_cfg_permute;
+typedef enum {
+    SSM_CFG_PF_BASELINE = 0, SSM_CFG_PF_LENGTH_9, SSM_CFG_PF_LENGTH_14
+} ssm_cfg_pf_difficulty;
 
 typedef struct {
     ssm_cfg_model_task task;
@@ -95,6 +100,10 @@ typedef struct {
     int64_t vocab;   /* generated token tasks, specials included; 0 = default until resolved */
     int64_t n_copy;                      /* selective_copy */
     int64_t max_depth, max_args, min_len; /* listops generator */
+    bool grayscale;                       /* image: LRA Image (true) or sCIFAR (false) */
+    ssm_cfg_permute permute;              /* mnist, image */
+    int64_t permute_seed;                 /* permute = random */
+    ssm_cfg_pf_difficulty difficulty;     /* pathfinder, pathx */
     ssm_cfg_tokenizer tokenizer;         /* text, retrieval */
     int64_t min_freq;                    /* text, retrieval (char); 0 = default until resolved */
 } ssm_cfg_data_section;
