@@ -1,7 +1,7 @@
 /* Plots: the metrics.jsonl reader (good, malformed, unfinished files), the pictures
  * (a PNG of the asked size showing the curve's colour, decoded with libpng; an SVG that
- * parses, with expat, and holds the <path> elements plot.h's layout predicts), and
- * ssmplot's command line. */
+ * parses, with expat, and holds the <path> elements plot.h's layout predicts), ssmplot's
+ * command line, and the curves.png ssmtrain leaves in its run folder. */
 #include <cairo.h>
 #include <expat.h>
 #include <math.h>
@@ -386,6 +386,59 @@ START_TEST(ssmplot_data_errors) {
 }
 END_TEST
 
+/* ------------------------------------------------------------ ssmtrain's curves.png */
+
+static const char *TINY = "[model]\ntask = classification\nd_model = 8\nn_layers = 1\n"
+                          "layer = s4d\npooling = last\n[layer]\nd_state = 4\n"
+                          "[data]\ntask = recall\nseq_len = 16\nn_train = 64\nn_val = 32\n"
+                          "n_test = 32\n[optim]\nlr = 0.01\n[train]\nseed = 3\nbatch_size = 8\n"
+                          "max_steps = 24\nlog_every = 2\neval_every = 8\nthreads = 1\n";
+
+START_TEST(ssmtrain_leaves_curves_png) {
+    char dir[512], cfg[600], run[600], *out;
+    tu_tmpdir(dir, sizeof dir);
+    snprintf(cfg, sizeof cfg, "%s/tiny.ini", dir);
+    tu_spit(cfg, TINY, strlen(TINY));
+    snprintf(run, sizeof run, "%s/run", dir);
+    int rc = tu_run_tool("ssmtrain", dir, &out, cfg, "--out", run, NULL);
+    ck_assert_msg(rc == 0, "exit %d:\n%s", rc, out);
+    ck_assert_ptr_null(strstr(out, "warning"));
+    free(out);
+    ck_assert(!tu_exists(path_in(run, "curves.png.tmp")));
+    int w, h, inked, coloured;
+    unsigned char *px = read_png(path_in(run, "curves.png"), &w, &h);
+    ck_assert_int_eq(w, 800);
+    ck_assert_int_eq(h, 600);
+    count_pixels(px, w * h, 0, &inked, &coloured);
+    ck_assert_int_gt(coloured, 100);
+    free(px);
+    /* every row has time_s, not decreasing */
+    ssm_metrics_table t;
+    ck_assert_msg(ssm_metrics_read(path_in(run, "metrics.jsonl"), &t) == SSM_OK, "%s",
+                  ssm_last_error());
+    ck_assert_int_gt(t.n, 12);
+    for (int i = 0; i < t.n; i++) {
+        ck_assert(t.rows[i].time_s >= 0);
+        if (i) ck_assert(t.rows[i].time_s >= t.rows[i - 1].time_s);
+    }
+    ssm_metrics_table_free(&t);
+    /* curves.png alone marks the folder as a run's: refused, and --overwrite removes it */
+    const char *others[] = {"config.ini", "metrics.jsonl", "ckpt/last.h5", "ckpt/best.h5"};
+    for (int i = 0; i < 4; i++) remove(path_in(run, others[i]));
+    rc = tu_run_tool("ssmtrain", dir, &out, cfg, "--out", run, NULL);
+    ck_assert_msg(rc == 2, "exit %d:\n%s", rc, out);
+    ck_assert_contains(out, "curves.png");
+    free(out);
+    rc = tu_run_tool("ssmtrain", dir, &out, cfg, "--out", run, "--overwrite", "--set",
+                     "train.eval_every=100", "--set", "train.max_steps=4", NULL);
+    ck_assert_msg(rc == 0, "exit %d:\n%s", rc, out);
+    ck_assert_contains(out, "curves.png");
+    free(out);
+    ck_assert(tu_exists(path_in(run, "curves.png"))); /* redrawn by the final validation */
+    tu_rm_tree(dir);
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("plot");
     TCase *t = tcase_create("plot");
@@ -398,6 +451,7 @@ int main(void) {
     tcase_add_loop_test(t, svg_paths_of_runs, 0, 3);
     tcase_add_test(t, ssmplot_command_line);
     tcase_add_test(t, ssmplot_data_errors);
+    tcase_add_test(t, ssmtrain_leaves_curves_png);
     suite_add_tcase(s, t);
     int rc = tu_run(s, 1);
     cairo_debug_reset_static_data(); /* cairo's font caches: valgrind then sees no leak */
