@@ -313,6 +313,8 @@ START_TEST(ssmplot_command_line) {
     const char *opts[] = {"-o, --output", "--metric", "--x step|epoch|time", "--log-y",
                           "--smooth N", "--width W", "--height H", "Exit status"};
     for (size_t i = 0; i < sizeof opts / sizeof *opts; i++) ck_assert_contains(out, opts[i]);
+    for (const char *l = out; *l; l += strcspn(l, "\n") + (l[strcspn(l, "\n")] != 0))
+        ck_assert_msg(strcspn(l, "\n") <= 80, "--help line over 80 columns: %.90s", l);
     free(out);
     /* usage errors: 2, nothing written */
     const char *bad[][3] = {{"--metric", "perplexity", NULL}, {"--x", "wall", NULL},

@@ -95,14 +95,17 @@ static int points(const ssm_metrics_table *t, const double *xv, const char *spli
     int n = 0;
     for (int i = 0; i < t->n; i++)
         if (!strcmp(t->rows[i].split, split)) xs[n] = xv[i], ys[n++] = metric_of(&t->rows[i], m);
-    if (smooth > 1) { /* trailing mean, in place from the end so inputs are still raw */
-        for (int i = n - 1; i >= 0; i--) {
-            double sum = 0;
-            int k = 0;
-            for (int j = i; j >= 0 && j > i - smooth; j--)
-                if (isfinite(ys[j])) sum += ys[j], k++;
+    if (smooth > 1) { /* trailing mean over a sliding window of the raw values */
+        double *raw = malloc(sizeof(double) * (size_t)(n ? n : 1)), sum = 0;
+        SSM_CHECK(raw, "curves: out of memory");
+        memcpy(raw, ys, sizeof(double) * (size_t)n);
+        int k = 0;
+        for (int i = 0; i < n; i++) {
+            if (isfinite(raw[i])) sum += raw[i], k++;
+            if (i >= smooth && isfinite(raw[i - smooth])) sum -= raw[i - smooth], k--;
             ys[i] = k ? sum / k : NAN;
         }
+        free(raw);
     }
     return n;
 }

@@ -377,7 +377,7 @@ static void draw_best_labels(cairo_t *cr, const view *v, const ssm_plot_panel *p
             rect air = {r.x - 2, r.y - 2, r.w + 4, r.h + 4};
             int score = inside(r, v->frame) ? 0 : 100000;
             for (int j = 0; j < n_taken; j++) score += overlaps(air, taken[j]) ? 1000 : 0;
-            score += covered(v, p, r) + (c / 4) * 2; /* ties: nearer wins */
+            score += 10 * covered(v, p, air) + c / 4; /* a row further beats hiding a line */
             if (pick_score < 0 || score < pick_score) pick = r, pick_score = score;
         }
         taken[n_taken++] = pick;

@@ -19,8 +19,9 @@ static void usage(FILE *f, const char *prog) {
     const char *p = strrchr(prog, '/');
     p = p ? p + 1 : prog;
     fprintf(f,
-            "Usage: %s RUN_DIR... [-o FILE.png|FILE.svg] [--metric METRIC] [--x step|epoch|time]\n"
-            "       %*s [--log-y] [--smooth N] [--width W] [--height H]\n"
+            "Usage: %s RUN_DIR... [-o FILE.png|FILE.svg] [--metric METRIC]\n"
+            "       %*s [--x step|epoch|time] [--log-y] [--smooth N]\n"
+            "       %*s [--width W] [--height H]\n"
             "       %s --help | --version\n"
             "Draw the learning curves of ssmtrain runs (RUN_DIR/metrics.jsonl), several runs\n"
             "overlaid: training rows as a faint line, validation rows as a line with dots and\n"
@@ -31,8 +32,8 @@ static void usage(FILE *f, const char *prog) {
             "  --metric METRIC            loss (default), acc, lr, grad_norm or tokens_per_s\n"
             "                             (the last three: training rows only)\n"
             "  --x step|epoch|time        the horizontal axis: optimizer steps (default),\n"
-            "                             epochs, or wall-clock time (metrics' time_s; resumed\n"
-            "                             runs continue where they stopped)\n"
+            "                             epochs, or wall-clock time (the rows' time_s;\n"
+            "                             resumed runs continue where they stopped)\n"
             "  --log-y                    logarithmic vertical axis (values <= 0 left out)\n"
             "  --smooth N                 training lines: mean of the last N rows (default 1)\n"
             "  --width W, --height H      picture size in pixels (default 800x500)\n"
@@ -41,7 +42,7 @@ static void usage(FILE *f, const char *prog) {
             "A run still being written may end in an unfinished line: it is left out with a\n"
             "warning. Exit status: 0 written, 1 a metrics file unreadable or malformed (the\n"
             "message names file:line) or the picture not written, 2 a bad command line.\n",
-            p, (int)strlen(p), "", p);
+            p, (int)strlen(p), "", (int)strlen(p), "", p);
 }
 
 static int usage_error(const char *msg, const char *arg) {
