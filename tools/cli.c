@@ -16,7 +16,8 @@ static const struct {
     {"--resume", "CKPT.h5",
      "continue training from a checkpoint (its step, data position, optimizer and RNG state)", false},
     {"--out", "DIR",
-     "output folder: DIR/config.ini (the resolved config), metrics.jsonl, ckpt/ (default: "
+     "output folder: DIR/config.ini (the resolved config), metrics.jsonl, curves.png (loss "
+     "and accuracy, redrawn at each evaluation), ckpt/ (default: "
      "runs/NAME for CONFIG .../NAME.ini; for .../NAME/config.ini, runs/NAME)", false},
     {"--overwrite", NULL,
      "start afresh in an --out folder that holds another run's files (they are removed)", true},

@@ -73,19 +73,21 @@ int ssm_rundir_open(ssm_rundir *r, const char *dir, const char *ckpt_dir, const 
     *refused = 0;
     snprintf(r->dir, sizeof r->dir, "%s", dir);
     if (ssm_mkdirs(dir) != SSM_OK || take_lock(r, refused) != SSM_OK) return SSM_ERR;
-    char files[4][700];
+    enum { N_FILES = 5 };
+    char files[N_FILES][700];
     snprintf(files[0], sizeof files[0], "%s/config.ini", dir);
     snprintf(files[1], sizeof files[1], "%s/metrics.jsonl", dir);
     snprintf(files[2], sizeof files[2], "%s/last.h5", ckpt_dir);
     snprintf(files[3], sizeof files[3], "%s/best.h5", ckpt_dir);
-    char found[3000] = "";
-    for (int i = 0; i < 4; i++)
+    snprintf(files[4], sizeof files[4], "%s/curves.png", dir);
+    char found[3700] = "";
+    for (int i = 0; i < N_FILES; i++)
         if (exists(files[i]))
             snprintf(found + strlen(found), sizeof found - strlen(found), "%s%s",
                      found[0] ? ", " : "", files[i]);
     if (!found[0] || (resume && (inside(resume, dir) || inside(resume, ckpt_dir)))) return SSM_OK;
     if (overwrite) {
-        for (int i = 0; i < 4; i++)
+        for (int i = 0; i < N_FILES; i++)
             if (remove(files[i]) != 0 && errno != ENOENT) {
                 ssm_error("--overwrite: cannot remove %s: %s", files[i], strerror(errno));
                 ssm_rundir_close(r);

@@ -1,6 +1,6 @@
 /* The output folder of a training run (--out): one run per folder.
  *
- * A folder that holds another run's files (config.ini, metrics.jsonl, the
+ * A folder that holds another run's files (config.ini, metrics.jsonl, curves.png, the
  * checkpoints) is refused unless the run resumes from a checkpoint inside it or
  * --overwrite is given (then those files are removed first), so a second run
  * never silently replaces the first one's results or mixes its config with the

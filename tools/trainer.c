@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include "curves.h"
 #include "log.h"
 #include "interrupt.h"
 #include "ops.h"
@@ -290,6 +291,8 @@ static int validate(ssm_trainer *t) {
     ssm_metrics_write(&t->metrics, &(ssm_metrics_row){.step = t->st.step,
                                                       .epoch = ssm_trainer_epoch(t), .split = "val",
                                                       .loss = loss, .acc = acc});
+    if (ssm_curves_write_run(t->out_dir) != SSM_OK) /* a picture is no reason to stop */
+        fprintf(stderr, "ssmtrain: warning: %s\n", ssm_last_error());
     if (t->tty) printf("\n");
     printf("eval step %lld: val_loss %.4f val_acc %.4f\n", (long long)t->st.step, loss, acc);
     int by_acc = t->cfg->checkpoint.metric == SSM_CFG_METRIC_VAL_ACC;
