@@ -13,12 +13,13 @@
  * free; markers at the tips the label names.
  *
  * Rendering is a supersampled box filter instead of PIL lines + Lanczos, and
- * one rule is added so that the label is a fact of the pixels: every object
- * (a snake with its markers) keeps a clearance of more than r from every other
- * one, and each paddle of a target snake lies within r of the paddles before
- * it, r^2 = ssm_pathfinder_link_r2(margin), distances between centres of
- * non-zero pixels. Joining non-zero pixels closer than r therefore connects
- * the two markers exactly when the label is 1.
+ * one rule is added so that the label is a fact of the pixels, with
+ * r^2 = ssm_pathfinder_link_r2(margin) and distances between centres of
+ * non-zero pixels: each paddle of a target snake comes within r of that
+ * snake's earlier ink; objects (snakes, a target snake with its markers) whose
+ * ink comes within r of each other form a group, and nothing may join the two
+ * target snakes' groups. Joining non-zero pixels closer than r therefore
+ * connects the two markers exactly when the label is 1.
  *
  * Image i depends only on (seed, i): its draws come from a Philox stream with
  * its own domain and i in the counter, so any thread count gives the same bytes. */

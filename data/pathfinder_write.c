@@ -89,7 +89,8 @@ static int make_dirs(const char *path) {
         *s = 0;
         struct stat st;
         if (mkdir(buf, 0777) != 0 && !(errno == EEXIST && stat(buf, &st) == 0 && S_ISDIR(st.st_mode)))
-            return ssm_error("%s: cannot create the folder: %s", buf, strerror(errno));
+            return ssm_error("%s: cannot create the folder: %s", buf,
+                             strerror(errno == EEXIST ? ENOTDIR : errno));
         *s = c;
         if (!c) return SSM_OK;
     }
