@@ -19,6 +19,7 @@ ssm_tensor *ssm_silu(ssm_ctx *c, ssm_tensor *x);
 ssm_tensor *ssm_gelu(ssm_ctx *c, ssm_tensor *x);      /* exact (erf) form */
 ssm_tensor *ssm_gelu_tanh(ssm_ctx *c, ssm_tensor *x); /* tanh approximation */
 ssm_tensor *ssm_square(ssm_ctx *c, ssm_tensor *x);
+ssm_tensor *ssm_relu(ssm_ctx *c, ssm_tensor *x);      /* max(x, 0) */
 ssm_tensor *ssm_scale(ssm_ctx *c, ssm_tensor *x, double alpha);
 /* a op b; the smaller operand's shape must be a suffix of the larger's
  * (broadcast over leading dimensions); the output has the larger shape. */

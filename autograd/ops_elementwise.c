@@ -37,6 +37,7 @@ ssm_tensor *ssm_gelu_tanh(ssm_ctx *c, ssm_tensor *x) {
     return unary(c, x, SSM_UN_GELU_TANH, "gelu_tanh");
 }
 ssm_tensor *ssm_square(ssm_ctx *c, ssm_tensor *x) { return unary(c, x, SSM_UN_SQUARE, "square"); }
+ssm_tensor *ssm_relu(ssm_ctx *c, ssm_tensor *x) { return unary(c, x, SSM_UN_RELU, "relu"); }
 
 ssm_tensor *ssm_cexp(ssm_ctx *c, ssm_tensor *z) {
     SSM_CHECK(z->ndim >= 1 && z->shape[z->ndim - 1] == 2, "cexp: trailing dimension must be 2");

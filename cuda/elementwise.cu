@@ -32,6 +32,7 @@ __device__ __forceinline__ float unary_f(int op, float v) {
     case SSM_UN_SILU: return v * sigm(v);
     case SSM_UN_GELU_ERF: return 0.5f * v * (1.0f + erff(v * R2));
     case SSM_UN_GELU_TANH: return 0.5f * v * (1.0f + tanhf(K0 * (v + K1 * v * v * v)));
+    case SSM_UN_RELU: return v > 0.0f ? v : 0.0f;
     default: return v * v; /* SSM_UN_SQUARE (op validated on the host) */
     }
 }
@@ -51,6 +52,7 @@ __device__ __forceinline__ float unary_d(int op, float v, const float *y, int64_
         float t = tanhf(K0 * (v + K1 * v * v * v));
         return 0.5f * (1.0f + t) + 0.5f * v * (1.0f - t * t) * K0 * (1.0f + 3.0f * K1 * v * v);
     }
+    case SSM_UN_RELU: return v > 0.0f ? 1.0f : 0.0f;
     default: return 2.0f * v; /* SSM_UN_SQUARE */
     }
 }

@@ -152,3 +152,27 @@ void ssm_dataset_remap(ssm_dataset *d, const int32_t *map, int64_t n_map, int64_
     }
     d->vocab_size = vocab_size;
 }
+
+void ssm_dataset_set_features(ssm_dataset *d, double scale, const double *mean, const double *std) {
+    SSM_CHECK(d->channels <= SSM_FEAT_MAX_CHANNELS && scale > 0,
+              "dataset_set_features(%s): %d channels, scale %g", d->name, d->channels, scale);
+    for (int c = 0; c < d->channels; c++) {
+        SSM_CHECK(std[c] > 0, "dataset_set_features(%s): std[%d] = %g", d->name, c, std[c]);
+        d->feat_mean[c] = mean[c];
+        d->feat_std[c] = std[c];
+    }
+    d->feat_scale = scale;
+}
+
+void ssm_dataset_features(const ssm_dataset *d, const int32_t *vals, int64_t n, float *out) {
+    int64_t C = d->channels;
+    if (d->feat_scale == 0) {
+        double scale = 1.0 / (double)(d->vocab_size > 1 ? d->vocab_size - 1 : 1);
+        for (int64_t i = 0; i < n; i++) out[i] = (float)(vals[i] * scale);
+        return;
+    }
+    for (int64_t i = 0; i < n; i++) {
+        int64_t c = i % C;
+        out[i] = (float)((vals[i] * d->feat_scale - d->feat_mean[c]) / d->feat_std[c]);
+    }
+}

@@ -3,7 +3,8 @@
  * An example is n_seq sequences (1; 2 for LRA Retrieval's document pairs) and,
  * for classification, one label. A sequence is `len` positions of `channels`
  * int32 values each: token ids for text/ListOps (channels 1), raw pixel bytes
- * for image tasks (channels 1 or 3; the model normalises them). Language-model
+ * for image tasks (channels 1 or 3; the dataset says how a linear encoder turns
+ * them into features, see feat_scale). Language-model
  * style tasks carry per-position targets instead, SSM_IGNORE_INDEX where no loss
  * applies. All sequences live in one flat array with offsets, so a dataset of a
  * million examples is three allocations. */
@@ -14,6 +15,8 @@
 
 /* The target value that carries no loss (PyTorch's cross_entropy default). */
 #define SSM_IGNORE_INDEX (-100)
+/* Channels that can carry their own feature normalisation (RGB needs 3). */
+#define SSM_FEAT_MAX_CHANNELS 4
 
 typedef struct ssm_dataset_spec {
     const char *name;   /* "listops", "selective_copy", ... (copied, 31 chars max) */
@@ -40,6 +43,11 @@ typedef struct ssm_dataset {
     int32_t *targets;  /* [off[end]] when has_targets */
     int32_t *labels;   /* [n] when has_labels */
     int64_t n_seqs, cap_seqs, cap_pos, cap_ex; /* storage bookkeeping */
+    /* Features for a linear encoder: value v of channel c becomes
+     * (v * feat_scale - feat_mean[c]) / feat_std[c], e.g. torchvision's ToTensor then
+     * Normalize(mean, std) for CIFAR. feat_scale 0 (the default) means v / (vocab_size - 1)
+     * with no centring: pixels in [0, 1], as ToTensor alone (S4's MNIST, Pathfinder). */
+    double feat_scale, feat_mean[SSM_FEAT_MAX_CHANNELS], feat_std[SSM_FEAT_MAX_CHANNELS];
 } ssm_dataset;
 
 ssm_dataset *ssm_dataset_new(const ssm_dataset_spec *spec);
@@ -57,6 +65,11 @@ void ssm_dataset_add(ssm_dataset *d, const int32_t *tokens, int64_t len, const i
 /* Sequence `part` of example i: its tokens (len*channels values), length, targets. */
 const int32_t *ssm_dataset_seq(const ssm_dataset *d, int64_t i, int part, int64_t *len);
 const int32_t *ssm_dataset_seq_targets(const ssm_dataset *d, int64_t i, int part);
+
+/* Set the feature normalisation: scale > 0, mean[c] and std[c] > 0 for each channel. */
+void ssm_dataset_set_features(ssm_dataset *d, double scale, const double *mean, const double *std);
+/* Features of n values laid out channels-last (a batch's [R, L, C] tokens). */
+void ssm_dataset_features(const ssm_dataset *d, const int32_t *vals, int64_t n, float *out);
 
 /* Replace every token id t by map[t] (t < n_map), e.g. to adopt another code's vocabulary
  * order; the dataset's vocab_size becomes vocab_size. Token datasets (channels 1). */

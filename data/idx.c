@@ -76,6 +76,7 @@ ssm_dataset *ssm_dataset_subset(const ssm_dataset *d, const int64_t *idx, int64_
                              .vocab_size = d->vocab_size, .n_classes = d->n_classes,
                              .max_len = d->max_len, .pad_id = d->pad_id};
     ssm_dataset *s = ssm_dataset_new(&spec);
+    if (d->feat_scale > 0) ssm_dataset_set_features(s, d->feat_scale, d->feat_mean, d->feat_std);
     for (int64_t i = 0; i < n; i++) {
         for (int p = 0; p < (d->n_seq ? d->n_seq : 1); p++) {
             int64_t len;

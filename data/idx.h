@@ -10,7 +10,7 @@
  * name the file and what is wrong (magic number, sizes, counts, truncation). */
 int ssm_idx_read(const char *images, const char *labels, ssm_dataset **out);
 
-/* A new dataset holding examples idx[0..n) of d, in that order. */
+/* A new dataset holding examples idx[0..n) of d, in that order (feature normalisation too). */
 ssm_dataset *ssm_dataset_subset(const ssm_dataset *d, const int64_t *idx, int64_t n);
 
 #endif

@@ -39,6 +39,10 @@ ssm_model *ssm_model_new(const ssm_model_config *cfg, ssm_dtype dt, ssm_device d
         ssm_error("model: n_layers, d_model, d_input and d_output must be positive");
         return NULL;
     }
+    if (cfg->retrieval && cfg->pool == SSM_POOL_NONE) {
+        ssm_error("model: the retrieval decoder needs pooling (mean or last)");
+        return NULL;
+    }
     ssm_model *m = calloc(1, sizeof *m);
     SSM_CHECK(m, "model: out of memory");
     m->cfg = *cfg;
@@ -75,8 +79,16 @@ ssm_model *ssm_model_new(const ssm_model_config *cfg, ssm_dtype dt, ssm_device d
             m->bn_var[i] = ssm_tensor_new(dt, dev, SSM_DIMS(H));
         }
     }
-    m->dec_W = ssm_params_add(m->ps, "decoder.weight", SSM_GROUP_DEFAULT, SSM_DIMS(cfg->d_output, H));
-    m->dec_b = ssm_params_add(m->ps, "decoder.bias", SSM_GROUP_DEFAULT, SSM_DIMS(cfg->d_output));
+    if (cfg->retrieval) { /* S4's RetrievalHead with d_model = d_input = H */
+        m->head_W = ssm_params_add(m->ps, "decoder.retrieval.classifier.0.weight", SSM_GROUP_DEFAULT,
+                                   SSM_DIMS(H, 4 * H));
+        m->head_b = ssm_params_add(m->ps, "decoder.retrieval.classifier.0.bias", SSM_GROUP_DEFAULT,
+                                   SSM_DIMS(H));
+    }
+    const char *dw = cfg->retrieval ? "decoder.retrieval.classifier.2.weight" : "decoder.weight";
+    const char *db = cfg->retrieval ? "decoder.retrieval.classifier.2.bias" : "decoder.bias";
+    m->dec_W = ssm_params_add(m->ps, dw, SSM_GROUP_DEFAULT, SSM_DIMS(cfg->d_output, H));
+    m->dec_b = ssm_params_add(m->ps, db, SSM_GROUP_DEFAULT, SSM_DIMS(cfg->d_output));
     ssm_params_finalize(m->ps);
     return m;
 }
@@ -104,6 +116,11 @@ void ssm_model_init(ssm_model *m, uint64_t seed) {
             ssm_tensor_fill(m->bn_mean[i], 0.0);
             ssm_tensor_fill(m->bn_var[i], 1.0);
         }
+    }
+    if (m->head_W) { /* nn.Linear's default: U(+-1/sqrt(fan_in)) */
+        double a = 1 / sqrt(4.0 * (double)H);
+        ssm_param_uniform(m->head_W, &r, -a, a);
+        ssm_param_uniform(m->head_b, &r, -a, a);
     }
     ssm_param_uniform(m->dec_W, &r, -1 / sqrt((double)H), 1 / sqrt((double)H));
     ssm_param_uniform(m->dec_b, &r, -1 / sqrt((double)H), 1 / sqrt((double)H));
@@ -140,6 +157,20 @@ static ssm_tensor *norm(ssm_ctx *c, ssm_model *m, int64_t i, ssm_tensor *x) {
     return x;
 }
 
+/* S4's RetrievalHead: pooled rows [2B, H], documents of pair b at rows 2b and 2b + 1
+ * (the trainer's batch layout; S4 stacks all first documents, then all second ones). */
+static ssm_tensor *retrieval_head(ssm_ctx *c, ssm_model *m, ssm_tensor *h) {
+    int64_t R = h->shape[0], H = h->shape[1], B = R / 2;
+    SSM_CHECK(R % 2 == 0, "model: the retrieval decoder needs document pairs, got %lld rows",
+              (long long)R);
+    ssm_tensor *pair = ssm_reshape(c, h, SSM_DIMS(B, 2, H));
+    ssm_tensor *x1 = ssm_reshape(c, ssm_slice(c, pair, 1, 0, 1), SSM_DIMS(B, H));
+    ssm_tensor *x2 = ssm_reshape(c, ssm_slice(c, pair, 1, 1, 1), SSM_DIMS(B, H));
+    ssm_tensor *f[4] = {x1, x2, ssm_sub(c, x1, x2), ssm_mul(c, x1, x2)};
+    ssm_tensor *z = ssm_relu(c, ssm_linear(c, ssm_concat(c, f, 4, 1), m->head_W, m->head_b));
+    return ssm_linear(c, z, m->dec_W, m->dec_b);
+}
+
 ssm_tensor *ssm_model_forward(ssm_ctx *c, ssm_model *m, ssm_tensor *x, ssm_tensor *pool_w) {
     if (m->lm) {
         SSM_CHECK(!pool_w, "model: the Mamba LM has no pooling");
@@ -159,6 +190,10 @@ ssm_tensor *ssm_model_forward(ssm_ctx *c, ssm_model *m, ssm_tensor *x, ssm_tenso
                       pool_w->shape[2] == h->shape[1],
                   "model: pooling weights must be [B, 1, L]");
         h = ssm_reshape(c, ssm_matmul(c, pool_w, h), SSM_DIMS(B, H));
+    }
+    if (m->cfg.retrieval) {
+        SSM_CHECK(pool_w, "model: the retrieval decoder needs pooling weights");
+        return retrieval_head(c, m, h);
     }
     return ssm_linear(c, h, m->dec_W, m->dec_b);
 }

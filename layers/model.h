@@ -7,6 +7,12 @@
  * norms.<i>.weight/bias (BatchNorm: + buffers norms.<i>.running_mean/var),
  * decoder.weight/bias.
  *
+ * With retrieval set (LRA Retrieval: two documents per example, rows 2b and 2b + 1 of
+ * the input) the decoder is S4's RetrievalDecoder (src/tasks/decoders.py, nli=True,
+ * activation relu): both documents go through the same encoder and blocks and are
+ * pooled, then features [x1, x2, x1 - x2, x1 * x2] -> Linear(4H, H) -> ReLU ->
+ * Linear(H, d_output), named decoder.retrieval.classifier.{0,2}.weight/bias.
+ *
  * With mamba_lm set (a language-model task on Mamba layers) the model is instead the
  * official MambaLMHeadModel (layers/mamba_lm.h: RMSNorm pre-norm residual blocks, final
  * RMSNorm, LM head tied to the embedding, backbone.* names); norm, prenorm, dropout and
@@ -31,6 +37,7 @@ typedef struct {
     double dropout;
     ssm_pool_kind pool;
     int mamba_lm;          /* the official Mamba LM instead (embedding, no pooling) */
+    int retrieval;         /* two-tower head over document pairs (needs pooling) */
 } ssm_model_config;
 
 typedef struct {
@@ -38,6 +45,7 @@ typedef struct {
     const ssm_layer_ops *ops;
     ssm_params *ps;
     ssm_tensor *enc_W, *enc_b, *dec_W, *dec_b;
+    ssm_tensor *head_W, *head_b;    /* retrieval: the first layer of the head (dec_*: the last) */
     void **layers;
     ssm_tensor **norm_w, **norm_b;
     ssm_tensor **bn_mean, **bn_var; /* BatchNorm running statistics (buffers) */
@@ -51,7 +59,8 @@ void ssm_model_free(ssm_model *m);
 
 /* x: i32 tokens [B, L] (embedding) or features [B, L, d_input]; pool_w [B, 1, L] pooling
  * weights (mean: 1/len on valid positions; last: one-hot at len-1), NULL for no pooling.
- * Returns logits [B, d_output] (pooled) or [B, L, d_output]. */
+ * Returns logits [B, d_output] (pooled) or [B, L, d_output]; retrieval: B = 2 x pairs rows
+ * in, logits [B / 2, d_output] out. */
 ssm_tensor *ssm_model_forward(ssm_ctx *c, ssm_model *m, ssm_tensor *x, ssm_tensor *pool_w);
 
 /* Buffers (non-trainable state saved in checkpoints): count, and name/tensor by index. */

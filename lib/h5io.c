@@ -34,9 +34,11 @@ ssm_h5 *ssm_h5_create(const char *path) {
     /* The HDF5 1.8 file format (readable by HDF5 >= 1.8, h5py, h5dump): its object
      * headers, B-trees and heaps carry checksums, so a corrupted file is an error
      * when opened or read instead of undefined behaviour inside the library. */
-    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS), fcpl = H5Pcreate(H5P_FILE_CREATE);
     H5Pset_libver_bounds(fapl, H5F_LIBVER_V18, H5F_LIBVER_V18);
-    hid_t id = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+    H5Pset_obj_track_times(fcpl, 0); /* the root group: see untimed() */
+    hid_t id = H5Fcreate(path, H5F_ACC_TRUNC, fcpl, fapl);
+    H5Pclose(fcpl);
     H5Pclose(fapl);
     if (id < 0) {
         ssm_error("%s: cannot create HDF5 file", path);
@@ -123,6 +125,14 @@ int ssm_h5_read(ssm_h5 *f, const char *dset, ssm_dtype dt, ssm_tensor **out) {
     return rc;
 }
 
+/* A creation property list without modification times: the same contents then
+ * always give the same bytes (file checksums and byte comparisons mean something). */
+static hid_t untimed(hid_t cls) {
+    hid_t p = H5Pcreate(cls);
+    H5Pset_obj_track_times(p, 0);
+    return p;
+}
+
 /* Create every group on the way to the last component of path. */
 static int make_parents(ssm_h5 *f, const char *path) {
     char buf[512];
@@ -131,7 +141,9 @@ static int make_parents(ssm_h5 *f, const char *path) {
         if (*p != '/') continue;
         *p = 0;
         if (H5Lexists(f->id, buf, H5P_DEFAULT) <= 0) {
-            hid_t g = H5Gcreate2(f->id, buf, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+            hid_t gcpl = untimed(H5P_GROUP_CREATE);
+            hid_t g = H5Gcreate2(f->id, buf, H5P_DEFAULT, gcpl, H5P_DEFAULT);
+            H5Pclose(gcpl);
             if (g < 0) return ssm_error("%s: cannot create group %s", f->path, buf);
             H5Gclose(g);
         }
@@ -148,7 +160,9 @@ int ssm_h5_write(ssm_h5 *f, const char *dset, const ssm_tensor *t) {
     ssm_tensor *tmp = NULL;
     if (t->device != SSM_CPU) host = tmp = ssm_tensor_to(NULL, t, SSM_CPU);
     hid_t s = t->ndim ? H5Screate_simple(t->ndim, dims, NULL) : H5Screate(H5S_SCALAR);
-    hid_t d = H5Dcreate2(f->id, dset, native(t->dtype), s, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    hid_t dcpl = untimed(H5P_DATASET_CREATE);
+    hid_t d = H5Dcreate2(f->id, dset, native(t->dtype), s, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    H5Pclose(dcpl);
     int rc = SSM_OK;
     if (d < 0 || H5Dwrite(d, native(t->dtype), H5S_ALL, H5S_ALL, H5P_DEFAULT, host->data) < 0)
         rc = ssm_error("%s: writing %s failed", f->path, dset);

@@ -28,6 +28,7 @@ typedef enum {
     SSM_UN_GELU_ERF,   /* x/2 * (1 + erf(x/sqrt 2)) */
     SSM_UN_GELU_TANH,  /* x/2 * (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) */
     SSM_UN_SQUARE,     /* x^2 */
+    SSM_UN_RELU,       /* max(x, 0); derivative 0 at x = 0 (torch) */
     SSM_UN_CEXP,       /* complex e^z on interleaved (re, im) pairs; n counts reals */
     SSM_UN_COUNT
 } ssm_unary_op;

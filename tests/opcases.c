@@ -7,7 +7,7 @@
 
 typedef ssm_tensor *(*unary_fn)(ssm_ctx *, ssm_tensor *);
 static const unary_fn unary_ops[] = {ssm_exp,  ssm_log,  ssm_softplus, ssm_sigmoid, ssm_tanh,
-                                     ssm_silu, ssm_gelu, ssm_gelu_tanh, ssm_square};
+                                     ssm_silu, ssm_gelu, ssm_gelu_tanh, ssm_square, ssm_relu};
 static ssm_tensor *f_unary(ssm_ctx *c, ssm_tensor **in, void *u) { return unary_ops[U(u)](c, in[0]); }
 
 typedef ssm_tensor *(*binary_fn)(ssm_ctx *, ssm_tensor *, ssm_tensor *);
@@ -182,6 +182,7 @@ const op_case opc_cases[] = {
     {"gelu", f_unary, 6, 1, {X(3, N)}},
     {"gelu_tanh", f_unary, 7, 1, {X(3, N)}},
     {"square", f_unary, 8, 1, {X(3, N)}},
+    {"relu", f_unary, 9, 1, {X(3, N)}},
     {"scale", f_scale, 0, 1, {X(N)}},
     {"add", f_binary, 0, 2, {X(2, N, 4), X(2, N, 4)}},
     {"add broadcast b", f_binary, 0, 2, {X(2, 3, N), X(3, N)}},

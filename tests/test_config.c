@@ -124,6 +124,21 @@ START_TEST(resolve_auto_values) {
     ck_assert_int_eq(c.layer.d_state, 32);
     ck_assert_int_eq(c.layer.init, SSM_CFG_INIT_INV);
     ck_assert_int_eq(c.data.seq_len, 600);
+    /* the text tasks: S4's min_freq, and the retrieval head for document pairs */
+    load_ok(&c, "[data]\ntask = text\npath = x\n", NULL, 0);
+    ck_assert_int_eq(c.data.min_freq, 15);
+    ck_assert_int_eq(c.data.seq_len, 4096);
+    ck_assert_int_eq(c.model.decoder, SSM_CFG_DEC_LINEAR);
+    load_ok(&c, "[data]\ntask = retrieval\npath = x\n", NULL, 0);
+    ck_assert_int_eq(c.data.min_freq, 1);
+    ck_assert_int_eq(c.data.seq_len, 4000);
+    ck_assert_int_eq(c.model.decoder, SSM_CFG_DEC_RETRIEVAL);
+    load_ok(&c, "[data]\ntask = retrieval\npath = x\nmin_freq = 4\ntokenizer = byte\n", NULL, 0);
+    ck_assert_int_eq(c.data.min_freq, 4);
+    ck_assert_int_eq(c.data.tokenizer, SSM_CFG_TOK_BYTE);
+    load_ok(&c, "", NULL, 0);
+    ck_assert_int_eq(c.data.min_freq, 0); /* listops: unused */
+    ck_assert_int_eq(c.model.decoder, SSM_CFG_DEC_LINEAR);
 }
 END_TEST
 
@@ -131,7 +146,7 @@ START_TEST(syntax_accepted) {
     ssm_config c;
     load_ok(&c,
             "; comment\n# comment\n\n[model]\r\n  d_model = 256   ; inline comment\r\n"
-            "\td_input=7\nprenorm = YES\n[optim]\nbetas = 0.8,0.95\n[model]\nn_layers: 6\n"
+            "\td_input=7\nprenorm = YES\n[optim]\nbetas = 0.8,0.95\n[model]\nn_layers=6\n"
             "[data]\npath = \ntask = listops",
             NULL, 0);
     ck_assert_int_eq(c.model.d_model, 256);
@@ -218,6 +233,9 @@ START_TEST(error_bad_enum) {
                  "expected one of constant, cosine, step");
     expect_error("[data]\ntask = imdb\n", NULL, 0, "data.task", "listops", "selective_copy",
                  "induction");
+    /* the nearest value wins, whatever its case (not s4, the first near one) */
+    expect_error("[model]\nlayer = S4D\n", NULL, 0, "did you mean s4d? values are lower case");
+    expect_error("[model]\nlayer = MAMBA\n", NULL, 0, "did you mean mamba?");
 }
 END_TEST
 
@@ -227,6 +245,12 @@ START_TEST(error_duplicate_and_syntax) {
     expect_error("[model]\nd_model\n", NULL, 0, "t.ini:2:",
                  "expected [section] or key = value, got 'd_model'");
     expect_error("[model\nd_model = 3\n", NULL, 0, "t.ini:1:", "expected [section]");
+    /* libinih takes ':' as a separator too; our format does not */
+    expect_error("[train]\nseed = 1\nmax_steps: 5\n", NULL, 0, "t.ini:3:",
+                 "expected key = value, got 'max_steps: 5'");
+    ssm_config c;
+    load_ok(&c, "[data]\ntask = mnist\npath = /data/a:b\n", NULL, 0); /* ':' in a value */
+    ck_assert_str_eq(c.data.path, "/data/a:b");
     expect_error("d_model = 3\n", NULL, 0, "t.ini:1:", "d_model", "outside any [section]");
     expect_error("[model]\n = 3\n", NULL, 0, "t.ini:2:", "missing key name");
     /* the first error wins, in line order */
@@ -243,6 +267,28 @@ START_TEST(error_cross_keys) {
                  "layer.dt_min (0.05) is greater than layer.dt_max (0.01)");
     expect_error("[data]\ntask = induction\n", NULL, 0, "t.ini:2:",
                  "data.task = induction needs model.task = lm");
+    /* the Mamba LM: what it does not use is an error naming the key and the place ... */
+    const char *lm = "[model]\ntask = lm\nlayer = mamba\npooling = none\n%s\n[data]\ntask = induction\n";
+    char text[300];
+    snprintf(text, sizeof text, lm, "dropout = 0.1");
+    expect_error(text, NULL, 0, "t.ini:5:", "model.dropout = 0.1 is not used", "MambaLMHeadModel");
+    snprintf(text, sizeof text, lm, "prenorm = false");
+    expect_error(text, NULL, 0, "t.ini:5:", "model.prenorm = false is not used");
+    snprintf(text, sizeof text, lm, "norm = layer");
+    expect_error(text, NULL, 0, "t.ini:5:", "model.norm = layer is not used");
+    snprintf(text, sizeof text, lm, "");
+    const char *set[] = {"layer.d_state=300"};
+    expect_error(text, set, 1, "--set", "layer.d_state (300) must be at most 256");
+    /* ... and what it leaves out takes the values used, so config.ini tells the truth */
+    ssm_config c;
+    load_ok(&c, text, NULL, 0);
+    ck_assert_int_eq(c.model.norm, SSM_CFG_NORM_RMS);
+    ck_assert(c.model.prenorm);
+    ck_assert_double_eq(c.model.dropout, 0);
+    const char *untied[] = {"model.tie_embeddings=false", "model.dropout=0.25"};
+    load_ok(&c, text, untied, 2); /* a sequence model of Mamba layers honours them */
+    ck_assert_double_eq(c.model.dropout, 0.25);
+    ck_assert_int_eq(c.model.norm, SSM_CFG_NORM_LAYER);
     expect_error("[model]\ntask = lm\nencoder = linear\npooling = none\n[data]\ntask = induction\n",
                  NULL, 0, "t.ini:3:", "model.encoder = embedding");
     expect_error("[data]\ntask = text\n", NULL, 0, "t.ini:2:", "set data.path");
@@ -255,6 +301,10 @@ START_TEST(error_cross_keys) {
     expect_error("[model]\nlayer = s4\n[layer]\ndiscretization = zoh\n", NULL, 0, "t.ini:4:",
                  "layer.discretization = zoh");
     expect_error("[train]\nepochs = 0\n", NULL, 0, "t.ini:2:", "nothing to train");
+    expect_error("[model]\ndecoder = retrieval\n", NULL, 0, "t.ini:2:",
+                 "model.decoder = retrieval needs data.task = retrieval (document pairs)");
+    expect_error("[model]\ndecoder = linear\n[data]\ntask = retrieval\npath = x\n", NULL, 0,
+                 "t.ini:2:", "data.task = retrieval needs model.decoder = retrieval (or auto)");
     /* the generators' limits */
     expect_error("[model]\ntask = lm\npooling = none\n[data]\ntask = selective_copy\n"
                  "seq_len = 20\nn_copy = 11\n",
@@ -267,7 +317,6 @@ START_TEST(error_cross_keys) {
     const char *sets[] = {"layer.dt_min=0.5"};
     expect_error("", sets, 1, "--set:", "layer.dt_min (0.5)");
     /* ssm_config_check on a struct filled by hand */
-    ssm_config c;
     ssm_config_defaults(&c);
     c.layer.dt_min = 1.0;
     ck_assert_int_eq(ssm_config_check(&c), SSM_ERR);
@@ -393,13 +442,14 @@ START_TEST(round_trip_everything_changed) {
     const char *text =
         "[model]\ntask = lm\nencoder = embedding\nd_input = 50257\nn_classes = 50257\n"
         "d_model = 768\nn_layers = 24\nlayer = mamba\nnorm = rms\nprenorm = true\n"
-        "dropout = 0.3\npooling = none\nresidual = false\ntie_embeddings = false\n"
+        "dropout = 0.3\npooling = none\ndecoder = linear\nresidual = false\ntie_embeddings = false\n"
         "[layer]\nd_state = 24\ndt_min = 0.0001234\ndt_max = 0.3333333333333333\n"
         "init = real\ndiscretization = zoh\nexpand = 3\nd_conv = 3\ndt_rank = 5\nblocks = 2\n"
         "lr = 0.0007\nweight_decay = 1e-5\nactivation = silu\nfinal_act = linear\n"
         "[data]\ntask = selective_copy\nseq_len = 333\nn_train = 12\nn_val = 3\nn_test = 0\n"
         "val_fraction = 0.25\nvocab = 9\nn_copy = 7\nmax_depth = 4\nmax_args = 3\n"
-        "min_len = 20\n"
+        "min_len = 20\ngrayscale = false\npermute = random\npermute_seed = 4294967295\n"
+        "difficulty = curv_baseline\ntokenizer = byte\nmin_freq = 3\n"
         "[optim]\noptimizer = sgd\nlr = 0.1\nbetas = 0.85, 0.9999\neps = 1e-6\n"
         "weight_decay = 0.05\nmomentum = 0.95\nnesterov = true\nschedule = step\n"
         "warmup_steps = 100\ndecay_steps = 4000\nmin_lr_ratio = 0.01\nstep_size = 77\ngamma = 0.5\ngrad_clip = 1.5\n"
@@ -471,11 +521,19 @@ static char *slurp(const char *path, size_t *n) {
     return p;
 }
 
+/* docs/CONFIG.md: the key table, then ssmtrain --help (options, run folders, exit statuses). */
+static void docs_text(FILE *f) {
+    ssm_config_markdown(f);
+    fputs("\n## The command line: `ssmtrain --help`\n\n```\n", f);
+    ssm_cli_usage(f, "ssmtrain");
+    fputs("```\n", f);
+}
+
 START_TEST(docs_up_to_date) {
     char *gen = NULL;
     size_t gen_n = 0, file_n = 0;
     FILE *m = open_memstream(&gen, &gen_n);
-    ssm_config_markdown(m);
+    docs_text(m);
     fclose(m);
     char *file = slurp(DOCS_PATH, &file_n);
     ck_assert_msg(file, "cannot read %s", DOCS_PATH);
@@ -540,12 +598,20 @@ START_TEST(cli_every_option) {
                      SSM_CLI_RUN);
     ck_assert_str_eq(cli.eval_only, "best.h5");
     ck_assert_str_eq(cli.config, "configs/listops.ini");
-    ck_assert_str_eq(cli.out, "runs/listops"); /* default --out */
+    ck_assert_ptr_null(cli.out); /* --eval-only writes nothing */
     ck_assert_ptr_null(cli.resume);
     ck_assert_uint_eq(cli.n_sets, 0);
     ck_assert_int_eq(cli.profile_step, 0);
     ssm_cli_free(&cli);
 
+    /* a run's saved config.ini is named by its folder (not runs/config) */
+    ck_assert_int_eq(parse(&cli, "ssmtrain runs/exp1/config.ini"), SSM_CLI_RUN);
+    ck_assert_str_eq(cli.out, "runs/exp1");
+    ssm_cli_free(&cli);
+    ck_assert_int_eq(parse(&cli, "ssmtrain ./config.ini --overwrite"), SSM_CLI_RUN);
+    ck_assert_str_eq(cli.out, "runs/config");
+    ck_assert_int_eq(cli.overwrite, 1);
+    ssm_cli_free(&cli);
     ck_assert_int_eq(parse(&cli, "ssmtrain x.ini --profile 3"), SSM_CLI_RUN);
     ck_assert_int_eq(cli.profile_step, 3);
     ssm_cli_free(&cli);
@@ -584,6 +650,11 @@ START_TEST(cli_errors) {
     expect_cli_error("ssmtrain a.ini --profile 0", "option --profile: '0' is not a step number");
     expect_cli_error("ssmtrain a.ini --profile=2x", "option --profile: '2x' is not a step number");
     expect_cli_error("ssmtrain a.ini --profile", "option --profile needs a value (--profile STEP)");
+    expect_cli_error("ssmtrain a.ini --profile-continue", "--profile-continue needs --profile STEP");
+    expect_cli_error("ssmtrain a.ini --overwrite=yes", "option --overwrite takes no value");
+    expect_cli_error("ssmtrain --eval-only b.h5 --out d", "--out does nothing with --eval-only");
+    expect_cli_error("ssmtrain a.ini --eval-only b.h5 --overwrite",
+                     "--overwrite does nothing with --eval-only");
 }
 END_TEST
 
@@ -637,7 +708,7 @@ static int write_docs(void) {
         perror(DOCS_PATH);
         return 1;
     }
-    ssm_config_markdown(f);
+    docs_text(f);
     if (fclose(f)) return 1;
     printf("wrote %s\n", DOCS_PATH);
     return 0;

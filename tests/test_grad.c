@@ -49,6 +49,28 @@ START_TEST(gradcheck_catches_wrong_rule) {
 }
 END_TEST
 
+/* ReLU's values, and torch's convention at the kink: gradient 0 at x = 0 (the finite
+ * differences of grad_op never land there). */
+START_TEST(relu_values) {
+    double xs[5] = {-2.5, -1e-300, 0.0, 1e-300, 3.25}, want[5] = {0, 0, 0, 1e-300, 3.25};
+    double dwant[5] = {0, 0, 0, 1, 1}, got[5], dgot[5];
+    ssm_tensor *x = ssm_tensor_new(SSM_F64, SSM_CPU, SSM_DIMS(5));
+    memcpy(x->data, xs, sizeof xs);
+    ssm_requires_grad(x);
+    ssm_ctx *c = ssm_ctx_new(0);
+    ssm_tensor *y = ssm_relu(c, x);
+    ssm_tensor_to_host(y, got);
+    ssm_backward(c, ssm_sum_all(c, y));
+    ssm_tensor_to_host(x->grad, dgot);
+    for (int i = 0; i < 5; i++) {
+        ck_assert_double_eq(got[i], want[i]);
+        ck_assert_double_eq(dgot[i], dwant[i]);
+    }
+    ssm_ctx_free(c);
+    ssm_tensor_free(x);
+}
+END_TEST
+
 /* The per-op profile charges each recorded op once forward and once backward, by name,
  * and leaves the results of the step unchanged. */
 START_TEST(profile_counts_ops) {
@@ -92,6 +114,7 @@ int main(void) {
     tcase_set_timeout(t, 120);
     tcase_add_loop_test(t, grad_op, 0, opc_n_cases);
     tcase_add_test(t, gradcheck_catches_wrong_rule);
+    tcase_add_test(t, relu_values);
     tcase_add_test(t, profile_counts_ops);
     suite_add_tcase(s, t);
     return tu_run(s, 1);

@@ -1,6 +1,7 @@
 /* The sequence model end to end: f64 gradient check of the whole network
  * (every parameter, through each norm, pre/postnorm, both encoders and every
- * pooling), and that the same seed gives the same model on every run. */
+ * pooling, and the retrieval decoder), the retrieval head against plain loops, and
+ * that the same seed gives the same model on every run. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -94,6 +95,115 @@ START_TEST(model_gradcheck_layers) {
 }
 END_TEST
 
+/* Two pairs (rows 0-1, 2-3) of token sequences of lengths 6, 4, 5, 6 and their mean
+ * pooling weights. */
+static void retrieval_inputs(ssm_tensor **x, ssm_tensor **pool_w) {
+    int64_t R = 4, L = 6, len[4] = {6, 4, 5, 6};
+    *x = ssm_tensor_new(SSM_I32, SSM_CPU, SSM_DIMS(R, L));
+    for (int64_t i = 0; i < R * L; i++) ((int32_t *)(*x)->data)[i] = (int32_t)((i * 7 + 3) % 5);
+    *pool_w = ssm_tensor_new(SSM_F64, SSM_CPU, SSM_DIMS(R, 1, L));
+    ssm_tensor_zero(*pool_w);
+    for (int64_t r = 0; r < R; r++)
+        for (int64_t t = 0; t < len[r]; t++) ((double *)(*pool_w)->data)[r * L + t] = 1.0 / len[r];
+}
+
+START_TEST(model_gradcheck_retrieval) {
+    ssm_model_config cfg = tiny(SSM_NORM_LAYER, 1, 1, SSM_POOL_MEAN);
+    cfg.retrieval = 1;
+    ssm_model *m = ssm_model_new(&cfg, SSM_F64, SSM_CPU);
+    ck_assert_msg(m != NULL, "%s", ssm_last_error());
+    ssm_model_init(m, 11);
+    ck_assert_ptr_nonnull(ssm_params_find(m->ps, "decoder.retrieval.classifier.0.weight"));
+    ck_assert_ptr_null(ssm_params_find(m->ps, "decoder.weight"));
+    model_case mc = {m, NULL, NULL};
+    retrieval_inputs(&mc.x, &mc.pool_w);
+    ssm_ctx *c = ssm_ctx_new(1);
+    ssm_tensor *y = ssm_model_forward(c, m, mc.x, mc.pool_w);
+    ck_assert_int_eq(y->ndim, 2);
+    ck_assert_int_eq(y->shape[0], 2); /* one row of logits per pair */
+    ck_assert_int_eq(y->shape[1], 3);
+    ssm_ctx_free(c);
+    ssm_tensor *flat = ssm_tensor_alias(NULL, m->ps->values, SSM_DIMS(m->ps->numel));
+    flat->grad = ssm_tensor_alias(NULL, m->ps->grads, SSM_DIMS(m->ps->numel));
+    flat->flags |= SSM_T_REQUIRES_GRAD;
+    ssm_gradcheck_result r = ssm_gradcheck(f_model, &flat, 1, &mc, 1e-6);
+    ck_assert_msg(r.max_rel_err < 1e-6, "retrieval model: relative error %.3g", r.max_rel_err);
+    ssm_tensor_free(flat->grad);
+    flat->grad = NULL;
+    ssm_tensor_free(flat);
+    ssm_tensor_free(mc.x);
+    ssm_tensor_free(mc.pool_w);
+    ssm_model_free(m);
+}
+END_TEST
+
+/* The head against plain loops: a linear-decoder model with the same backbone and an
+ * identity decoder yields the pooled features p[r]; then for pair b (rows 2b, 2b + 1)
+ * logits = W2 relu(W0 [p1, p2, p1 - p2, p1 * p2] + b0) + b2 (S4's RetrievalHead). */
+START_TEST(model_retrieval_head_vs_loops) {
+    ssm_model_config cfg = tiny(SSM_NORM_LAYER, 1, 1, SSM_POOL_MEAN);
+    cfg.dropout = cfg.lcfg.dropout = 0;
+    cfg.retrieval = 1;
+    ssm_model *m = ssm_model_new(&cfg, SSM_F64, SSM_CPU);
+    ssm_model_init(m, 5);
+    int64_t H = cfg.lcfg.d_model, C = cfg.d_output;
+    ssm_model_config fcfg = cfg;
+    fcfg.retrieval = 0;
+    fcfg.d_output = H;
+    ssm_model *f = ssm_model_new(&fcfg, SSM_F64, SSM_CPU);
+    ssm_model_init(f, 99);
+    for (int i = 0; i < f->ps->n; i++) { /* the backbone's values, by name */
+        ssm_tensor *dst = f->ps->p[i], *src = ssm_params_find(m->ps, dst->name);
+        if (src) memcpy(dst->data, src->data, (size_t)dst->numel * sizeof(double));
+    }
+    double *dw = f->dec_W->data, *dbias = f->dec_b->data;
+    for (int64_t i = 0; i < H; i++) {
+        dbias[i] = 0;
+        for (int64_t j = 0; j < H; j++) dw[i * H + j] = i == j;
+    }
+    ssm_tensor *x, *pool_w;
+    retrieval_inputs(&x, &pool_w);
+    ssm_ctx *c = ssm_ctx_new(1);
+    c->training = 0;
+    double p[4][4], got[2][3];
+    ssm_tensor_to_host(ssm_model_forward(c, f, x, pool_w), p);
+    ssm_tensor_to_host(ssm_model_forward(c, m, x, pool_w), got);
+    const double *W0 = m->head_W->data, *b0 = m->head_b->data, *W2 = m->dec_W->data,
+                 *b2 = m->dec_b->data;
+    for (int b = 0; b < 2; b++) {
+        double feat[16], z[4];
+        for (int64_t j = 0; j < H; j++) {
+            double u = p[2 * b][j], v = p[2 * b + 1][j];
+            feat[j] = u, feat[H + j] = v, feat[2 * H + j] = u - v, feat[3 * H + j] = u * v;
+        }
+        for (int64_t i = 0; i < H; i++) {
+            double s = b0[i];
+            for (int64_t j = 0; j < 4 * H; j++) s += W0[i * 4 * H + j] * feat[j];
+            z[i] = s > 0 ? s : 0;
+        }
+        for (int64_t k = 0; k < C; k++) {
+            double s = b2[k];
+            for (int64_t i = 0; i < H; i++) s += W2[k * H + i] * z[i];
+            ck_assert_msg(fabs(got[b][k] - s) < 1e-12, "pair %d class %lld: %.17g, loops %.17g", b,
+                          (long long)k, got[b][k], s);
+        }
+    }
+    ssm_ctx_free(c);
+    ssm_tensor_free(x);
+    ssm_tensor_free(pool_w);
+    ssm_model_free(m);
+    ssm_model_free(f);
+}
+END_TEST
+
+START_TEST(model_retrieval_needs_pooling) {
+    ssm_model_config cfg = tiny(SSM_NORM_LAYER, 1, 1, SSM_POOL_NONE);
+    cfg.retrieval = 1;
+    ck_assert_ptr_null(ssm_model_new(&cfg, SSM_F32, SSM_CPU));
+    ck_assert_str_eq(ssm_last_error(), "model: the retrieval decoder needs pooling (mean or last)");
+}
+END_TEST
+
 START_TEST(model_same_seed_same_model) {
     ssm_model_config cfg = tiny(SSM_NORM_LAYER, 0, 1, SSM_POOL_MEAN);
     ssm_model *a = ssm_model_new(&cfg, SSM_F32, SSM_CPU), *b = ssm_model_new(&cfg, SSM_F32, SSM_CPU);
@@ -121,6 +231,9 @@ int main(void) {
     tcase_set_timeout(t, 120);
     tcase_add_test(t, model_gradcheck_norms);
     tcase_add_test(t, model_gradcheck_layers);
+    tcase_add_test(t, model_gradcheck_retrieval);
+    tcase_add_test(t, model_retrieval_head_vs_loops);
+    tcase_add_test(t, model_retrieval_needs_pooling);
     tcase_add_test(t, model_same_seed_same_model);
     tcase_add_test(t, model_rejects_unknown_layer);
     suite_add_tcase(s, t);

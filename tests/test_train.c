@@ -8,6 +8,7 @@
  *   - tools/ssmtrain on a tiny generated task: output files, resolved
  *     config.ini, metrics.jsonl, the final line, exact resume, --eval-only,
  *     config errors (exit 2), NaN/Inf (exit 3, last.h5 kept);
+ *   - tools/ssmtrain on the LRA Text and Retrieval fixtures (tests/data/imdb, aan);
  *   - every file in configs/ loads.
  * The binary is found in SSM_TOOLS_DIR (compiled in, or from the environment). */
 #define _GNU_SOURCE /* memmem */
@@ -633,7 +634,7 @@ START_TEST(eval_only_matches) {
     int rc = ssmtrain(dir, &out, cfg_path, "--out", run, "--set", "train.eval_every=8", NULL);
     ck_assert_msg(rc == 0, "exit %d:\n%s", rc, out);
     snprintf(best, sizeof best, "%s/ckpt/best.h5", run);
-    rc = ssmtrain(dir, &out2, cfg_path, "--eval-only", best, "--out", run, NULL);
+    rc = ssmtrain(dir, &out2, cfg_path, "--eval-only", best, NULL);
     ck_assert_msg(rc == 0, "exit %d:\n%s", rc, out2);
     ck_assert_str_eq(final_line(out2, f2, sizeof f2), final_line(out, f1, sizeof f1));
     free(out);
@@ -752,7 +753,7 @@ START_TEST(resume_bad_checkpoint) {
     ck_assert_msg(rc == 1, "exit %d:\n%s", rc, out);
     ck_assert_contains(out, "trunc.h5");
     free(out);
-    rc = ssmtrain(dir, &out, cfg_path, "--out", run, "--eval-only", trunc, NULL);
+    rc = ssmtrain(dir, &out, cfg_path, "--eval-only", trunc, NULL);
     ck_assert_msg(rc == 1, "exit %d:\n%s", rc, out);
     ck_assert_contains(out, "trunc.h5");
     ck_assert_ptr_null(strstr(out, "final:"));
@@ -800,6 +801,76 @@ START_TEST(nonfinite_stops) {
                       !strncmp(p, "norms.", 6) || !strncmp(p, "decoder.", 8),
                   "no parameter name in: %s", out);
     ck_assert_msg(same_file(ckpt, copy), "last.h5 changed");
+    free(out);
+    tu_rm_tree(dir);
+}
+END_TEST
+
+/* ------------------------------------------------------------ text tasks */
+
+/* A few steps of ssmtrain on the LRA Text fixtures (aclImdb tree and reviews.json.gz)
+ * and the Retrieval one (pairs through the retrieval decoder), and a missing data.path. */
+START_TEST(text_tasks_train) {
+    char dir[512], cfg_path[600], run[600], path[700], set_path[700];
+    tu_tmpdir(dir, sizeof dir);
+    snprintf(cfg_path, sizeof cfg_path, "%s/text.ini", dir);
+    spit_text(cfg_path, "[model]\nd_model = 8\nn_layers = 1\ndropout = 0\n[layer]\nd_state = 4\n"
+                        "[data]\ntask = text\n[train]\nbatch_size = 2\nmax_steps = 3\n"
+                        "log_every = 1\n");
+    static const struct { const char *data, *task, *tokenizer; } runs[] = {
+        {"imdb/aclImdb", "text", "char"}, {"imdb/reviews.json.gz", "text", "byte"},
+        {"aan", "retrieval", "char"}};
+    for (int i = 0; i < 3; i++) {
+        char task[64], tok[64];
+        snprintf(run, sizeof run, "%s/run%d", dir, i);
+        snprintf(set_path, sizeof set_path, "data.path=%s", tu_data(runs[i].data));
+        snprintf(task, sizeof task, "data.task=%s", runs[i].task);
+        snprintf(tok, sizeof tok, "data.tokenizer=%s", runs[i].tokenizer);
+        char *out;
+        int rc = ssmtrain(dir, &out, cfg_path, "--out", run, "--set", set_path, "--set", task,
+                          "--set", tok, NULL);
+        ck_assert_msg(rc == 0, "%s: exit %d:\n%s", runs[i].data, rc, out);
+        char fl[256];
+        double tl, ta;
+        ck_assert_int_eq(sscanf(final_line(out, fl, sizeof fl), "final: test_loss=%lf test_acc=%lf",
+                                &tl, &ta), 2);
+        ck_assert(isfinite(tl) && tl > 0);
+        free(out);
+        ssm_config c;
+        snprintf(path, sizeof path, "%s/config.ini", run);
+        ck_assert_msg(ssm_config_load(&c, path, NULL, 0) == SSM_OK, "%s", ssm_last_error());
+        int retrieval = !strcmp(runs[i].task, "retrieval");
+        ck_assert_int_eq(c.data.min_freq, retrieval ? 1 : 15); /* resolved */
+        ck_assert_int_eq(c.model.decoder, retrieval ? SSM_CFG_DEC_RETRIEVAL : SSM_CFG_DEC_LINEAR);
+        /* the embedding has a row per id: 3 specials (everything rarer than 15 is <unk>),
+         * 257 bytes, or the AAN fixture's 8 */
+        ssm_ckpt_contents cc;
+        snprintf(path, sizeof path, "%s/ckpt/last.h5", run);
+        ck_assert_msg(ssm_ckpt_read_contents(path, &cc) == SSM_OK, "%s", ssm_last_error());
+        int64_t want_vocab[3] = {3, 257, 8};
+        int found = 0;
+        for (int k = 0; k < cc.n; k++) {
+            if (!strcmp(cc.names[k], "encoder.weight")) {
+                ck_assert_int_eq(cc.values[k]->shape[0], want_vocab[i]);
+                found |= 1;
+            }
+            if (!strcmp(cc.names[k], "decoder.retrieval.classifier.0.weight")) {
+                ck_assert_int_eq(cc.values[k]->shape[0], 8);
+                ck_assert_int_eq(cc.values[k]->shape[1], 32);
+                found |= 2;
+            }
+        }
+        ck_assert_int_eq(found, retrieval ? 3 : 1);
+        ssm_ckpt_contents_free(&cc);
+    }
+    snprintf(run, sizeof run, "%s/missing", dir);
+    char *out;
+    int rc = ssmtrain(dir, &out, cfg_path, "--out", run, "--set", "data.path=/nonexistent/imdb",
+                      NULL);
+    ck_assert_int_eq(rc, 1); /* data that cannot be read; read before anything is written */
+    ck_assert_contains(out, "/nonexistent/imdb: no such file or folder (expected the aclImdb "
+                            "layout");
+    ck_assert_msg(!tu_exists(run), "%s was created", run);
     free(out);
     tu_rm_tree(dir);
 }
@@ -858,6 +929,7 @@ int main(void) {
     tcase_add_test(tool, config_error_exit_2);
     tcase_add_test(tool, resume_bad_checkpoint);
     tcase_add_test(tool, nonfinite_stops);
+    tcase_add_test(tool, text_tasks_train);
     suite_add_tcase(s, tool);
     TCase *cf = tcase_create("configs");
     tcase_add_test(cf, every_config_loads);

@@ -170,7 +170,7 @@ static const char *tools_dir(void) {
     return d;
 }
 
-int tu_run_toolv(const char *tool, const char *dir, char **out, va_list ap) {
+pid_t tu_spawn_toolv(const char *tool, const char *dir, va_list ap) {
     const char *argv[64];
     char prog[1024], log[1024];
     snprintf(prog, sizeof prog, "%s/%s", tools_dir(), tool);
@@ -194,12 +194,30 @@ int tu_run_toolv(const char *tool, const char *dir, char **out, va_list ap) {
         fprintf(stderr, "cannot run %s: %s\n", prog, strerror(errno));
         _exit(127);
     }
+    return pid;
+}
+
+pid_t tu_spawn_tool(const char *tool, const char *dir, ...) {
+    va_list ap;
+    va_start(ap, dir);
+    pid_t pid = tu_spawn_toolv(tool, dir, ap);
+    va_end(ap);
+    return pid;
+}
+
+int tu_wait_tool(pid_t pid, const char *tool, const char *dir, char **out) {
+    char log[1024];
+    snprintf(log, sizeof log, "%s/%s.log", dir, tool);
     int status;
     ck_assert_int_eq(waitpid(pid, &status, 0), pid);
     *out = tu_slurp(log, NULL);
     ck_assert_ptr_nonnull(*out);
     ck_assert_msg(!(WIFEXITED(status) && WEXITSTATUS(status) == 127), "%s", *out);
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+int tu_run_toolv(const char *tool, const char *dir, char **out, va_list ap) {
+    return tu_wait_tool(tu_spawn_toolv(tool, dir, ap), tool, dir, out);
 }
 
 int tu_run_tool(const char *tool, const char *dir, char **out, ...) {

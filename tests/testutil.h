@@ -49,6 +49,11 @@ void tu_spit(const char *path, const void *data, size_t n);
  * in dir/<tool>.log). Returns the exit status (-1: killed). */
 int tu_run_tool(const char *tool, const char *dir, char **out, ...);
 int tu_run_toolv(const char *tool, const char *dir, char **out, va_list ap);
+/* The same in two halves: start it (output to dir/<tool>.log), later wait for it. */
+#include <sys/types.h>
+pid_t tu_spawn_tool(const char *tool, const char *dir, ...);
+pid_t tu_spawn_toolv(const char *tool, const char *dir, va_list ap);
+int tu_wait_tool(pid_t pid, const char *tool, const char *dir, char **out);
 /* Path of a file under tests/data (static buffer); $SSM_TEST_DATA, when set, replaces
  * the tests/data path compiled in. */
 const char *tu_data(const char *name);

@@ -5,22 +5,31 @@
 #include <string.h>
 #include "log.h"
 
-/* Options that take a value; --set is the only repeatable one. */
+/* The options; arg NULL with flag set: takes no value. --set is the only repeatable one. */
 static const struct {
     const char *name, *arg, *help;
+    bool flag;
 } options[] = {
     {"--set", "SECTION.KEY=VALUE",
      "override one key of CONFIG.ini, checked like the file; repeatable, the last one wins "
-     "(keys: docs/CONFIG.md)"},
-    {"--resume", "CKPT.h5", "continue training from a checkpoint"},
+     "(keys: docs/CONFIG.md)", false},
+    {"--resume", "CKPT.h5",
+     "continue training from a checkpoint (its step, data position, optimizer and RNG state)", false},
     {"--out", "DIR",
-     "output folder: DIR/config.ini (the resolved config), checkpoints, logs (default: runs/NAME "
-     "for CONFIG .../NAME.ini)"},
-    {"--device", NULL, "same as --set train.device=..."},
-    {"--eval-only", "CKPT.h5", "evaluate a checkpoint on the validation and test sets; no training"},
+     "output folder: DIR/config.ini (the resolved config), metrics.jsonl, curves.png (loss "
+     "and accuracy, redrawn at each evaluation), ckpt/ (default: "
+     "runs/NAME for CONFIG .../NAME.ini; for .../NAME/config.ini, runs/NAME)", false},
+    {"--overwrite", NULL,
+     "start afresh in an --out folder that holds another run's files (they are removed)", true},
+    {"--device", NULL, "same as --set train.device=...", false},
+    {"--eval-only", "CKPT.h5",
+     "evaluate a checkpoint on the validation and test sets; no training, nothing written. "
+     "CONFIG.ini may be left out: the checkpoint's own config is used", false},
     {"--profile", "STEP",
-     "time every op of this run's training step STEP (from 1; 3 skips the warm-up) and print "
-     "the table"},
+     "time every op of this run's training step STEP (from 1; 3 skips the warm-up), print the "
+     "table on standard error and stop there, writing nothing", false},
+    {"--profile-continue", NULL, "with --profile: train on to the end after the profiled step",
+     true},
 };
 #define NOPT (sizeof options / sizeof options[0])
 
@@ -34,6 +43,21 @@ static void device_choices(char *buf, size_t n) {
     }
 }
 
+/* "  HEAD   help text" with the text wrapped at 80 columns under its first word. */
+static void help_line(FILE *f, const char *head, const char *help) {
+    enum { INDENT = 29, WIDTH = 80 };
+    int col = fprintf(f, "  %-26s", head), first = 1;
+    for (const char *w = help; *w;) {
+        size_t n = strcspn(w, " ");
+        if (!first && col + 1 + (int)n > WIDTH) col = fprintf(f, "\n%*s", INDENT - 1, "") - 1;
+        col += fprintf(f, " %.*s", (int)n, w);
+        first = 0;
+        w += n;
+        while (*w == ' ') w++;
+    }
+    fputc('\n', f);
+}
+
 void ssm_cli_usage(FILE *f, const char *prog) {
     char dev[64];
     device_choices(dev, sizeof dev);
@@ -41,20 +65,29 @@ void ssm_cli_usage(FILE *f, const char *prog) {
     p = p ? p + 1 : prog ? prog : "ssmtrain";
     fprintf(f,
             "Usage: %s CONFIG.ini [--set SECTION.KEY=VALUE]... [--resume CKPT.h5] [--out DIR]\n"
-            "       %*s [--device %s] [--eval-only CKPT.h5] [--profile STEP]\n"
+            "       %*s [--overwrite] [--device %s] [--profile STEP [--profile-continue]]\n"
+            "       %s [CONFIG.ini] --eval-only CKPT.h5 [--set ...] [--device ...]\n"
             "       %s --help | --version\n"
             "Train a state-space sequence model (S4, S4D, S5, Mamba) as CONFIG.ini says.\n\n"
             "Options (VALUE may also follow '=', as in --out=DIR):\n",
-            p, (int)strlen(p), "", dev, p);
+            p, (int)strlen(p), "", dev, p, p);
     for (size_t i = 0; i < NOPT; i++) {
         char head[128];
-        snprintf(head, sizeof head, "%s %s", options[i].name, options[i].arg ? options[i].arg : dev);
-        fprintf(f, "  %-26s %s\n", head, options[i].help);
+        snprintf(head, sizeof head, "%s%s%s", options[i].name, options[i].flag ? "" : " ",
+                 options[i].flag ? "" : options[i].arg ? options[i].arg : dev);
+        help_line(f, head, options[i].help);
     }
-    fprintf(f, "  %-26s %s\n", "-h, --help", "print this help and exit");
-    fprintf(f, "  %-26s %s\n", "-V, --version", "print the version and exit");
-    fputs("\nExit status: 0 on success, 1 when training fails, 2 for a bad command line or\n"
-          "configuration (then nothing is written).\n",
+    help_line(f, "-h, --help", "print this help and exit");
+    help_line(f, "-V, --version", "print the version and exit");
+    fputs("\nExit status:\n"
+          "  0    training finished (or nothing was left to train)\n"
+          "  1    a data, checkpoint or output file could not be read or written\n"
+          "  2    bad command line or configuration, or the --out folder holds another run\n"
+          "       or is in use (nothing is written)\n"
+          "  3    stopped on a NaN/Inf loss or gradient (the last checkpoint is kept)\n"
+          "  130  interrupted by SIGINT (Ctrl-C), 143 by SIGTERM: the current step was finished\n"
+          "       and DIR/ckpt/last.h5 written; continue with --resume (a second signal exits\n"
+          "       at once, leaving the checkpoints of before)\n",
           f);
 }
 
@@ -126,6 +159,11 @@ int ssm_cli_parse(ssm_cli *cli, int argc, char *const *argv) {
             o++;
         if (o == NOPT) return unknown_option(a);
         const char *name = options[o].name, *val;
+        if (options[o].flag) {
+            if (a[len] == '=') return ssm_error("option %s takes no value", name);
+            *(!strcmp(name, "--overwrite") ? &cli->overwrite : &cli->profile_continue) = 1;
+            continue;
+        }
         if (a[len] == '=')
             val = a + len + 1;
         else if (i + 1 < argc && !(argv[i + 1][0] == '-' && argv[i + 1][1] == '-'))
@@ -168,13 +206,31 @@ int ssm_cli_parse(ssm_cli *cli, int argc, char *const *argv) {
     }
     if (cli->resume && cli->eval_only)
         return ssm_error("options --resume and --eval-only exclude each other");
+    if (cli->eval_only) {
+        const char *extra = cli->out ? "--out" : cli->overwrite ? "--overwrite"
+                            : cli->profile_step ? "--profile" : NULL;
+        if (extra)
+            return ssm_error("option %s does nothing with --eval-only (it trains nothing and "
+                             "writes nothing)", extra);
+        return SSM_CLI_RUN;
+    }
+    if (cli->profile_continue && !cli->profile_step)
+        return ssm_error("option --profile-continue needs --profile STEP");
     if (!cli->config) return ssm_error("missing CONFIG.ini (see --help)");
     if (!cli->out) {
-        /* runs/NAME: runs of different configs do not overwrite each other. */
+        /* runs/NAME: runs of different configs do not overwrite each other. A saved
+         * runs/NAME/config.ini is named by its folder, so it does not write to runs/config. */
         const char *base = strrchr(cli->config, '/');
         base = base ? base + 1 : cli->config;
         size_t n = strlen(base);
         if (n > 4 && !strcmp(base + n - 4, ".ini")) n -= 4;
+        if (n == 6 && !strncmp(base, "config", 6) && base != cli->config) {
+            const char *end = base - 1, *start = end;
+            while (start > cli->config && start[-1] != '/') start--;
+            size_t pn = (size_t)(end - start);
+            bool dots = (pn == 1 && start[0] == '.') || (pn == 2 && !strncmp(start, "..", 2));
+            if (pn && !dots) base = start, n = pn;
+        }
         cli->out_owned = malloc(n + 6);
         SSM_CHECK(cli->out_owned, "ssm_cli_parse: out of memory");
         snprintf(cli->out_owned, n + 6, "runs/%.*s", (int)n, base);

@@ -1,6 +1,7 @@
 /* ssmtrain's command line:
  *   ssmtrain CONFIG.ini [--set section.key=value]... [--resume CKPT.h5] [--out DIR]
- *            [--device cpu|cuda] [--eval-only CKPT.h5] [--profile STEP]
+ *            [--overwrite] [--device cpu|cuda] [--profile STEP [--profile-continue]]
+ *   ssmtrain [CONFIG.ini] --eval-only CKPT.h5 [--set ...] [--device ...]
  *   ssmtrain --help | --version
  * Options take their value as the next argument or after '=' (--out=DIR).
  * The caller prints help/version (ssm_cli_parse only says which was asked)
@@ -15,7 +16,7 @@ enum { SSM_CLI_RUN = 0, SSM_CLI_HELP = 1, SSM_CLI_VERSION = 2 };
 #define SSM_EXIT_USAGE 2
 
 typedef struct {
-    const char *config;      /* CONFIG.ini */
+    const char *config;      /* CONFIG.ini; NULL only with --eval-only (the checkpoint's) */
     const char **sets;       /* the --set values in order, "section.key=value" */
     size_t n_sets;
     const char *resume;      /* --resume CKPT.h5, or NULL */
@@ -23,6 +24,8 @@ typedef struct {
     const char *device;      /* --device, or NULL: train.device of the config */
     const char *out;         /* --out DIR, default "runs/NAME" for CONFIG .../NAME.ini */
     long profile_step;       /* --profile STEP (this run's steps, from 1), or 0 */
+    int profile_continue;    /* --profile-continue */
+    int overwrite;           /* --overwrite */
     char *out_owned;         /* storage of the default out */
 } ssm_cli;
 

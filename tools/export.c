@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include "log.h"
+#include "rundir.h"
 #include "json.h"
 #include "replace_file.h"
 #include "safetensors.h"
@@ -176,9 +177,9 @@ int ssm_export(const ssm_ckpt_contents *c, ssm_export_format fmt, const char *di
         free(l.kv);
         return SSM_ERR;
     }
-    if (mkdir(dir, 0777) != 0 && errno != EEXIST) {
+    if (ssm_mkdirs(dir) != SSM_OK) { /* parents too, as ssmtrain --out */
         free(l.kv);
-        return ssm_error("%s: cannot create the output folder: %s", dir, strerror(errno));
+        return SSM_ERR;
     }
     /* tensors: every one under its name; a Mamba LM also gets its tied head
      * (mamba_ssm's state_dict has lm_head.weight), BatchNorm its counter */

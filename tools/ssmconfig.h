@@ -27,6 +27,9 @@ typedef enum { SSM_CFG_ENC_LINEAR = 0, SSM_CFG_ENC_EMBEDDING } ssm_cfg_encoder;
 typedef enum { SSM_CFG_LAYER_S4 = 0, SSM_CFG_LAYER_S4D, SSM_CFG_LAYER_S5, SSM_CFG_LAYER_MAMBA } ssm_cfg_layer;
 typedef enum { SSM_CFG_NORM_LAYER = 0, SSM_CFG_NORM_RMS, SSM_CFG_NORM_BATCH } ssm_cfg_norm;
 typedef enum { SSM_CFG_POOL_MEAN = 0, SSM_CFG_POOL_LAST, SSM_CFG_POOL_NONE } ssm_cfg_pooling;
+/* AUTO resolves to RETRIEVAL for data.task = retrieval, else LINEAR. */
+typedef enum { SSM_CFG_DEC_AUTO = 0, SSM_CFG_DEC_LINEAR, SSM_CFG_DEC_RETRIEVAL } ssm_cfg_decoder;
+typedef enum { SSM_CFG_TOK_CHAR = 0, SSM_CFG_TOK_BYTE } ssm_cfg_tokenizer;
 /* AUTO is resolved by ssm_config_resolve(), never seen after ssm_config_load(). */
 typedef enum {
     SSM_CFG_INIT_AUTO = 0, SSM_CFG_INIT_LEGS, SSM_CFG_INIT_LIN, SSM_CFG_INIT_INV, SSM_CFG_INIT_REAL
@@ -54,6 +57,11 @@ typedef enum {
     SSM_CFG_DATA_NTASKS
 } ssm_cfg_data_task;
 typedef enum { SSM_CFG_METRIC_VAL_ACC = 0, SSM_CFG_METRIC_VAL_LOSS } ssm_cfg_metric;
+/* Pixel orders of image tasks (data.permute) and Pathfinder's difficulty folders. */
+typedef enum { SSM_CFG_PERMUTE_NONE = 0, SSM_CFG_PERMUTE_BITREVERSAL, SSM_CFG_PERMUTE_RANDOM } ssm_cfg_permute;
+typedef enum {
+    SSM_CFG_PF_BASELINE = 0, SSM_CFG_PF_LENGTH_9, SSM_CFG_PF_LENGTH_14
+} ssm_cfg_pf_difficulty;
 
 typedef struct {
     ssm_cfg_model_task task;
@@ -66,6 +74,7 @@ typedef struct {
     bool prenorm;
     double dropout;
     ssm_cfg_pooling pooling;
+    ssm_cfg_decoder decoder;
     bool residual, tie_embeddings;
 } ssm_cfg_model_section;
 
@@ -91,6 +100,12 @@ typedef struct {
     int64_t vocab;   /* generated token tasks, specials included; 0 = default until resolved */
     int64_t n_copy;                      /* selective_copy */
     int64_t max_depth, max_args, min_len; /* listops generator */
+    bool grayscale;                       /* image: LRA Image (true) or sCIFAR (false) */
+    ssm_cfg_permute permute;              /* mnist, image */
+    int64_t permute_seed;                 /* permute = random */
+    ssm_cfg_pf_difficulty difficulty;     /* pathfinder, pathx */
+    ssm_cfg_tokenizer tokenizer;         /* text, retrieval */
+    int64_t min_freq;                    /* text, retrieval (char); 0 = default until resolved */
 } ssm_cfg_data_section;
 
 typedef struct {
@@ -198,7 +213,7 @@ int ssm_config_load_ex(ssm_config *c, const char *path, const char *text,
  * filled struct, e.g. after the trainer set d_input from the data. */
 int ssm_config_check(const ssm_config *c);
 /* Replace automatic values that depend only on the config (init, discretization,
- * d_state, dt_rank, seq_len, vocab) by what they stand for. Idempotent.
+ * d_state, dt_rank, decoder, seq_len, vocab, min_freq) by what they stand for. Idempotent.
  * d_input and n_classes (0 = from data) are left to the trainer. */
 void ssm_config_resolve(ssm_config *c);
 

@@ -1,15 +1,21 @@
 /* ssmtrain: train a state-space sequence model from an INI config.
  *   ssmtrain CONFIG.ini [--set section.key=value]... [--resume CKPT.h5] [--out DIR]
- *            [--device cpu|cuda] [--eval-only CKPT.h5]
- * Exit codes: 0 done, 1 data/IO error, 2 bad command line or config, 3 NaN/Inf. */
+ *            [--overwrite] [--device cpu|cuda] [--profile STEP [--profile-continue]]
+ *   ssmtrain [CONFIG.ini] --eval-only CKPT.h5
+ * Exit statuses: cli.c's --help (0 done, 1 data/IO, 2 usage/config/folder, 3 NaN/Inf,
+ * 128 + signal after an interrupt that saved last.h5). */
 #ifdef HAVE_CONFIG_H
 #include <config.h>
 #endif
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include "cli.h"
+#include "interrupt.h"
 #include "log.h"
+#include "rundir.h"
 #include "trainer.h"
 
 static int fail(int code) {
@@ -22,32 +28,106 @@ static int file_exists(const char *path) {
     return stat(path, &s) == 0;
 }
 
-/* Test metrics with best.h5 (or the current model), printed as the final line. */
-static int final_test(ssm_trainer *t) {
-    char best[700];
+static double wall_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static void fmt_hms(double s, char *buf, size_t n) {
+    long v = (long)(s + 0.5);
+    snprintf(buf, n, "%ld:%02ld:%02ld", v / 3600, v / 60 % 60, v % 60);
+}
+
+/* The test set on best.h5 (or the final model without one), the summary, and the
+ * final line. */
+static int final_test(ssm_trainer *t, double t0) {
+    char best[700], used[800], wall[32];
     snprintf(best, sizeof best, "%s/best.h5", t->ckpt_dir);
-    if (file_exists(best) && ssm_trainer_resume(t, best, 0) != SSM_OK) return fail(SSM_EXIT_DATA);
+    int64_t step = t->st.step;
+    const char *which = "last";
+    if (file_exists(best)) {
+        if (ssm_trainer_resume(t, best, 0) != SSM_OK) return fail(SSM_EXIT_DATA);
+        step = t->ckpt_step;
+        which = "best";
+    }
+    const char *metric = t->cfg->checkpoint.metric == SSM_CFG_METRIC_VAL_ACC ? "val_acc" : "val_loss";
+    fmt_hms(wall_s() - t0, wall, sizeof wall);
+    snprintf(used, sizeof used, "%s/%s.h5 (step %lld)", t->ckpt_dir, which, (long long)step);
+    printf("summary: best %s %.4f; test on %s; %lld steps, wall time %s; outputs in %s/\n", metric,
+           t->st.best_metric, used, (long long)t->st.step, wall, t->out_dir);
+    if (t->data.test->n == 0) {
+        printf("final: no test set (data.n_test = 0); best %s=%.4f\n", metric, t->st.best_metric);
+        return 0;
+    }
     double loss, acc;
     ssm_trainer_evaluate(t, t->data.test, &loss, &acc);
-    if (t->metrics) {
-        fprintf(t->metrics, "{\"step\": %lld, \"epoch\": %lld, \"split\": \"test\", \"loss\": "
-                "%.9g, \"acc\": %.6f}\n", (long long)t->st.step, (long long)t->st.epoch, loss, acc);
-        fflush(t->metrics);
-    }
+    ssm_metrics_write(&t->metrics, &(ssm_metrics_row){.step = t->st.step,
+                                                      .epoch = ssm_trainer_epoch(t),
+                                                      .split = "test", .loss = loss, .acc = acc,
+                                                      .ckpt = which, .ckpt_step = step});
     printf("final: test_loss=%.4f test_acc=%.4f\n", loss, acc);
     return 0;
 }
 
-int main(int argc, char **argv) {
-    ssm_cli cli;
-    int r = ssm_cli_parse(&cli, argc, argv);
-    if (r == SSM_CLI_HELP) {
-        ssm_cli_usage(stdout, argv[0]);
-        ssm_cli_free(&cli);
+/* --eval-only: validation and test of a checkpoint; writes nothing. */
+static int eval_only(ssm_trainer *t, const char *ckpt) {
+    if (ssm_trainer_resume(t, ckpt, 0) != SSM_OK) return fail(SSM_EXIT_DATA);
+    double loss, acc;
+    ssm_trainer_evaluate(t, t->data.val, &loss, &acc);
+    printf("%s (step %lld): val_loss=%.4f val_acc=%.4f\n", ckpt, (long long)t->ckpt_step, loss, acc);
+    if (t->data.test->n == 0) {
+        printf("final: no test set (data.n_test = 0)\n");
         return 0;
     }
-    if (r == SSM_CLI_VERSION) {
-        printf("ssmtrain %s\n", PACKAGE_VERSION);
+    ssm_trainer_evaluate(t, t->data.test, &loss, &acc);
+    printf("final: test_loss=%.4f test_acc=%.4f\n", loss, acc);
+    return 0;
+}
+
+/* The config of --eval-only without CONFIG.ini: the checkpoint's own, with --set on top. */
+static int config_of_checkpoint(const ssm_cli *cli, ssm_config *cfg) {
+    ssm_ckpt_contents c;
+    if (ssm_ckpt_read_contents(cli->eval_only, &c) != SSM_OK) return SSM_ERR;
+    size_t n = cli->n_sets;
+    const char **sets = malloc((n + 1) * sizeof *sets);
+    SSM_CHECK(sets, "ssmtrain: out of memory");
+    for (size_t i = 0; i < n; i++) sets[i] = cli->sets[i];
+    char dev[64];
+    if (cli->device) snprintf(dev, sizeof dev, "train.device=%s", cli->device), sets[n++] = dev;
+    char name[700];
+    snprintf(name, sizeof name, "%s (its config)", cli->eval_only);
+    int rc = ssm_config_load_string(cfg, c.config, name, sets, n);
+    free(sets);
+    ssm_ckpt_contents_free(&c);
+    return rc;
+}
+
+/* After --resume: where the run stands. 1: train on; 0: nothing left (said so); SSM_ERR. */
+static int resume_point(const ssm_trainer *t, const char *ckpt) {
+    int64_t step = t->st.step, total = t->total_steps;
+    if (step > total)
+        return ssm_error("%s is at step %lld, past this run's %lld steps (train.max_steps, or "
+                         "train.epochs x %lld steps an epoch): raise train.max_steps above %lld "
+                         "to train on", ckpt, (long long)step, (long long)total,
+                         (long long)t->steps_per_epoch, (long long)step);
+    if (step == total) {
+        printf("nothing left to train: %s is at step %lld, the run's last (raise train.max_steps "
+               "to train on; --eval-only %s evaluates it)\n", ckpt, (long long)step, ckpt);
+        return 0;
+    }
+    printf("resuming from step %lld (epoch %.2f) of %s\n", (long long)step, ssm_trainer_epoch(t),
+           ckpt);
+    return 1;
+}
+
+int main(int argc, char **argv) {
+    double t0 = wall_s();
+    ssm_cli cli;
+    int r = ssm_cli_parse(&cli, argc, argv);
+    if (r == SSM_CLI_HELP || r == SSM_CLI_VERSION) {
+        if (r == SSM_CLI_HELP) ssm_cli_usage(stdout, argv[0]);
+        else printf("ssmtrain %s\n", PACKAGE_VERSION);
         ssm_cli_free(&cli);
         return 0;
     }
@@ -57,33 +137,50 @@ int main(int argc, char **argv) {
         return SSM_EXIT_USAGE;
     }
     ssm_config cfg;
-    if (ssm_cli_load_config(&cli, &cfg) != SSM_OK) {
+    int cfg_rc = cli.config ? ssm_cli_load_config(&cli, &cfg) : config_of_checkpoint(&cli, &cfg);
+    if (cfg_rc != SSM_OK) {
+        int code = cli.config ? SSM_EXIT_USAGE : SSM_EXIT_DATA;
         ssm_cli_free(&cli);
-        return fail(SSM_EXIT_USAGE);
+        return fail(code);
     }
     ssm_trainer t;
-    int rc = 0;
-    if (ssm_trainer_init(&t, &cfg, cli.out) != SSM_OK) {
-        rc = fail(SSM_EXIT_USAGE);
+    ssm_rundir dir = {.lock_fd = -1};
+    int rc = 0, refused, init = ssm_trainer_init(&t, &cfg, cli.out ? cli.out : ".");
+    if (init != SSM_OK) {
+        rc = fail(init);
     } else if (cli.eval_only) {
-        if (ssm_trainer_resume(&t, cli.eval_only, 0) != SSM_OK) {
-            rc = fail(SSM_EXIT_DATA);
-        } else {
-            double loss, acc;
-            ssm_trainer_evaluate(&t, t.data.test, &loss, &acc);
-            printf("final: test_loss=%.4f test_acc=%.4f\n", loss, acc);
-        }
+        rc = eval_only(&t, cli.eval_only);
     } else if (cli.resume && ssm_trainer_resume(&t, cli.resume, 1) != SSM_OK) {
         rc = fail(SSM_EXIT_DATA);
     } else {
-        printf("ssmtrain %s: %s model, %lld parameters, %lld steps on %s; writing %s\n",
-               PACKAGE_VERSION, t.model->cfg.layer, (long long)t.model->ps->numel,
-               (long long)t.total_steps, ssm_device_name(cfg.train.device), t.out_dir);
+        t.config_path = cli.config;
         t.profile_step = cli.profile_step;
-        rc = ssm_trainer_run(&t);
-        if (rc) fail(rc);
-        else rc = final_test(&t);
+        t.profile_continue = cli.profile_continue;
+        t.write_outputs = !cli.profile_step || cli.profile_continue;
+        int go = cli.resume ? resume_point(&t, cli.resume) : 1;
+        if (go == SSM_ERR) {
+            rc = fail(SSM_EXIT_USAGE);
+        } else if (go && cli.profile_step > t.total_steps - t.st.step) {
+            ssm_error("--profile %ld: this run has %lld step(s) to go (1 .. %lld)", cli.profile_step,
+                      (long long)(t.total_steps - t.st.step), (long long)(t.total_steps - t.st.step));
+            rc = fail(SSM_EXIT_USAGE);
+        } else if (go && t.write_outputs &&
+                   ssm_rundir_open(&dir, t.out_dir, t.ckpt_dir, cli.resume, cli.overwrite, &refused) !=
+                       SSM_OK) {
+            rc = fail(refused ? SSM_EXIT_USAGE : SSM_EXIT_DATA);
+        } else if (go) {
+            printf("ssmtrain %s: %s model, %lld parameters, %lld steps on %s; %s%s\n",
+                   PACKAGE_VERSION, t.model->cfg.layer, (long long)t.model->ps->numel,
+                   (long long)t.total_steps, ssm_device_name(cfg.train.device),
+                   t.write_outputs ? "writing " : "profiling, writing nothing",
+                   t.write_outputs ? t.out_dir : "");
+            ssm_interrupt_install();
+            rc = ssm_trainer_run(&t);
+            if (rc > 0 && rc < 128) fail(rc);
+            else if (rc == 0 && t.write_outputs) rc = final_test(&t, t0);
+        }
     }
+    ssm_rundir_close(&dir);
     ssm_trainer_free(&t);
     ssm_cli_free(&cli);
     return rc;

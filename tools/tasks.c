@@ -2,9 +2,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "aan.h"
+#include "cifar.h"
 #include "idx.h"
+#include "imdb.h"
 #include "listops.h"
 #include "log.h"
+#include "pathfinder.h"
+#include "permute.h"
 #include "synthetic.h"
 
 /* Generated ListOps: one pool of unique expressions split into train/val/test. */
@@ -101,6 +106,103 @@ static int mnist(const ssm_config *c, ssm_task_data *out) {
     return SSM_OK;
 }
 
+static ssm_text_opts text_opts(const ssm_config *c) {
+    return (ssm_text_opts){.tokenizer = c->data.tokenizer == SSM_CFG_TOK_BYTE ? SSM_TEXT_BYTE
+                                                                               : SSM_TEXT_CHAR,
+                           .max_len = c->data.seq_len, .min_freq = c->data.min_freq};
+}
+
+/* IMDB has no validation split: LRA and S4 (val_split 0) validate on the test split. */
+static int text(const ssm_config *c, ssm_task_data *out) {
+    ssm_text_opts o = text_opts(c);
+    if (ssm_imdb_read(c->data.path, &o, &out->train, &out->test) != SSM_OK) return SSM_ERR;
+    out->val = out->test;
+    return SSM_OK;
+}
+
+static int retrieval(const ssm_config *c, ssm_task_data *out) {
+    ssm_text_opts o = text_opts(c);
+    return ssm_aan_read(c->data.path, &o, &out->train, &out->val, &out->test);
+}
+
+/* CIFAR-10 (LRA Image, sCIFAR): the last data.val_fraction of the training records (in
+ * file order, data_batch_1 to 5) for validation, as LRA's tfds train[90%:], independent of
+ * the seed; S4 takes a random_split with seed 42 instead, which only torch reproduces. */
+static int image(const ssm_config *c, ssm_task_data *out) {
+    char paths[6][600];
+    const char *train_paths[5];
+    for (int i = 0; i < 5; i++) {
+        snprintf(paths[i], sizeof paths[i], "%s/data_batch_%d.bin", c->data.path, i + 1);
+        train_paths[i] = paths[i];
+    }
+    snprintf(paths[5], sizeof paths[5], "%s/test_batch.bin", c->data.path);
+    const char *test_path = paths[5];
+    ssm_dataset *train;
+    if (ssm_cifar_read(train_paths, 5, c->data.grayscale, &train) != SSM_OK) return SSM_ERR;
+    if (ssm_cifar_read(&test_path, 1, c->data.grayscale, &out->test) != SSM_OK) {
+        ssm_dataset_free(train);
+        return SSM_ERR;
+    }
+    int64_t n = train->n, n_val = (int64_t)(c->data.val_fraction * (double)n);
+    if (n_val < 1 || n_val >= n) {
+        ssm_dataset_free(train);
+        return ssm_error("data.val_fraction = %g leaves no training or no validation images "
+                         "of %lld", c->data.val_fraction, (long long)n);
+    }
+    int64_t *idx = malloc(sizeof(int64_t) * (size_t)n);
+    SSM_CHECK(idx, "image: out of memory");
+    for (int64_t i = 0; i < n; i++) idx[i] = i;
+    out->train = ssm_dataset_subset(train, idx, n - n_val);
+    out->val = ssm_dataset_subset(train, idx + n - n_val, n_val);
+    free(idx);
+    ssm_dataset_free(train);
+    return SSM_OK;
+}
+
+/* Pathfinder / Path-X: S4 splits the images 80/10/10 with torch's random_split(seed 42);
+ * we split a Philox permutation of fixed seed 42 the same way (train, then val, then
+ * test), so the split is the same for every train.seed, though not torch's. */
+static int pathfinder(const ssm_config *c, int side, ssm_task_data *out) {
+    char diff[64];
+    ssm_config_get(c, "data.difficulty", diff, sizeof diff);
+    ssm_dataset *all;
+    int64_t skipped;
+    if (ssm_pathfinder_read(c->data.path, diff, side, &all, &skipped) != SSM_OK) return SSM_ERR;
+    int64_t n = all->n, n_val = (int64_t)(0.1 * (double)n), n_test = n_val,
+            n_train = n - n_val - n_test;
+    if (n_val < 1) {
+        ssm_dataset_free(all);
+        return ssm_error("%s/%s: %lld images, too few for a 80/10/10 split", c->data.path, diff,
+                         (long long)n);
+    }
+    int64_t *perm = malloc(sizeof(int64_t) * (size_t)n);
+    SSM_CHECK(perm, "pathfinder: out of memory");
+    ssm_shuffle_order(42, -1, n, perm);
+    out->train = ssm_dataset_subset(all, perm, n_train);
+    out->val = ssm_dataset_subset(all, perm + n_train, n_val);
+    out->test = ssm_dataset_subset(all, perm + n_train + n_val, n_test);
+    free(perm);
+    ssm_dataset_free(all);
+    ssm_info("%s: %lld images (%lld empty skipped): %lld train, %lld val, %lld test", diff,
+             (long long)n, (long long)skipped, (long long)n_train, (long long)n_val,
+             (long long)n_test);
+    return SSM_OK;
+}
+
+/* data.permute: the same pixel order for every split. */
+static void permute_pixels(const ssm_config *c, ssm_task_data *d) {
+    if (c->data.permute == SSM_CFG_PERMUTE_NONE) return;
+    int64_t L = d->train->longest;
+    int64_t *perm = malloc(sizeof(int64_t) * (size_t)L);
+    SSM_CHECK(perm, "permute: out of memory");
+    if (c->data.permute == SSM_CFG_PERMUTE_BITREVERSAL) ssm_perm_bitreversal(L, perm);
+    else ssm_perm_numpy((uint32_t)c->data.permute_seed, L, perm);
+    ssm_dataset_permute(d->train, perm, L);
+    ssm_dataset_permute(d->val, perm, L);
+    ssm_dataset_permute(d->test, perm, L);
+    free(perm);
+}
+
 /* ListOps ids as the official S4 loader numbers them (from the training split). */
 static void listops_official_ids(ssm_task_data *d) {
     int32_t map[SSM_LO_VOCAB];
@@ -121,7 +223,18 @@ int ssm_task_load(const ssm_config *c, ssm_task_data *out) {
     case SSM_CFG_DATA_SELECTIVE_COPY: rc = synthetic(c, SSM_SYNTH_SELECTIVE_COPY, out); break;
     case SSM_CFG_DATA_INDUCTION: rc = synthetic(c, SSM_SYNTH_INDUCTION, out); break;
     case SSM_CFG_DATA_RECALL: rc = synthetic(c, SSM_SYNTH_RECALL, out); break;
-    case SSM_CFG_DATA_MNIST: rc = mnist(c, out); break;
+    case SSM_CFG_DATA_MNIST:
+        rc = mnist(c, out);
+        if (rc == SSM_OK) permute_pixels(c, out);
+        break;
+    case SSM_CFG_DATA_IMAGE:
+        rc = image(c, out);
+        if (rc == SSM_OK) permute_pixels(c, out);
+        break;
+    case SSM_CFG_DATA_PATHFINDER: rc = pathfinder(c, 32, out); break;
+    case SSM_CFG_DATA_PATHX: rc = pathfinder(c, 128, out); break;
+    case SSM_CFG_DATA_TEXT: rc = text(c, out); break;
+    case SSM_CFG_DATA_RETRIEVAL: rc = retrieval(c, out); break;
     default: {
         char name[64];
         ssm_config_get(c, "data.task", name, sizeof name);
@@ -134,7 +247,7 @@ int ssm_task_load(const ssm_config *c, ssm_task_data *out) {
 
 void ssm_task_free(ssm_task_data *d) {
     ssm_dataset_free(d->train);
-    ssm_dataset_free(d->val);
+    if (d->val != d->test) ssm_dataset_free(d->val); /* text: one dataset for both */
     ssm_dataset_free(d->test);
     memset(d, 0, sizeof *d);
 }

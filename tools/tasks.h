@@ -6,7 +6,7 @@
 #include "ssmconfig.h"
 
 typedef struct {
-    ssm_dataset *train, *val, *test;
+    ssm_dataset *train, *val, *test; /* val may be test itself (text) */
 } ssm_task_data;
 
 /* SSM_ERR with a message naming the file or key when the data cannot be had. */

@@ -8,8 +8,12 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include "curves.h"
 #include "log.h"
+#include "interrupt.h"
 #include "ops.h"
+#include "replace_file.h"
+#include "rundir.h"
 
 static double now_s(void) {
     struct timespec ts;
@@ -58,6 +62,10 @@ static int model_config(const ssm_config *c, const ssm_task_data *d, ssm_model_c
     m->dropout = c->model.dropout;
     static const ssm_pool_kind pools[] = {SSM_POOL_MEAN, SSM_POOL_LAST, SSM_POOL_NONE};
     m->pool = pools[c->model.pooling];
+    m->retrieval = c->model.decoder == SSM_CFG_DEC_RETRIEVAL;
+    if (m->retrieval != (d->train->n_seq == 2))
+        return ssm_error("model.decoder = %s, but the data has %d sequence(s) per example",
+                         m->retrieval ? "retrieval" : "linear", d->train->n_seq);
     /* language modelling on Mamba layers with tied embeddings: the official Mamba LM */
     m->mamba_lm = lm && c->model.layer == SSM_CFG_LAYER_MAMBA && c->model.tie_embeddings;
     if (m->embedding && d->train->vocab_size > m->d_input)
@@ -79,13 +87,13 @@ int ssm_trainer_init(ssm_trainer *t, const ssm_config *cfg, const char *out_dir)
         snprintf(t->ckpt_dir, sizeof t->ckpt_dir, "%s/%s", out_dir, cfg->checkpoint.dir);
     if (cfg->train.threads > 0) omp_set_num_threads((int)cfg->train.threads);
     if (cfg->train.device == SSM_CUDA && !ssm_device_available(SSM_CUDA))
-        return ssm_error("train.device = cuda, but no CUDA device is available");
+        return ssm_error("train.device = cuda, but no CUDA device is available"), SSM_EXIT_CONFIG;
     ssm_kernels_for(cfg->train.device)->set_gemm_tf32(cfg->train.tf32);
-    if (ssm_task_load(cfg, &t->data) != SSM_OK) return SSM_ERR;
+    if (ssm_task_load(cfg, &t->data) != SSM_OK) return SSM_EXIT_DATA;
     ssm_model_config mc;
-    if (model_config(cfg, &t->data, &mc) != SSM_OK) return SSM_ERR;
+    if (model_config(cfg, &t->data, &mc) != SSM_OK) return SSM_EXIT_CONFIG;
     t->model = ssm_model_new(&mc, SSM_F32, cfg->train.device);
-    if (!t->model) return SSM_ERR;
+    if (!t->model) return SSM_EXIT_CONFIG;
     ssm_model_init(t->model, (uint64_t)cfg->train.seed);
     const ssm_cfg_optim_section *o = &cfg->optim;
     t->opt = ssm_optim_new(o->optimizer, t->model->ps, o->lr, o->weight_decay);
@@ -102,7 +110,12 @@ int ssm_trainer_init(ssm_trainer *t, const ssm_config *cfg, const char *out_dir)
     ssm_loader *l = ssm_loader_new(t->data.train, &lo);
     int64_t per_epoch = ssm_loader_batches_per_epoch(l);
     ssm_loader_free(l);
+    t->steps_per_epoch = per_epoch;
     t->total_steps = cfg->train.max_steps > 0 ? cfg->train.max_steps : cfg->train.epochs * per_epoch;
+    if (cfg->train.batch_size > t->data.train->n)
+        fprintf(stderr, "ssmtrain: warning: train.batch_size = %lld is larger than the training set "
+                "(%lld examples): every step takes the whole set\n", (long long)cfg->train.batch_size,
+                (long long)t->data.train->n);
     t->sched = (ssm_lr_schedule){.kind = o->schedule, .warmup_steps = o->warmup_steps,
                                  .total_steps = o->decay_steps ? o->decay_steps : t->total_steps,
                                  .min_factor = o->min_lr_ratio,
@@ -115,6 +128,7 @@ int ssm_trainer_init(ssm_trainer *t, const ssm_config *cfg, const char *out_dir)
     snprintf(t->st.config, sizeof t->st.config, "%s", ini);
     free(ini);
     t->tty = isatty(STDOUT_FILENO);
+    t->write_outputs = 1;
     return SSM_OK;
 }
 
@@ -123,12 +137,13 @@ void ssm_trainer_free(ssm_trainer *t) {
     ssm_optim_free(t->opt);
     ssm_model_free(t->model);
     ssm_task_free(&t->data);
-    if (t->metrics) fclose(t->metrics);
+    ssm_metrics_close(&t->metrics);
 }
 
 int ssm_trainer_resume(ssm_trainer *t, const char *ckpt, int with_optim) {
     ssm_train_state st = t->st;
     if (ssm_ckpt_load(ckpt, t->model, with_optim ? t->opt : NULL, &st) != SSM_OK) return SSM_ERR;
+    t->ckpt_step = st.step;
     if (with_optim) {
         memcpy(st.config, t->st.config, sizeof st.config); /* the run's config, not the old one */
         t->st = st;
@@ -151,12 +166,10 @@ static dev_batch to_device(ssm_trainer *t, const ssm_batch *b) {
     const int32_t *len = b->lengths->data;
     if (t->model->cfg.embedding) {
         d.tokens = ssm_tensor_to(a, b->tokens, dev);
-    } else { /* features in [0, 1]: value / (vocabulary - 1), e.g. pixel bytes / 255 */
+    } else { /* features as the data set defines them (dataset.h: feat_scale) */
         int64_t C = b->tokens->ndim == 3 ? b->tokens->shape[2] : 1;
         ssm_tensor *f = ssm_tensor_arena(a, SSM_F32, SSM_CPU, SSM_DIMS(B, L, C));
-        double scale = 1.0 / (double)(t->data.train->vocab_size > 1 ? t->data.train->vocab_size - 1 : 1);
-        const int32_t *tok = b->tokens->data;
-        for (int64_t i = 0; i < B * L * C; i++) ((float *)f->data)[i] = (float)(tok[i] * scale);
+        ssm_dataset_features(t->data.train, b->tokens->data, B * L * C, f->data);
         d.tokens = ssm_tensor_to(a, f, dev);
     }
     for (int64_t i = 0; i < B; i++) d.n_tokens += len[i];
@@ -225,30 +238,9 @@ void ssm_trainer_evaluate(ssm_trainer *t, const ssm_dataset *d, double *loss, do
     *acc = count ? (double)correct / (double)count : 0;
 }
 
-static int mkdirs(const char *path) {
-    char buf[600];
-    snprintf(buf, sizeof buf, "%s", path);
-    for (char *p = buf + 1;; p++) {
-        if (*p == '/' || !*p) {
-            char save = *p;
-            *p = 0;
-            if (mkdir(buf, 0777) != 0 && errno != EEXIST)
-                return ssm_error("%s: cannot create directory: %s", buf, strerror(errno));
-            if (!save) return SSM_OK;
-            *p = save;
-        }
-    }
-}
-
-static void log_metrics(ssm_trainer *t, const char *split, double loss, double acc, double lr,
-                        double gnorm, double tps) {
-    fprintf(t->metrics, "{\"step\": %lld, \"epoch\": %lld, \"split\": \"%s\", \"loss\": %.9g, "
-            "\"acc\": %.6f", (long long)t->st.step, (long long)t->st.epoch, split, loss, acc);
-    if (!strcmp(split, "train"))
-        fprintf(t->metrics, ", \"lr\": %.9g, \"grad_norm\": %.9g, \"tokens_per_s\": %.1f", lr,
-                gnorm, tps);
-    fprintf(t->metrics, "}\n");
-    fflush(t->metrics);
+double ssm_trainer_epoch(const ssm_trainer *t) {
+    int64_t n = t->data.train->n;
+    return (double)t->st.epoch + (n ? (double)t->st.data_index / (double)n : 0);
 }
 
 static void fmt_time(double s, char *buf, size_t n) {
@@ -276,8 +268,8 @@ static void progress(ssm_trainer *t, double loss, double acc, double lr, double 
         printf("\r[%s] step %lld/%lld  loss %.4f  acc %.3f  lr %.2e  %.0f tok/s  ETA %s ", bar,
                (long long)t->st.step, (long long)t->total_steps, loss, acc, lr, tps, e);
     } else {
-        printf("step %lld/%lld epoch %lld loss %.4f acc %.4f lr %.3e tok/s %.0f eta %s\n",
-               (long long)t->st.step, (long long)t->total_steps, (long long)t->st.epoch, loss, acc,
+        printf("step %lld/%lld epoch %.2f loss %.4f acc %.4f lr %.3e tok/s %.0f eta %s\n",
+               (long long)t->st.step, (long long)t->total_steps, ssm_trainer_epoch(t), loss, acc,
                lr, tps, e);
     }
     fflush(stdout);
@@ -292,9 +284,15 @@ static int save(ssm_trainer *t, const char *name) {
 
 /* Validation, best/last checkpoints. */
 static int validate(ssm_trainer *t) {
-    double loss, acc;
+    double loss, acc, t0 = now_s();
     ssm_trainer_evaluate(t, t->data.val, &loss, &acc);
-    log_metrics(t, "val", loss, acc, 0, 0, 0);
+    t->eval_s += now_s() - t0;
+    t->n_evals++;
+    ssm_metrics_write(&t->metrics, &(ssm_metrics_row){.step = t->st.step,
+                                                      .epoch = ssm_trainer_epoch(t), .split = "val",
+                                                      .loss = loss, .acc = acc});
+    if (ssm_curves_write_run(t->out_dir) != SSM_OK) /* a picture is no reason to stop */
+        fprintf(stderr, "ssmtrain: warning: %s\n", ssm_last_error());
     if (t->tty) printf("\n");
     printf("eval step %lld: val_loss %.4f val_acc %.4f\n", (long long)t->st.step, loss, acc);
     int by_acc = t->cfg->checkpoint.metric == SSM_CFG_METRIC_VAL_ACC;
@@ -317,21 +315,60 @@ static const char *first_nonfinite(const ssm_params *ps) {
     return NULL;
 }
 
+/* What a stopped run leaves: "DIR/last.h5 (step N) is kept", or that none exists. */
+static void saved_state(const ssm_trainer *t, char *buf, size_t n) {
+    char path[700];
+    snprintf(path, sizeof path, "%s/last.h5", t->ckpt_dir);
+    ssm_ckpt_contents c;
+    if (t->write_outputs && ssm_ckpt_read_contents(path, &c) == SSM_OK) {
+        snprintf(buf, n, "%s (step %lld) is kept", path, (long long)c.step);
+        ssm_ckpt_contents_free(&c);
+    } else {
+        snprintf(buf, n, "no checkpoint has been written yet");
+    }
+}
+
+static int write_config(const char *tmp, void *arg) {
+    FILE *f = fopen(tmp, "w");
+    if (!f) return ssm_error("%s: cannot write: %s", tmp, strerror(errno));
+    int ok = fputs(arg, f) >= 0;
+    if (fclose(f) != 0 || !ok) return ssm_error("%s: write failed", tmp);
+    return SSM_OK;
+}
+
+/* Seconds left: the remaining steps at this run's pace, plus the validations still due
+ * and the final test, at the pace of the validations so far (before the first one: an
+ * evaluation batch costs about a third of a training step, forward only). */
+static double eta_s(const ssm_trainer *t, double train_s, int64_t steps_done) {
+    const ssm_config *cfg = t->cfg;
+    int64_t left = t->total_steps - t->st.step;
+    double step_s = steps_done ? train_s / (double)steps_done : 0;
+    int64_t val_batches = (t->data.val->n + cfg->train.batch_size - 1) / cfg->train.batch_size;
+    double val_s = t->n_evals ? t->eval_s / (double)t->n_evals : step_s / 3 * (double)val_batches;
+    int64_t evals;
+    if (cfg->train.eval_every > 0)
+        evals = t->total_steps / cfg->train.eval_every - t->st.step / cfg->train.eval_every +
+                (t->total_steps % cfg->train.eval_every != 0);
+    else
+        evals = (t->st.step + left + t->steps_per_epoch - 1) / t->steps_per_epoch -
+                t->st.step / t->steps_per_epoch + 1;
+    double test_s = t->data.val->n ? val_s * (double)t->data.test->n / (double)t->data.val->n : 0;
+    return (double)left * step_s + (double)evals * val_s + test_s;
+}
+
 int ssm_trainer_run(ssm_trainer *t) {
     const ssm_config *cfg = t->cfg;
     char path[700];
-    if (mkdirs(t->ckpt_dir) != SSM_OK) return SSM_EXIT_DATA;
-    snprintf(path, sizeof path, "%s/config.ini", t->out_dir);
-    FILE *f = fopen(path, "w");
-    if (!f || fputs(t->st.config, f) < 0 || fclose(f) != 0) {
-        ssm_error("%s: cannot write", path);
-        return SSM_EXIT_DATA;
-    }
-    snprintf(path, sizeof path, "%s/metrics.jsonl", t->out_dir);
-    t->metrics = fopen(path, t->st.step > 0 ? "a" : "w");
-    if (!t->metrics) {
-        ssm_error("%s: cannot write", path);
-        return SSM_EXIT_DATA;
+    if (t->write_outputs) {
+        int64_t dropped;
+        snprintf(path, sizeof path, "%s/config.ini", t->out_dir);
+        if (ssm_mkdirs(t->ckpt_dir) != SSM_OK ||
+            ssm_replace_file(path, write_config, t->st.config) != SSM_OK ||
+            ssm_metrics_open(&t->metrics, t->out_dir, t->st.step, &dropped) != SSM_OK)
+            return SSM_EXIT_DATA;
+        if (dropped)
+            printf("%s: dropped %lld row(s) past step %lld (logged after the checkpoint was "
+                   "written)\n", t->metrics.path, (long long)dropped, (long long)t->st.step);
     }
     ssm_loader_opts lo = {.batch_size = cfg->train.batch_size, .seed = (uint64_t)cfg->train.seed,
                           .shuffle = 1};
@@ -339,19 +376,19 @@ int ssm_trainer_run(ssm_trainer *t) {
     ssm_loader_seek(l, t->st.epoch, t->st.data_index);
     ssm_ctx *c = t->ctx;
     ssm_params *ps = t->model->ps;
-    double t0 = now_s(), t_log = t0;
-    int64_t tokens = 0, start_step = t->st.step, validated = -1;
-    int rc = 0;
-    while (t->st.step < t->total_steps) {
+    /* since the last train row: summed loss, correct/counted targets, steps, tokens, and
+     * the seconds spent on validation and checkpoints (not counted in tok/s) */
+    double sum_loss = 0, busy_s = 0, train_s = 0, t_log = now_s(), last_lr = 0, last_gnorm = 0;
+    int64_t correct = 0, count = 0, n_logged = 0, tokens = 0, start_step = t->st.step;
+    int64_t validated = -1;
+    int rc = 0, log_every = cfg->train.log_every;
+    while (t->st.step < t->total_steps && !ssm_interrupted()) {
+        double t_step = now_s();
         ssm_batch b;
-        if (!ssm_loader_next(l, c->arena, &b)) { /* end of an epoch */
+        if (!ssm_loader_next(l, c->arena, &b)) { /* a checkpoint written at an epoch's end */
             t->st.epoch = l->epoch;
             t->st.data_index = l->index;
             ssm_ctx_reset(c);
-            if (cfg->train.eval_every == 0) {
-                if (validate(t) != SSM_OK) { rc = SSM_EXIT_DATA; break; }
-                validated = t->st.step;
-            }
             continue;
         }
         dev_batch db = to_device(t, &b);
@@ -369,45 +406,79 @@ int ssm_trainer_run(ssm_trainer *t) {
         double lv = ssm_tensor_get(loss, 0), gnorm = ssm_grad_norm(ps);
         if (!isfinite(lv) || !isfinite(gnorm)) {
             const char *p = first_nonfinite(ps);
-            ssm_error("step %lld: the %s is not finite%s%s%s; training stopped, the last good "
-                      "checkpoint (%s/last.h5) is kept", (long long)t->st.step + 1,
-                      isfinite(lv) ? "gradient" : "loss", p ? " (first non-finite gradient: "
-                      "parameter " : "", p ? p : "", p ? ")" : "", t->ckpt_dir);
+            char kept[800];
+            saved_state(t, kept, sizeof kept);
+            ssm_error("step %lld: the %s is not finite%s%s%s; training stopped; %s",
+                      (long long)t->st.step + 1, isfinite(lv) ? "gradient" : "loss",
+                      p ? " (first non-finite gradient: parameter " : "", p ? p : "", p ? ")" : "",
+                      kept);
             ssm_batch_free(&b);
             rc = SSM_EXIT_NONFINITE;
             break;
         }
-        int64_t correct = 0, count = 0;
         count_correct(logits, b.labels ? b.labels : b.targets, &correct, &count);
         double factor = ssm_lr_factor(&t->sched, t->st.step);
         ssm_optim_step(t->opt, factor, ssm_clip_coef(gnorm, cfg->optim.grad_clip));
         tokens += db.n_tokens;
+        sum_loss += lv;
+        n_logged++;
+        last_lr = cfg->optim.lr * factor;
+        last_gnorm = gnorm;
         ssm_batch_free(&b);
         ssm_ctx_reset(c);
         t->st.step++;
+        /* the epoch ends with its last batch, not at the next draw: epoch counts completed
+         * passes in the metrics, the progress line and the checkpoint alike */
+        int epoch_end = l->index >= t->data.train->n;
+        if (epoch_end) ssm_loader_seek(l, l->epoch + 1, 0);
         t->st.epoch = l->epoch;
         t->st.data_index = l->index;
-        double acc = count ? (double)correct / (double)count : 0;
-        if (t->st.step % cfg->train.log_every == 0 || t->st.step == t->total_steps) {
-            double now = now_s(), tps = tokens / (now - t_log > 1e-9 ? now - t_log : 1e-9);
-            double eta = (now - t0) / (double)(t->st.step - start_step) *
-                         (double)(t->total_steps - t->st.step);
-            log_metrics(t, "train", lv, acc, cfg->optim.lr * factor, gnorm, tps);
-            progress(t, lv, acc, cfg->optim.lr * factor, tps, eta);
-            tokens = 0;
+        double now = now_s();
+        train_s += now - t_step;
+        if (profiling && !t->profile_continue) {
+            if (t->tty) printf("\n");
+            printf("profiled step %lld of this run: the table is above, on standard error; "
+                   "stopped there without writing anything (--profile-continue trains on)\n",
+                   (long long)t->profile_step);
+            break;
+        }
+        if (log_every > 0 && (t->st.step % log_every == 0 || t->st.step == t->total_steps)) {
+            double tps = tokens / (now - t_log - busy_s > 1e-9 ? now - t_log - busy_s : 1e-9);
+            double mean = sum_loss / (double)n_logged, acc = count ? (double)correct / count : 0;
+            ssm_metrics_write(&t->metrics, &(ssm_metrics_row){
+                .step = t->st.step, .epoch = ssm_trainer_epoch(t), .split = "train", .loss = mean,
+                .acc = acc, .lr = last_lr, .grad_norm = gnorm, .tokens_per_s = tps});
+            progress(t, mean, acc, last_lr, tps, eta_s(t, train_s, t->st.step - start_step));
+            sum_loss = 0, correct = count = n_logged = tokens = 0, busy_s = 0;
             t_log = now;
         }
-        if ((cfg->train.eval_every > 0 && t->st.step % cfg->train.eval_every == 0) ||
-            (cfg->checkpoint.save_every > 0 && t->st.step % cfg->checkpoint.save_every == 0)) {
-            int val = cfg->train.eval_every > 0 && t->st.step % cfg->train.eval_every == 0;
+        int val = cfg->train.eval_every > 0 ? t->st.step % cfg->train.eval_every == 0 : epoch_end;
+        int ckpt = cfg->checkpoint.save_every > 0 && t->st.step % cfg->checkpoint.save_every == 0;
+        if (val || ckpt) {
+            if (!t->write_outputs) continue;
             if ((val ? validate(t) : save(t, "last.h5")) != SSM_OK) { rc = SSM_EXIT_DATA; break; }
             if (val) validated = t->st.step;
+            busy_s += now_s() - now;
         }
     }
     ssm_loader_free(l);
-    if (t->tty) printf("\n");
+    if (t->tty && log_every > 0) printf("\n");
+    int sig = ssm_interrupted();
+    if (rc == 0 && sig && t->write_outputs) {
+        if (log_every > 0 && n_logged) { /* the steps since the last train row */
+            double now = now_s(), tps = tokens / (now - t_log - busy_s > 1e-9 ? now - t_log - busy_s : 1e-9);
+            ssm_metrics_write(&t->metrics, &(ssm_metrics_row){
+                .step = t->st.step, .epoch = ssm_trainer_epoch(t), .split = "train",
+                .loss = sum_loss / (double)n_logged, .acc = count ? (double)correct / count : 0,
+                .lr = last_lr, .grad_norm = last_gnorm, .tokens_per_s = tps});
+        }
+        if (save(t, "last.h5") != SSM_OK) return SSM_EXIT_DATA;
+        printf("interrupted at step %lld; resume with: tools/ssmtrain %s --resume %s/last.h5\n",
+               (long long)t->st.step, t->config_path ? t->config_path : "CONFIG", t->ckpt_dir);
+        return ssm_interrupt_status(sig);
+    }
+    if (rc != 0 || !t->write_outputs || t->st.step < t->total_steps) return rc;
     /* the end: a last validation (for best.h5) unless this step just had one */
-    if (rc == 0 && (validated == t->st.step ? save(t, "last.h5") : validate(t)) != SSM_OK)
-        rc = SSM_EXIT_DATA;
+    if ((validated == t->st.step ? save(t, "last.h5") : validate(t)) != SSM_OK) rc = SSM_EXIT_DATA;
     return rc;
 }
