@@ -5,7 +5,8 @@
  *     pixels within the documented link radius): the two markers are connected
  *     exactly when the label is 1, on every image (200 at 32x32, 8 at 128x128);
  *   - the PNGs decode (libpng, read here) to the generator's pixels, the metadata
- *     lines have LRA's 11 fields with the right values, an interrupted set resumes;
+ *     lines have LRA's 11 fields with the right values, an interrupted set resumes,
+ *     and the release's reader (data/pathfinder.c) reads the set back;
  *   - ssmdata: --help, exit 2 on bad command lines, 1 naming the path on an I/O error;
  *     the ListOps TSV it writes (header, CRLF) reads back through ssm_listops_read with
  *     labels equal to ssm_listops_eval's. */
@@ -17,6 +18,7 @@
 #include <unistd.h>
 #include "listops.h"
 #include "log.h"
+#include "pathfinder.h"
 #include "pathfinder_gen.h"
 #include "pathfinder_write.h"
 #include "testutil.h"
@@ -290,6 +292,34 @@ END_TEST
 START_TEST(png_and_metadata_128) { check_set(128, 3, 2); }
 END_TEST
 
+/* The reader of LRA's release takes the generated set: every image, in order. */
+START_TEST(release_reader_reads_set) {
+    char dir[512];
+    tu_tmpdir(dir, sizeof dir);
+    ssm_pathfinder_params p = preset(32);
+    write_set(&p, dir, 23, 10, 2, 4); /* metadata 0, 1, 2: numeric order is index order */
+    ssm_dataset *d;
+    int64_t skipped = -1;
+    ck_assert_msg(ssm_pathfinder_read(dir, "curv_contour_length_14", 32, &d, &skipped) == SSM_OK,
+                  "%s", ssm_last_error());
+    ck_assert_int_eq(d->n, 23);
+    ck_assert_int_eq(skipped, 0);
+    ssm_pathfinder_ws *w = ssm_pathfinder_ws_new(&p);
+    for (int64_t i = 0; i < d->n; i++) {
+        ssm_pathfinder_image im;
+        ck_assert_int_eq(ssm_pathfinder_generate(&p, 4, (uint64_t)i, w, &im), SSM_OK);
+        int64_t len;
+        const int32_t *px = ssm_dataset_seq(d, i, 0, &len);
+        ck_assert_int_eq(len, 32 * 32);
+        ck_assert_int_eq(d->labels[i], im.label);
+        for (int64_t q = 0; q < len; q++) ck_assert_int_eq(px[q], im.pixels[q]);
+    }
+    ssm_pathfinder_ws_free(w);
+    ssm_dataset_free(d);
+    tu_rm_tree(dir);
+}
+END_TEST
+
 /* A rerun keeps complete batches and redoes the others. */
 START_TEST(interrupted_set_resumes) {
     char dir[512], ref[600], path[800], png[800];
@@ -437,6 +467,7 @@ int main(void) {
     tcase_add_test(t, threads_same_files);
     tcase_add_test(t, png_and_metadata_32);
     tcase_add_test(t, png_and_metadata_128);
+    tcase_add_test(t, release_reader_reads_set);
     tcase_add_test(t, interrupted_set_resumes);
     tcase_add_test(t, ssmdata_command_line);
     tcase_add_test(t, ssmdata_listops);
