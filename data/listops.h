@@ -85,7 +85,8 @@ typedef struct ssm_listops_set {
 int ssm_listops_generate(const ssm_listops_gen *g, uint64_t seed, int64_t n,
                          ssm_listops_set **out);
 void ssm_listops_set_free(ssm_listops_set *s);
-/* Write examples [begin, end) as an LRA TSV: to path.tmp, then renamed. */
+/* Write examples [begin, end) as an LRA TSV (header, CRLF line ends as Python's
+ * csv.writer wrote them): to path.tmp, then renamed. */
 int ssm_listops_write_tsv(const char *path, const ssm_listops_set *s, int64_t begin, int64_t end);
 
 #endif

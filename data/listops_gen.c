@@ -201,11 +201,12 @@ int ssm_listops_write_tsv(const char *path, const ssm_listops_set *s, int64_t be
     char tmp[4096];
     if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
         return ssm_error("%s: path too long", path);
-    FILE *f = fopen(tmp, "w");
+    FILE *f = fopen(tmp, "wb");
     if (!f) return ssm_error("%s: cannot create: %s", tmp, strerror(errno));
-    int ok = fputs("Source\tTarget\n", f) >= 0;
+    /* CRLF line ends: LRA's files come from Python's csv.writer */
+    int ok = fputs("Source\tTarget\r\n", f) >= 0;
     for (int64_t i = begin; ok && i < end; i++)
-        ok = fprintf(f, "%s\t%d\n", s->expr[i], (int)s->value[i]) > 0;
+        ok = fprintf(f, "%s\t%d\r\n", s->expr[i], (int)s->value[i]) > 0;
     ok = ok && fflush(f) == 0 && fsync(fileno(f)) == 0; /* on disk before it replaces path */
     ok = (fclose(f) == 0) && ok;
     if (!ok || rename(tmp, path) != 0) {
