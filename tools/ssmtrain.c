@@ -123,6 +123,7 @@ static int resume_point(const ssm_trainer *t, const char *ckpt) {
 
 int main(int argc, char **argv) {
     double t0 = wall_s();
+    setvbuf(stdout, NULL, _IOLBF, 0); /* a log file or pipe sees each line when it is said */
     ssm_cli cli;
     int r = ssm_cli_parse(&cli, argc, argv);
     if (r == SSM_CLI_HELP || r == SSM_CLI_VERSION) {
