@@ -6,6 +6,7 @@
 #include <config.h>
 #endif
 #include <cjson/cJSON.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -19,6 +20,13 @@
 #include "checkpoint.h"
 #include "log.h"
 #include "testutil.h"
+
+#ifndef SSM_HAVE_MPI
+int main(void) {
+    printf("test_dist: built without MPI (configure --with-mpi): skipped\n");
+    return 77;
+}
+#else
 
 /* 64 training examples of 16 tokens, 7 a batch: ranks of 3 and 4 examples, and each
  * epoch ends with a batch of one example (rank 0's slice empty). */
@@ -201,11 +209,104 @@ START_TEST(two_rank_checkpoint_resumes_on_one) {
 }
 END_TEST
 
+/* A /proc file (its size reads as 0: read to the end); NULL when it cannot be opened. */
+static char *read_proc(const char *path, size_t *len) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    size_t n = 0, cap = 4096;
+    char *buf = malloc(cap + 1);
+    ck_assert_ptr_nonnull(buf);
+    for (size_t got; (got = fread(buf + n, 1, cap - n, f)) > 0;) {
+        n += got;
+        if (n == cap) {
+            buf = realloc(buf, (cap *= 2) + 1);
+            ck_assert_ptr_nonnull(buf);
+        }
+    }
+    fclose(f);
+    buf[n] = 0;
+    if (len) *len = n;
+    return buf;
+}
+
+/* The pid of rank `rank` among mpirun's children (of any of its threads; their
+ * environment names the rank). */
+static pid_t rank_pid(pid_t mpirun, int rank) {
+    char path[300], want[48];
+    snprintf(path, sizeof path, "/proc/%d/task", (int)mpirun);
+    snprintf(want, sizeof want, "OMPI_COMM_WORLD_RANK=%d", rank);
+    DIR *tasks = opendir(path);
+    pid_t found = 0;
+    for (struct dirent *e; tasks && !found && (e = readdir(tasks));) {
+        if (e->d_name[0] == '.') continue;
+        snprintf(path, sizeof path, "/proc/%d/task/%s/children", (int)mpirun, e->d_name);
+        char *kids = read_proc(path, NULL);
+        for (char *save = NULL, *w = strtok_r(kids, " \n", &save); w && !found;
+             w = strtok_r(NULL, " \n", &save)) {
+            char env_path[64];
+            snprintf(env_path, sizeof env_path, "/proc/%s/environ", w);
+            size_t n;
+            char *env = read_proc(env_path, &n);
+            for (size_t at = 0; env && at < n; at += strlen(env + at) + 1)
+                if (!strcmp(env + at, want)) found = (pid_t)atoi(w);
+            free(env);
+        }
+        free(kids);
+    }
+    if (tasks) closedir(tasks);
+    return found;
+}
+
+static int metrics_lines(const fixture *f, const char *run) {
+    char path[700];
+    snprintf(path, sizeof path, "%s/%s/metrics.jsonl", f->dir, run);
+    FILE *m = fopen(path, "r");
+    int n = 0, ch;
+    while (m && (ch = fgetc(m)) != EOF) n += ch == '\n';
+    if (m) fclose(m);
+    return n;
+}
+
+/* SIGTERM to rank 1 alone: both ranks stop after the same step, rank 0 saves last.h5
+ * (exit 143), and resuming on 2 ranks gives the uninterrupted run bit for bit. */
+START_TEST(interrupt_of_one_rank_stops_all) {
+    fixture f;
+    setup(&f);
+    char out_dir[600], ckpt[700], *out;
+    snprintf(out_dir, sizeof out_dir, "%s/cut", f.dir);
+    const char *args[] = {f.cfg_drop, "--out", out_dir, "--set", "train.max_steps=100000", NULL};
+    pid_t pid = spawn(&f, 2, "cut", args), victim = 0;
+    for (int i = 0; i < 60000 && metrics_lines(&f, "cut") < 5; i++) usleep(1000);
+    for (int i = 0; i < 1000 && !(victim = rank_pid(pid, 1)); i++) usleep(1000);
+    ck_assert_msg(victim > 0, "rank 1 not found among mpirun's children");
+    kill(victim, SIGTERM);
+    int rc = wait_for(&f, pid, "cut", &out);
+    ck_assert_msg(rc == 143, "exit %d:\n%s", rc, out);
+    free(out);
+    snprintf(ckpt, sizeof ckpt, "%s/ckpt/last.h5", out_dir);
+    ssm_ckpt_contents c;
+    ck_assert_msg(ssm_ckpt_read_contents(ckpt, &c) == SSM_OK, "%s", ssm_last_error());
+    int64_t step = c.step;
+    ssm_ckpt_contents_free(&c);
+    ck_assert_int_ge(step, 5);
+    ck_assert_int_eq(metrics_lines(&f, "cut") - step / 10, step); /* train rows + val rows */
+    char steps[64], whole[700];
+    snprintf(steps, sizeof steps, "train.max_steps=%lld", (long long)step + 3);
+    const char *resume[] = {f.cfg_drop, "--out", out_dir, "--resume", ckpt, "--set", steps, NULL};
+    rc = wait_for(&f, spawn(&f, 2, "resume", resume), "resume", &out);
+    ck_assert_msg(rc == 0, "resume: exit %d:\n%s", rc, out);
+    free(out);
+    snprintf(whole, sizeof whole, "%s/whole", f.dir);
+    const char *again[] = {f.cfg_drop, "--out", whole, "--set", steps, NULL};
+    rc = wait_for(&f, spawn(&f, 2, "whole", again), "whole", &out);
+    ck_assert_msg(rc == 0, "uninterrupted: exit %d:\n%s", rc, out);
+    free(out);
+    same_params(&f, "cut", "whole", 0);
+    tu_rm_tree(f.dir);
+}
+END_TEST
+
 int main(void) {
-#ifndef SSM_HAVE_MPI
-    printf("test_dist: built without MPI (configure --with-mpi): skipped\n");
-    return 77;
-#else
     if (access(SSM_MPIRUN, X_OK) != 0) {
         printf("test_dist: no mpirun at %s: skipped\n", SSM_MPIRUN);
         return 77;
@@ -216,7 +317,8 @@ int main(void) {
     tcase_add_test(t, two_ranks_match_one_process);
     tcase_add_test(t, two_ranks_rerun_and_resume_exactly);
     tcase_add_test(t, two_rank_checkpoint_resumes_on_one);
+    tcase_add_test(t, interrupt_of_one_rank_stops_all);
     suite_add_tcase(s, t);
     return tu_run(s, 1);
-#endif
 }
+#endif
