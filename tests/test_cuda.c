@@ -10,7 +10,11 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include "comm.h"
 #include "golden.h"
+#include "grad_sync.h"
+#include "optim.h"
 #include "golden_layers.h"
 #include "kernels.h"
 #include "layer.h"
@@ -658,6 +662,66 @@ END_TEST
 START_TEST(cuda_s4d_layer_golden) { golden_s4d_layer(SSM_F32, SSM_CUDA, 1e-4); }
 END_TEST
 
+/* Data parallel on one GPU: the NCCL all-reduce of a world of one (comm.h's CUDA table)
+ * leaves training bit-identical to the plain path: 5 AdamW steps of the golden S4D layer,
+ * with and without ssm_grads_allreduce between backward and the update. A weight of
+ * 0.5 (exact in binary) halves every gradient exactly. */
+START_TEST(cuda_nccl_one_rank_matches_plain) {
+#ifdef SSM_HAVE_NCCL
+    ck_assert_str_eq(ssm_comm_for(SSM_CUDA)->name, "nccl");
+#endif
+    ssm_h5 *f = golden_open("s4d_layer.h5");
+    int64_t H = (int64_t)golden_attr(f, "H"), L = (int64_t)golden_attr(f, "L");
+    ssm_layer_config cfg = {.d_model = H, .d_state = (int64_t)golden_attr(f, "N"),
+                            .dt_min = 1e-3, .dt_max = 1e-1, .init = SSM_INIT_LIN, .l_max = L};
+    const ssm_layer_ops *ops = ssm_layer_ops_for("s4d");
+    ssm_tensor *vals[2];
+    for (int dist = 0; dist < 2; dist++) {
+        ssm_params *ps = ssm_params_new(SSM_F32, SSM_CUDA);
+        void *m = ops->create(&cfg, ps, "");
+        ssm_params_finalize(ps);
+        golden_load_params(f, ps);
+        ssm_optim *o = ssm_optim_new(SSM_OPT_ADAMW, ps, 1e-2, 0.01);
+        ssm_tensor *u = golden_tensor(f, "/inputs/u", SSM_F32, SSM_CUDA);
+        ssm_tensor *dy = golden_tensor(f, "/inputs/dy_y", SSM_F32, SSM_CUDA);
+        ssm_ctx *c = ssm_ctx_new(0);
+        for (int step = 0; step < 5; step++) {
+            ssm_tensor *out = ssm_transpose(c, ops->forward(c, m, ssm_transpose(c, u, 1, 2)), 1, 2);
+            ssm_params_zero_grad(ps);
+            ssm_backward_with(c, out, dy);
+            if (dist) {
+                ssm_tensor *g = ssm_tensor_to(NULL, ps->grads, SSM_CPU);
+                ssm_grads_allreduce(ps, 0.5);
+                ssm_tensor *h = ssm_tensor_to(NULL, ps->grads, SSM_CPU);
+                for (int64_t i = 0; i < g->numel; i++)
+                    ck_assert(((float *)h->data)[i] == 0.5f * ((float *)g->data)[i]);
+                ssm_tensor_free(g);
+                ssm_tensor_free(h);
+                ssm_kernels_for(SSM_CUDA)->scale(SSM_F32, ps->grads->data, ps->grads->data,
+                                                 ps->numel, 2.0, 0);
+                ssm_grads_allreduce(ps, 1.0);
+            }
+            ssm_optim_step(o, 1.0, ssm_clip_coef(ssm_grad_norm(ps), 1.0));
+            ssm_ctx_reset(c);
+        }
+        vals[dist] = ssm_tensor_to(NULL, ps->values, SSM_CPU);
+        ssm_ctx_free(c);
+        ssm_tensor_free(u);
+        ssm_tensor_free(dy);
+        ssm_optim_free(o);
+        ops->destroy(m);
+        ssm_params_free(ps);
+    }
+    ck_assert_int_eq(vals[0]->numel, vals[1]->numel);
+    ck_assert_msg(!memcmp(vals[0]->data, vals[1]->data, (size_t)vals[0]->numel * sizeof(float)),
+                  "parameters differ after the NCCL all-reduce");
+    ssm_tensor_free(vals[0]);
+    ssm_tensor_free(vals[1]);
+    ssm_h5_close(f);
+    ssm_comm_finalize();
+}
+END_TEST
+
 int main(void) {
     if (!ssm_device_available(SSM_CUDA)) {
 #ifdef SSM_HAVE_CUDA
@@ -689,6 +753,7 @@ int main(void) {
     tcase_add_test(t, cuda_mamba_block_golden);
     tcase_add_test(t, cuda_s5_zoh_golden);
     tcase_add_test(t, cuda_s5_bilinear_bidir_golden);
+    tcase_add_test(t, cuda_nccl_one_rank_matches_plain);
     suite_add_tcase(s, t);
     return tu_run(s, 0);
 }
