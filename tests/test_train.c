@@ -9,7 +9,7 @@
  *     config.ini, metrics.jsonl, the final line, exact resume, --eval-only,
  *     config errors (exit 2), NaN/Inf (exit 3, last.h5 kept);
  *   - tools/ssmtrain on the LRA Text and Retrieval fixtures (tests/data/imdb, aan);
- *   - every file in configs/ loads.
+ *   - every file in configs/ and configs/lra/ loads.
  * The binary is found in SSM_TOOLS_DIR (compiled in, or from the environment). */
 #define _GNU_SOURCE /* memmem */
 #include <dirent.h>
@@ -878,29 +878,33 @@ END_TEST
 
 /* ------------------------------------------------------------ configs/ */
 
-START_TEST(every_config_loads) {
-    const char *dir = SSM_SRCDIR "/configs";
+/* One config file: loads, and its written form loads back equal (what the trainer stores). */
+static void config_loads(const char *path, const char *name, ssm_config *c) {
+    ck_assert_msg(ssm_config_load(c, path, NULL, 0) == SSM_OK, "%s", ssm_last_error());
+    char *ini = ssm_config_to_ini(c);
+    ssm_config c2;
+    ck_assert_int_eq(ssm_config_load_string(&c2, ini, name, NULL, 0), SSM_OK);
+    ck_assert_ptr_null(ssm_config_diff(c, &c2));
+    free(ini);
+}
+
+/* Every .ini of SSM_SRCDIR/sub; `need` (NULL-terminated) must be among them. Returns the count. */
+static int configs_in(const char *sub, const char *const *need) {
+    char dir[512], path[1024];
+    snprintf(dir, sizeof dir, "%s/%s", SSM_SRCDIR, sub);
     DIR *d = opendir(dir);
     ck_assert_msg(d != NULL, "cannot open %s", dir);
     struct dirent *e;
-    int count = 0;
-    char path[1024];
-    const char *need[] = {"quickstart.ini", "listops_s4.ini", "listops_s4d.ini", "listops_s5.ini",
-                          "listops_mamba.ini", "selective_copy_mamba.ini", "induction_mamba.ini"};
-    int found[7] = {0};
+    int count = 0, found[64] = {0}, n_need = 0;
+    while (need[n_need]) n_need++;
+    ck_assert_int_le(n_need, 64);
     while ((e = readdir(d))) {
         size_t len = strlen(e->d_name);
         if (len < 5 || strcmp(e->d_name + len - 4, ".ini")) continue;
         snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
         ssm_config c;
-        ck_assert_msg(ssm_config_load(&c, path, NULL, 0) == SSM_OK, "%s", ssm_last_error());
-        /* the written form loads back equal (what the trainer stores) */
-        char *ini = ssm_config_to_ini(&c);
-        ssm_config c2;
-        ck_assert_int_eq(ssm_config_load_string(&c2, ini, e->d_name, NULL, 0), SSM_OK);
-        ck_assert_ptr_null(ssm_config_diff(&c, &c2));
-        free(ini);
-        for (int i = 0; i < 7; i++) found[i] |= !strcmp(e->d_name, need[i]);
+        config_loads(path, e->d_name, &c);
+        for (int i = 0; i < n_need; i++) found[i] |= !strcmp(e->d_name, need[i]);
         if (!strncmp(e->d_name, "listops_", 8)) {
             ck_assert_int_eq(c.data.task, SSM_CFG_DATA_LISTOPS);
             ck_assert_str_eq(c.data.path, "data/lra/listops");
@@ -909,8 +913,16 @@ START_TEST(every_config_loads) {
         count++;
     }
     closedir(d);
-    for (int i = 0; i < 7; i++) ck_assert_msg(found[i], "configs/%s missing", need[i]);
-    ck_assert_int_ge(count, 7);
+    for (int i = 0; i < n_need; i++) ck_assert_msg(found[i], "%s/%s missing", sub, need[i]);
+    return count;
+}
+
+START_TEST(every_config_loads) {
+    const char *top[] = {"quickstart.ini", "selective_copy_mamba.ini", "induction_mamba.ini", NULL};
+    const char *lra[] = {"listops_s4.ini", "listops_s4d.ini", "listops_s5.ini", "listops_mamba.ini",
+                         "text_s4.ini", "retrieval_s4.ini", NULL};
+    ck_assert_int_ge(configs_in("configs", top), 3);
+    ck_assert_int_ge(configs_in("configs/lra", lra), 6);
 }
 END_TEST
 
