@@ -22,6 +22,7 @@ static void *s4d_create(const ssm_layer_config *cfg, ssm_params *ps, const char 
     c.init = cfg->init;
     c.disc = cfg->disc;
     c.dropout = cfg->dropout;
+    c.tie_dropout = cfg->tie_dropout;
     c.bidirectional = cfg->bidirectional;
     ssm_s4d_declare(m, &c, ps, prefix);
     return m;
@@ -56,6 +57,7 @@ static void *s4_create(const ssm_layer_config *cfg, ssm_params *ps, const char *
     c.dt_min = cfg->dt_min;
     c.dt_max = cfg->dt_max;
     c.dropout = cfg->dropout;
+    c.tie_dropout = cfg->tie_dropout;
     c.bidirectional = cfg->bidirectional;
     ssm_s4_declare(m, &c, ps, prefix);
     return m;
@@ -95,7 +97,8 @@ static void *s5_create(const ssm_layer_config *cfg, ssm_params *ps, const char *
     }
     ssm_s5_layer_config c = {.ssm = ssm_s5_defaults(cfg->d_model),
                              .activation = (ssm_s5_activation)act,
-                             .dropout = cfg->dropout};
+                             .dropout = cfg->dropout,
+                             .tie_dropout = cfg->tie_dropout};
     c.ssm.d_state = cfg->d_state;
     c.ssm.blocks = blocks;
     c.ssm.disc = cfg->disc;

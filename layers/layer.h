@@ -21,6 +21,7 @@ typedef struct {
     char activation[16];   /* S5: "gelu", "full_glu", "half_glu1", "half_glu2" as the official
                             * SequenceLayer ("" = half_glu1, the official default) */
     double dropout;
+    int tie_dropout;       /* s4, s4d, s5: the dropout mask is shared along L */
 } ssm_layer_config;
 
 typedef struct ssm_layer_ops {

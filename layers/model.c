@@ -180,7 +180,9 @@ ssm_tensor *ssm_model_forward(ssm_ctx *c, ssm_model *m, ssm_tensor *x, ssm_tenso
                                      : ssm_linear(c, x, m->enc_W, m->enc_b);
     for (int64_t i = 0; i < m->cfg.n_layers; i++) {
         ssm_tensor *z = m->cfg.prenorm ? norm(c, m, i, h) : h;
-        z = ssm_dropout(c, m->ops->forward(c, m->layers[i], z), m->cfg.dropout);
+        z = m->ops->forward(c, m->layers[i], z);
+        z = m->cfg.tie_dropout ? ssm_dropout_tied(c, z, m->cfg.dropout)
+                               : ssm_dropout(c, z, m->cfg.dropout);
         h = m->cfg.residual ? ssm_add(c, z, h) : z;
         if (!m->cfg.prenorm) h = norm(c, m, i, h);
     }

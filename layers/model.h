@@ -35,6 +35,7 @@ typedef struct {
     ssm_norm_kind norm;
     int prenorm, residual;
     double dropout;
+    int tie_dropout;       /* one mask per (sequence, channel), shared along L */
     ssm_pool_kind pool;
     int mamba_lm;          /* the official Mamba LM instead (embedding, no pooling) */
     int retrieval;         /* two-tower head over document pairs (needs pooling) */

@@ -282,7 +282,8 @@ ssm_tensor *ssm_s4_fftconv(ssm_ctx *c, ssm_s4 *m, ssm_tensor *x) {
 }
 
 ssm_tensor *ssm_s4_forward(ssm_ctx *c, ssm_s4 *m, ssm_tensor *x) {
-    return ssm_glu_output(c, ssm_s4_fftconv(c, m, x), m->W, m->b, m->cfg.dropout);
+    return ssm_glu_output(c, ssm_s4_fftconv(c, m, x), m->W, m->b, m->cfg.dropout,
+                          m->cfg.tie_dropout);
 }
 
 struct ssm_s4_state {
@@ -361,7 +362,7 @@ ssm_tensor *ssm_s4_step(ssm_ctx *c, ssm_s4 *m, ssm_s4_state *st, ssm_tensor *x_t
     ssm_tensor *yt = ssm_tensor_like(c->arena, x_t);
     ssm_tensor_from_f64(yt, y);
     yt = ssm_gelu(c, ssm_add(c, yt, ssm_mul(c, x_t, ssm_reshape(c, m->D, SSM_DIMS(H)))));
-    if (with_output) yt = ssm_glu_output(c, yt, m->W, m->b, 0.0);
+    if (with_output) yt = ssm_glu_output(c, yt, m->W, m->b, 0.0, 0);
     ssm_no_grad_end(c, saved);
     free(u);
     free(y);

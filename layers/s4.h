@@ -24,6 +24,7 @@ typedef struct {
     int64_t d_model, d_state; /* H, N */
     int64_t l_max;            /* the length C~ is set up for; forward needs L <= l_max */
     double dt_min, dt_max, B_clip, dropout;
+    int tie_dropout; /* one dropout mask per channel for the whole sequence */
     int bidirectional;
 } ssm_s4_config;
 

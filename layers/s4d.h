@@ -23,6 +23,7 @@ typedef struct {
     ssm_init_kind init;    /* LIN (default), INV, REAL */
     int disc;              /* 0 ZOH (default), 1 bilinear */
     double dropout;
+    int tie_dropout;       /* one dropout mask per channel for the whole sequence */
     int bidirectional;
 } ssm_s4d_config;
 

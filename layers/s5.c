@@ -305,7 +305,7 @@ static ssm_tensor *dense(ssm_ctx *c, ssm_tensor *x, ssm_tensor *W, ssm_tensor *b
 static ssm_tensor *activate(ssm_ctx *c, ssm_s5_layer *m, ssm_tensor *y, double p) {
     ssm_tensor *g = ssm_gelu_tanh(c, y); /* flax nn.gelu: approximate = True */
     if (m->cfg.activation == SSM_S5_ACT_GELU) return g; /* its dropout: the model's */
-    g = ssm_dropout(c, g, p);
+    g = m->cfg.tie_dropout ? ssm_dropout_tied(c, g, p) : ssm_dropout(c, g, p);
     ssm_tensor *gate = ssm_sigmoid(c, dense(c, g, m->out2_W, m->out2_b));
     switch (m->cfg.activation) {
     case SSM_S5_ACT_FULL_GLU: return ssm_mul(c, dense(c, g, m->out1_W, m->out1_b), gate);

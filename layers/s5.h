@@ -99,6 +99,7 @@ typedef struct {
     ssm_s5_config ssm;
     ssm_s5_activation activation; /* default half_glu1 */
     double dropout;
+    int tie_dropout; /* one mask per channel for the whole sequence (official: broadcast_dims=[0]) */
 } ssm_s5_layer_config;
 
 typedef struct {

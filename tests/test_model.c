@@ -1,7 +1,7 @@
 /* The sequence model end to end: f64 gradient check of the whole network
  * (every parameter, through each norm, pre/postnorm, both encoders and every
- * pooling, and the retrieval decoder), the retrieval head against plain loops, and
- * that the same seed gives the same model on every run. */
+ * pooling, the retrieval decoder, tied dropout), the tied dropout mask, the retrieval
+ * head against plain loops, and that the same seed gives the same model on every run. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -77,21 +77,61 @@ START_TEST(model_gradcheck_norms) {
 }
 END_TEST
 
-/* Every S4-family layer variant inside the model: S4 (DPLR) and both bidirectional. */
+/* Every S4-family layer variant inside the model: S4 (DPLR) and both bidirectional; tied
+ * dropout (in the block and inside s4, s4d and s5 layers). */
 START_TEST(model_gradcheck_layers) {
-    static const struct { const char *layer; int bidir; } v[] = {
-        {"s4d", 1}, {"s4", 0}, {"s4", 1}};
+    static const struct { const char *layer; int bidir, tie; } v[] = {
+        {"s4d", 1, 0}, {"s4", 0, 0}, {"s4", 1, 0}, {"s4d", 0, 1}, {"s4", 1, 1}, {"s5", 1, 1}};
     for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
         ssm_model_config cfg = tiny(SSM_NORM_LAYER, 1, 1, SSM_POOL_MEAN);
         snprintf(cfg.layer, sizeof cfg.layer, "%s", v[i].layer);
         cfg.lcfg.bidirectional = v[i].bidir;
+        cfg.tie_dropout = cfg.lcfg.tie_dropout = v[i].tie;
+        if (strcmp(v[i].layer, "s4d")) cfg.lcfg.init = SSM_INIT_LEGS;
         if (!strcmp(v[i].layer, "s4")) {
-            cfg.lcfg.init = SSM_INIT_LEGS;
             cfg.lcfg.disc = 1;
             cfg.lcfg.l_max = 6;
         }
         check_model(cfg);
     }
+}
+END_TEST
+
+/* Tied dropout: each (sequence, channel) is kept (scaled by 1/(1-p)) or dropped at every
+ * position at once; the gradient is the mask; identity in evaluation mode. */
+START_TEST(tied_dropout_shares_mask) {
+    int64_t B = 4, L = 7, H = 16;
+    double p = 0.5;
+    ssm_ctx *c = ssm_ctx_new(3);
+    c->training = 1;
+    ssm_tensor *x = tu_randn(SSM_F64, SSM_DIMS(B, L, H), 5, 1.0);
+    x->grad = ssm_tensor_new(SSM_F64, SSM_CPU, SSM_DIMS(B, L, H));
+    ssm_tensor_zero(x->grad);
+    ssm_requires_grad(x);
+    ssm_tensor *y = ssm_dropout_tied(c, x, p);
+    ssm_backward(c, ssm_sum_all(c, y));
+    const double *xv = x->data, *yv = y->data, *g = x->grad->data;
+    int dropped = 0;
+    for (int64_t b = 0; b < B; b++)
+        for (int64_t h = 0; h < H; h++) {
+            double m0 = g[b * L * H + h];
+            ck_assert_msg(m0 == 0.0 || m0 == 1 / (1 - p), "mask %g", m0);
+            dropped += m0 == 0.0;
+            for (int64_t t = 0; t < L; t++) {
+                int64_t i = (b * L + t) * H + h;
+                ck_assert_double_eq(g[i], m0);
+                ck_assert_double_eq(yv[i], xv[i] * m0);
+            }
+        }
+    ck_assert_int_gt(dropped, B * H / 4); /* 64 draws at p = 0.5 */
+    ck_assert_int_lt(dropped, 3 * B * H / 4);
+    ssm_ctx_reset(c);
+    c->training = 0;
+    ck_assert_ptr_eq(ssm_dropout_tied(c, x, p), x);
+    ssm_tensor_free(x->grad);
+    x->grad = NULL;
+    ssm_tensor_free(x);
+    ssm_ctx_free(c);
 }
 END_TEST
 
@@ -231,6 +271,7 @@ int main(void) {
     tcase_set_timeout(t, 120);
     tcase_add_test(t, model_gradcheck_norms);
     tcase_add_test(t, model_gradcheck_layers);
+    tcase_add_test(t, tied_dropout_shares_mask);
     tcase_add_test(t, model_gradcheck_retrieval);
     tcase_add_test(t, model_retrieval_head_vs_loops);
     tcase_add_test(t, model_retrieval_needs_pooling);

@@ -217,6 +217,10 @@ const ssm_cfg_key ssm_cfg_keys[] = {
     FLAG(model, prenorm, "false",
          "Normalise before the layer (true) or after the residual sum (false, as S4 example.py)."),
     REAL(model, dropout, "0.1", 0, 1, MAX_OPEN, "Dropout after each layer (S4 example.py: 0.1)."),
+    FLAG(model, tie_dropout, "false",
+         "Share each dropout mask along the sequence: one keep/drop draw per sequence and "
+         "channel, as S4's tie_dropout (DropoutNd) and S5's dropout (broadcast over time). "
+         "Applies to model.dropout after every block and inside s4, s4d and s5 layers."),
     ENUM(model, pooling, "mean", poolings, "How a classification model reduces time."),
     ENUM(model, decoder, "auto", decoders, "The head on the pooled features."),
     FLAG(model, residual, "true", "Add the block's input to its output."),

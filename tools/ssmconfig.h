@@ -73,6 +73,7 @@ typedef struct {
     ssm_cfg_norm norm;
     bool prenorm;
     double dropout;
+    bool tie_dropout; /* one mask per (sequence, channel), shared along L */
     ssm_cfg_pooling pooling;
     ssm_cfg_decoder decoder;
     bool residual, tie_embeddings;

@@ -39,6 +39,7 @@ static int model_config(const ssm_config *c, const ssm_task_data *d, ssm_model_c
         .dt_max = c->layer.dt_max, .disc = c->layer.discretization == SSM_CFG_DISC_BILINEAR,
         .bidirectional = c->layer.bidirectional, .expand = c->layer.expand,
         .d_conv = c->layer.d_conv, .dt_rank = c->layer.dt_rank, .dropout = c->model.dropout,
+        .tie_dropout = c->model.tie_dropout,
         .l_max = d->train->longest > d->val->longest ? d->train->longest : d->val->longest,
         .blocks = c->layer.blocks};
     if (s5) snprintf(m->lcfg.activation, sizeof m->lcfg.activation, "%s", s5_acts[c->layer.final_act]);
@@ -60,6 +61,7 @@ static int model_config(const ssm_config *c, const ssm_task_data *d, ssm_model_c
     m->prenorm = c->model.prenorm;
     m->residual = c->model.residual;
     m->dropout = c->model.dropout;
+    m->tie_dropout = c->model.tie_dropout;
     static const ssm_pool_kind pools[] = {SSM_POOL_MEAN, SSM_POOL_LAST, SSM_POOL_NONE};
     m->pool = pools[c->model.pooling];
     m->retrieval = c->model.decoder == SSM_CFG_DEC_RETRIEVAL;
