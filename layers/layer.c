@@ -24,6 +24,7 @@ static void *s4d_create(const ssm_layer_config *cfg, ssm_params *ps, const char 
     c.dropout = cfg->dropout;
     c.tie_dropout = cfg->tie_dropout;
     c.bidirectional = cfg->bidirectional;
+    c.dt_place = cfg->dt_place;
     ssm_s4d_declare(m, &c, ps, prefix);
     return m;
 }
@@ -59,6 +60,8 @@ static void *s4_create(const ssm_layer_config *cfg, ssm_params *ps, const char *
     c.dropout = cfg->dropout;
     c.tie_dropout = cfg->tie_dropout;
     c.bidirectional = cfg->bidirectional;
+    c.dt_place = cfg->dt_place;
+    c.b_place = cfg->b_place;
     ssm_s4_declare(m, &c, ps, prefix);
     return m;
 }
@@ -105,6 +108,8 @@ static void *s5_create(const ssm_layer_config *cfg, ssm_params *ps, const char *
     c.ssm.bidirectional = cfg->bidirectional;
     c.ssm.dt_min = cfg->dt_min;
     c.ssm.dt_max = cfg->dt_max;
+    c.ssm.dt_place = cfg->dt_place;
+    c.ssm.b_place = cfg->b_place;
     ssm_s5_layer *m = calloc(1, sizeof *m);
     SSM_CHECK(m, "s5: out of memory");
     ssm_s5_layer_declare(m, &c, ps, prefix);

@@ -22,6 +22,8 @@ typedef struct {
                             * SequenceLayer ("" = half_glu1, the official default) */
     double dropout;
     int tie_dropout;       /* s4, s4d, s5: the dropout mask is shared along L */
+    ssm_param_place dt_place; /* s4, s4d, s5: optimizer group of the step size (default SSM) */
+    ssm_param_place b_place;  /* s4, s5: optimizer group of B (default SSM) */
 } ssm_layer_config;
 
 typedef struct ssm_layer_ops {

@@ -26,6 +26,7 @@ typedef struct {
     double dt_min, dt_max, B_clip, dropout;
     int tie_dropout; /* one dropout mask per channel for the whole sequence */
     int bidirectional;
+    ssm_param_place dt_place, b_place; /* optimizer groups of inv_dt and B (default: SSM) */
 } ssm_s4_config;
 
 ssm_s4_config ssm_s4_defaults(int64_t d_model, int64_t l_max);

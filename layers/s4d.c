@@ -24,7 +24,8 @@ void ssm_s4d_declare(ssm_s4d *m, const ssm_s4d_config *cfg, ssm_params *ps, cons
               (long long)cfg->d_state);
     m->cfg = *cfg;
     int64_t H = cfg->d_model, N2 = cfg->d_state / 2;
-    m->log_dt = add(ps, prefix, "kernel.log_dt", SSM_GROUP_SSM, SSM_DIMS(H));
+    int dt_group = ssm_place_group(cfg->dt_place);
+    m->log_dt = add(ps, prefix, "kernel.log_dt", dt_group, SSM_DIMS(H));
     if (cfg->bidirectional)
         m->C = add(ps, prefix, "kernel.C", SSM_GROUP_DEFAULT, SSM_DIMS(2, H, N2, 2));
     else

@@ -29,9 +29,10 @@ void ssm_s5_declare(ssm_s5 *m, const ssm_s5_config *cfg, ssm_params *ps, const c
     memset(m, 0, sizeof *m);
     m->cfg = *cfg;
     int64_t H = cfg->d_model, P2 = cfg->d_state / 2;
+    int dt_group = ssm_place_group(cfg->dt_place), b_group = ssm_place_group(cfg->b_place);
     m->Lambda_re = add(ps, prefix, "Lambda_re", SSM_GROUP_SSM, SSM_DIMS(P2));
     m->Lambda_im = add(ps, prefix, "Lambda_im", SSM_GROUP_SSM, SSM_DIMS(P2));
-    m->B = add(ps, prefix, "B", SSM_GROUP_SSM, SSM_DIMS(P2, H, 2));
+    m->B = add(ps, prefix, "B", b_group, SSM_DIMS(P2, H, 2));
     if (cfg->bidirectional) {
         m->C = add(ps, prefix, "C1", SSM_GROUP_DEFAULT, SSM_DIMS(H, P2, 2));
         m->C2 = add(ps, prefix, "C2", SSM_GROUP_DEFAULT, SSM_DIMS(H, P2, 2));
@@ -39,7 +40,7 @@ void ssm_s5_declare(ssm_s5 *m, const ssm_s5_config *cfg, ssm_params *ps, const c
         m->C = add(ps, prefix, "C", SSM_GROUP_DEFAULT, SSM_DIMS(H, P2, 2));
     }
     m->D = add(ps, prefix, "D", SSM_GROUP_DEFAULT, SSM_DIMS(H));
-    m->log_step = add(ps, prefix, "log_step", SSM_GROUP_SSM, SSM_DIMS(P2, 1));
+    m->log_step = add(ps, prefix, "log_step", dt_group, SSM_DIMS(P2, 1));
 }
 
 /* --- initialisation --- */

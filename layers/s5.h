@@ -17,7 +17,8 @@
  * Parameters (official flax names under `prefix`): Lambda_re, Lambda_im (P2),
  * B (P2, H, 2) = B̃, C (H, P2, 2) = C̃ (bidirectional: C1, C2), D (H),
  * log_step (P2, 1). Lambda_re, Lambda_im, B and log_step go to the SSM optimizer
- * group (the official ssm_lr, no weight decay); C and D are regular parameters.
+ * group (the official ssm_lr, no weight decay; cfg.b_place and cfg.dt_place move B and
+ * log_step as the official opt_config and dt_global); C and D are regular parameters.
  *
  * Initialisation (s5/ssm_init.py and the block-diagonal setup of s5/train.py):
  * the normal part S = A + P Pᵀ of HiPPO-LegS of size P/J is diagonalised
@@ -38,6 +39,7 @@ typedef struct {
     int disc;              /* 0 ZOH (default), 1 bilinear */
     int bidirectional;
     double dt_min, dt_max; /* Δ log-uniform in [dt_min, dt_max] */
+    ssm_param_place dt_place, b_place; /* optimizer groups of log_step and B (default: SSM) */
 } ssm_s5_config;
 
 ssm_s5_config ssm_s5_defaults(int64_t d_model);

@@ -876,6 +876,66 @@ START_TEST(text_tasks_train) {
 }
 END_TEST
 
+/* ------------------------------------------------------------ optimizer groups */
+
+/* The optimizer group whose range holds parameter `name`. */
+static int group_of(const ssm_params *ps, const char *name) {
+    ssm_tensor *t = ssm_params_find(ps, name);
+    ck_assert_msg(t != NULL, "no parameter %s", name);
+    int64_t off = ((const float *)t->data - (const float *)ps->values->data);
+    for (int g = 0; g < SSM_MAX_GROUPS; g++)
+        if (off >= ps->group_begin[g] && off < ps->group_begin[g + 1]) return g;
+    ck_abort_msg("%s is in no group", name);
+    return -1;
+}
+
+/* layer.dt_group and layer.b_group move dt and B between the optimizer groups, each with
+ * the learning rate and weight decay it names. */
+START_TEST(param_groups_from_config) {
+    static const struct {
+        const char *layer, *dt_set, *b_set, *dt_name, *b_name;
+        int dt_group, b_group;
+    } v[] = {
+        {"s5", "default", "ssm_decay", "layers.0.seq.log_step", "layers.0.seq.B", SSM_GROUP_DEFAULT,
+         SSM_GROUP_SSM_DECAY},
+        {"s5", "ssm", "default", "layers.0.seq.log_step", "layers.0.seq.B", SSM_GROUP_SSM,
+         SSM_GROUP_DEFAULT},
+        {"s4", "no_decay", "ssm", "layers.0.layer.kernel.inv_dt", "layers.0.layer.kernel.B",
+         SSM_GROUP_NO_DECAY, SSM_GROUP_SSM},
+        {"s4d", "no_decay", "ssm", "layers.0.kernel.log_dt", NULL, SSM_GROUP_NO_DECAY, 0},
+    };
+    char dir[512];
+    tu_tmpdir(dir, sizeof dir);
+    for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
+        char text[1024], dt[64], b[64];
+        snprintf(text, sizeof text,
+                 "[model]\nd_model = 8\nn_layers = 1\nlayer = %s\npooling = last\n"
+                 "[layer]\nd_state = 4\nlr = 0.002\nweight_decay = 0.001\n"
+                 "[data]\ntask = recall\nseq_len = 16\nn_train = 16\nn_val = 8\nn_test = 8\n"
+                 "[optim]\nlr = 0.03\nweight_decay = 0.07\n"
+                 "[train]\nthreads = 1\nbatch_size = 8\n",
+                 v[i].layer);
+        snprintf(dt, sizeof dt, "layer.dt_group=%s", v[i].dt_set);
+        snprintf(b, sizeof b, "layer.b_group=%s", v[i].b_set);
+        const char *sets[] = {dt, b};
+        ssm_config c;
+        ck_assert_msg(ssm_config_load_string(&c, text, "t.ini", sets, 2) == SSM_OK, "%s",
+                      ssm_last_error());
+        ssm_trainer t;
+        ck_assert_int_eq(ssm_trainer_init(&t, &c, dir), SSM_OK);
+        ck_assert_int_eq(group_of(t.model->ps, v[i].dt_name), v[i].dt_group);
+        if (v[i].b_name) ck_assert_int_eq(group_of(t.model->ps, v[i].b_name), v[i].b_group);
+        const ssm_group_hparams *g = t.opt->group;
+        ck_assert(g[SSM_GROUP_DEFAULT].lr == 0.03 && g[SSM_GROUP_DEFAULT].weight_decay == 0.07);
+        ck_assert(g[SSM_GROUP_SSM].lr == 0.002 && g[SSM_GROUP_SSM].weight_decay == 0.001);
+        ck_assert(g[SSM_GROUP_NO_DECAY].lr == 0.03 && g[SSM_GROUP_NO_DECAY].weight_decay == 0);
+        ck_assert(g[SSM_GROUP_SSM_DECAY].lr == 0.002 && g[SSM_GROUP_SSM_DECAY].weight_decay == 0.07);
+        ssm_trainer_free(&t);
+    }
+    tu_rm_tree(dir);
+}
+END_TEST
+
 /* ------------------------------------------------------------ configs/ */
 
 /* One config file: loads, and its written form loads back equal (what the trainer stores). */
@@ -943,6 +1003,9 @@ int main(void) {
     tcase_add_test(tool, nonfinite_stops);
     tcase_add_test(tool, text_tasks_train);
     suite_add_tcase(s, tool);
+    TCase *groups = tcase_create("groups");
+    tcase_add_test(groups, param_groups_from_config);
+    suite_add_tcase(s, groups);
     TCase *cf = tcase_create("configs");
     tcase_add_test(cf, every_config_loads);
     suite_add_tcase(s, cf);

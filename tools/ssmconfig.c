@@ -21,7 +21,8 @@ _Static_assert(sizeof(ssm_cfg_model_task) == sizeof(int) && sizeof(ssm_cfg_encod
                    sizeof(ssm_cfg_data_task) == sizeof(int) && sizeof(ssm_cfg_metric) == sizeof(int) &&
                    sizeof(ssm_optim_kind) == sizeof(int) && sizeof(ssm_sched_kind) == sizeof(int) &&
                    sizeof(ssm_device) == sizeof(int) && sizeof(ssm_cfg_permute) == sizeof(int) &&
-                   sizeof(ssm_cfg_pf_difficulty) == sizeof(int),
+                   sizeof(ssm_cfg_pf_difficulty) == sizeof(int) &&
+                   sizeof(ssm_cfg_group) == sizeof(int),
                "enum fields must be int-sized");
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
@@ -78,6 +79,13 @@ static const ssm_cfg_choice discs[] = {
     {"auto", "bilinear for s4, zoh otherwise"},
     {"zoh", "zero-order hold"},
     {"bilinear", "bilinear (Tustin)"},
+    {NULL, NULL}};
+static const ssm_cfg_choice groups[] = {
+    {"ssm", "the SSM group: layer.lr and layer.weight_decay"},
+    {"ssm_decay", "layer.lr with optim.weight_decay (S5's opt_config BandCdecay for B)"},
+    {"no_decay", "optim.lr without weight decay (S4's lr.dt: null)"},
+    {"default", "optim.lr and optim.weight_decay, as the non-SSM parameters (S5's dt_global; "
+                "opt_config BfastandCdecay for B)"},
     {NULL, NULL}};
 static const ssm_cfg_choice acts[] = {
     {"gelu", "GELU (exact, erf)"}, {"silu", "SiLU"}, {"relu", "ReLU"}, {"tanh", "tanh"},
@@ -169,7 +177,7 @@ static const struct {
               "-> pooling -> decoder."},
     {"layer", "The SSM layer of every block. Keys that a layer type does not use are ignored."},
     {"data", "The data set. Generator keys only apply to generated tasks."},
-    {"optim", "Optimizer and learning-rate schedule. The SSM parameters (A, B, C, dt) form their "
+    {"optim", "Optimizer and learning-rate schedule. The SSM parameters (A, B, dt) form their "
               "own group with layer.lr and layer.weight_decay."},
     {"train", "The training loop."},
     {"checkpoint", "Checkpoints (HDF5, see CHECKPOINT.md)."},
@@ -244,8 +252,12 @@ const ssm_cfg_key ssm_cfg_keys[] = {
     INT(layer, blocks, "1", 1, 4096,
         "s5: number of HiPPO-N blocks of the initial A; d_state must be a multiple of 2 * blocks."),
     REAL(layer, lr, "0.001", 0, 10, 0,
-         "Learning rate of the SSM parameters (A, B, C, dt), as the S4 repository's 0.001."),
+         "Learning rate of the SSM parameters (A, B, dt; mamba: A_log, D), as the S4 "
+         "repository's 0.001."),
     REAL(layer, weight_decay, "0", 0, 10, 0, "Weight decay of the SSM parameters."),
+    ENUM(layer, dt_group, "ssm", groups,
+         "Optimizer group of the step size dt (s4 inv_dt, s4d log_dt, s5 log_step; not mamba)."),
+    ENUM(layer, b_group, "ssm", groups, "Optimizer group of B (s4, s5; s4d has no B)."),
     ENUM(layer, activation, "gelu", acts,
          "Activation after the SSM convolution (s4, s4d, s5; mamba always uses SiLU)."),
     ENUM(layer, final_act, "glu", final_acts, "Output projection of the layer (s4, s4d, s5)."),

@@ -35,6 +35,10 @@ typedef enum {
     SSM_CFG_INIT_AUTO = 0, SSM_CFG_INIT_LEGS, SSM_CFG_INIT_LIN, SSM_CFG_INIT_INV, SSM_CFG_INIT_REAL
 } ssm_cfg_init;
 typedef enum { SSM_CFG_DISC_AUTO = 0, SSM_CFG_DISC_ZOH, SSM_CFG_DISC_BILINEAR } ssm_cfg_disc;
+/* Optimizer group of a configurable SSM parameter; the order of params.h's ssm_param_place. */
+typedef enum {
+    SSM_CFG_GROUP_SSM = 0, SSM_CFG_GROUP_SSM_DECAY, SSM_CFG_GROUP_NO_DECAY, SSM_CFG_GROUP_DEFAULT
+} ssm_cfg_group;
 typedef enum {
     SSM_CFG_ACT_GELU = 0, SSM_CFG_ACT_SILU, SSM_CFG_ACT_RELU, SSM_CFG_ACT_TANH, SSM_CFG_ACT_NONE
 } ssm_cfg_act;
@@ -87,7 +91,8 @@ typedef struct {
     bool bidirectional;
     int64_t expand, d_conv, dt_rank; /* Mamba; dt_rank 0 = auto until resolved */
     int64_t blocks;                  /* S5 */
-    double lr, weight_decay;         /* of the SSM parameters (A, B, C, dt) */
+    double lr, weight_decay;         /* of the SSM parameters (A, B, dt) */
+    ssm_cfg_group dt_group, b_group; /* where dt and B train (s4, s4d, s5) */
     ssm_cfg_act activation;
     ssm_cfg_final_act final_act;
 } ssm_cfg_layer_section;

@@ -21,6 +21,12 @@ static double now_s(void) {
     return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
+_Static_assert((int)SSM_CFG_GROUP_SSM == (int)SSM_PLACE_SSM &&
+                   (int)SSM_CFG_GROUP_SSM_DECAY == (int)SSM_PLACE_SSM_DECAY &&
+                   (int)SSM_CFG_GROUP_NO_DECAY == (int)SSM_PLACE_NO_DECAY &&
+                   (int)SSM_CFG_GROUP_DEFAULT == (int)SSM_PLACE_DEFAULT,
+               "layer.dt_group / b_group choices in the order of ssm_param_place");
+
 /* The model the config describes, sized from the data where it says 0. */
 static int model_config(const ssm_config *c, const ssm_task_data *d, ssm_model_config *m) {
     memset(m, 0, sizeof *m);
@@ -40,6 +46,7 @@ static int model_config(const ssm_config *c, const ssm_task_data *d, ssm_model_c
         .bidirectional = c->layer.bidirectional, .expand = c->layer.expand,
         .d_conv = c->layer.d_conv, .dt_rank = c->layer.dt_rank, .dropout = c->model.dropout,
         .tie_dropout = c->model.tie_dropout,
+        .dt_place = (ssm_param_place)c->layer.dt_group, .b_place = (ssm_param_place)c->layer.b_group,
         .l_max = d->train->longest > d->val->longest ? d->train->longest : d->val->longest,
         .blocks = c->layer.blocks};
     if (s5) snprintf(m->lcfg.activation, sizeof m->lcfg.activation, "%s", s5_acts[c->layer.final_act]);
@@ -107,6 +114,7 @@ int ssm_trainer_init(ssm_trainer *t, const ssm_config *cfg, const char *out_dir)
     /* the SSM parameters' own group, as the official S4 optimizer setup */
     t->opt->group[SSM_GROUP_SSM] = (ssm_group_hparams){cfg->layer.lr, cfg->layer.weight_decay};
     t->opt->group[SSM_GROUP_NO_DECAY].weight_decay = 0;
+    t->opt->group[SSM_GROUP_SSM_DECAY] = (ssm_group_hparams){cfg->layer.lr, o->weight_decay};
     ssm_loader_opts lo = {.batch_size = cfg->train.batch_size, .seed = (uint64_t)cfg->train.seed,
                           .shuffle = 1, .drop_last = 0};
     ssm_loader *l = ssm_loader_new(t->data.train, &lo);
