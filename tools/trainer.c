@@ -46,7 +46,8 @@ static int model_config(const ssm_config *c, const ssm_task_data *d, ssm_model_c
         .bidirectional = c->layer.bidirectional, .expand = c->layer.expand,
         .d_conv = c->layer.d_conv, .dt_rank = c->layer.dt_rank, .dropout = c->model.dropout,
         .tie_dropout = c->model.tie_dropout,
-        .dt_place = (ssm_param_place)c->layer.dt_group, .b_place = (ssm_param_place)c->layer.b_group,
+        .dt_place = (ssm_param_place)c->layer.dt_group,
+        .b_place = (ssm_param_place)c->layer.b_group,
         .l_max = d->train->longest > d->val->longest ? d->train->longest : d->val->longest,
         .blocks = c->layer.blocks};
     if (s5) snprintf(m->lcfg.activation, sizeof m->lcfg.activation, "%s", s5_acts[c->layer.final_act]);
