@@ -110,6 +110,8 @@ static void *s5_create(const ssm_layer_config *cfg, ssm_params *ps, const char *
     c.ssm.dt_max = cfg->dt_max;
     c.ssm.dt_place = cfg->dt_place;
     c.ssm.b_place = cfg->b_place;
+    c.ssm.c_init = (ssm_s5_c_init)cfg->c_init;
+    c.ssm.clip_eigs = cfg->clip_eigs;
     ssm_s5_layer *m = calloc(1, sizeof *m);
     SSM_CHECK(m, "s5: out of memory");
     ssm_s5_layer_declare(m, &c, ps, prefix);

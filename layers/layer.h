@@ -24,6 +24,8 @@ typedef struct {
     int tie_dropout;       /* s4, s4d, s5: the dropout mask is shared along L */
     ssm_param_place dt_place; /* s4, s4d, s5: optimizer group of the step size (default SSM) */
     ssm_param_place b_place;  /* s4, s5: optimizer group of B (default SSM) */
+    int c_init;            /* s5: ssm_s5_c_init (0 = trunc_standard_normal, the official default) */
+    int clip_eigs;         /* s5: clip Re Λ to at most -1e-4 */
 } ssm_layer_config;
 
 typedef struct ssm_layer_ops {

@@ -25,12 +25,20 @@
  * (S = V Λ V*, LAPACK zheev as layers/hippo.c), the P/(2J) modes with negative
  * imaginary part are kept and repeated on J diagonal blocks; B̃ = V⁻¹B with B
  * (P, H) lecun_normal, C̃ = C V with C (H, P) complex, each part lecun_normal
- * over P, D ~ N(0, 1), log Δ uniform in [log dt_min, log dt_max] per mode. */
+ * over P (cfg.c_init: the other C_init options), D ~ N(0, 1), log Δ uniform in
+ * [log dt_min, log dt_max] per mode. clip_eigs (official: np.clip(Lambda_re, None, -1e-4))
+ * clips Re Λ in the forward; a clipped mode gets no gradient on Lambda_re. */
 #ifndef SSM_S5_H
 #define SSM_S5_H
 #include "init.h"
 #include "params.h"
 #include "tape.h"
+
+/* C_init of the official code: C (H, P) complex with each part lecun_normal over P per
+ * channel (trunc_standard_normal, the default), or over P x H for the whole matrix
+ * (lecun_normal: jax counts the H rows as receptive field), then C~ = C V; or C~ itself
+ * complex normal, each part N(0, 1/2) (complex_normal, no V). */
+typedef enum { SSM_S5_C_TRUNC_STANDARD = 0, SSM_S5_C_LECUN, SSM_S5_C_COMPLEX } ssm_s5_c_init;
 
 typedef struct {
     int64_t d_model;       /* H */
@@ -40,6 +48,8 @@ typedef struct {
     int bidirectional;
     double dt_min, dt_max; /* Δ log-uniform in [dt_min, dt_max] */
     ssm_param_place dt_place, b_place; /* optimizer groups of log_step and B (default: SSM) */
+    ssm_s5_c_init c_init;
+    int clip_eigs;         /* use min(Lambda_re, -1e-4): Re Λ stays in the left half-plane */
 } ssm_s5_config;
 
 ssm_s5_config ssm_s5_defaults(int64_t d_model);

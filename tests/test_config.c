@@ -447,6 +447,7 @@ START_TEST(round_trip_everything_changed) {
         "[layer]\nd_state = 24\ndt_min = 0.0001234\ndt_max = 0.3333333333333333\n"
         "init = real\ndiscretization = zoh\nexpand = 3\nd_conv = 3\ndt_rank = 5\nblocks = 2\n"
         "lr = 0.0007\nweight_decay = 1e-5\ndt_group = default\nb_group = ssm_decay\n"
+        "c_init = complex_normal\nclip_eigs = true\n"
         "activation = silu\nfinal_act = linear\n"
         "[data]\ntask = selective_copy\nseq_len = 333\nn_train = 12\nn_val = 3\nn_test = 0\n"
         "val_fraction = 0.25\nvocab = 9\nn_copy = 7\nmax_depth = 4\nmax_args = 3\n"

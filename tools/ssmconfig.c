@@ -22,7 +22,7 @@ _Static_assert(sizeof(ssm_cfg_model_task) == sizeof(int) && sizeof(ssm_cfg_encod
                    sizeof(ssm_optim_kind) == sizeof(int) && sizeof(ssm_sched_kind) == sizeof(int) &&
                    sizeof(ssm_device) == sizeof(int) && sizeof(ssm_cfg_permute) == sizeof(int) &&
                    sizeof(ssm_cfg_pf_difficulty) == sizeof(int) &&
-                   sizeof(ssm_cfg_group) == sizeof(int),
+                   sizeof(ssm_cfg_group) == sizeof(int) && sizeof(ssm_cfg_c_init) == sizeof(int),
                "enum fields must be int-sized");
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
@@ -86,6 +86,13 @@ static const ssm_cfg_choice groups[] = {
     {"no_decay", "optim.lr without weight decay (S4's lr.dt: null)"},
     {"default", "optim.lr and optim.weight_decay, as the non-SSM parameters (S5's dt_global; "
                 "opt_config BfastandCdecay for B)"},
+    {NULL, NULL}};
+static const ssm_cfg_choice c_inits[] = {
+    {"trunc_standard_normal", "C (H, P) complex, each part lecun_normal over P per channel, "
+                              "then C V (the official default)"},
+    {"lecun_normal", "C (H, P) complex, each part lecun_normal over the whole matrix (fan-in "
+                     "P x H, as jax counts it), then C V"},
+    {"complex_normal", "C V itself complex normal, each part N(0, 1/2)"},
     {NULL, NULL}};
 static const ssm_cfg_choice acts[] = {
     {"gelu", "GELU (exact, erf)"}, {"silu", "SiLU"}, {"relu", "ReLU"}, {"tanh", "tanh"},
@@ -258,6 +265,11 @@ const ssm_cfg_key ssm_cfg_keys[] = {
     ENUM(layer, dt_group, "ssm", groups,
          "Optimizer group of the step size dt (s4 inv_dt, s4d log_dt, s5 log_step; not mamba)."),
     ENUM(layer, b_group, "ssm", groups, "Optimizer group of B (s4, s5; s4d has no B)."),
+    ENUM(layer, c_init, "trunc_standard_normal", c_inits,
+         "s5: initialisation of C (the official C_init)."),
+    FLAG(layer, clip_eigs, "false",
+         "s5: use min(Re A, -1e-4) for the real parts of the eigenvalues (the official clip_eigs: "
+         "A stays stable)."),
     ENUM(layer, activation, "gelu", acts,
          "Activation after the SSM convolution (s4, s4d, s5; mamba always uses SiLU)."),
     ENUM(layer, final_act, "glu", final_acts, "Output projection of the layer (s4, s4d, s5)."),

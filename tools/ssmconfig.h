@@ -35,6 +35,10 @@ typedef enum {
     SSM_CFG_INIT_AUTO = 0, SSM_CFG_INIT_LEGS, SSM_CFG_INIT_LIN, SSM_CFG_INIT_INV, SSM_CFG_INIT_REAL
 } ssm_cfg_init;
 typedef enum { SSM_CFG_DISC_AUTO = 0, SSM_CFG_DISC_ZOH, SSM_CFG_DISC_BILINEAR } ssm_cfg_disc;
+/* S5's C_init; the order of layers/s5.h's ssm_s5_c_init. */
+typedef enum {
+    SSM_CFG_C_TRUNC_STANDARD = 0, SSM_CFG_C_LECUN, SSM_CFG_C_COMPLEX
+} ssm_cfg_c_init;
 /* Optimizer group of a configurable SSM parameter; the order of params.h's ssm_param_place. */
 typedef enum {
     SSM_CFG_GROUP_SSM = 0, SSM_CFG_GROUP_SSM_DECAY, SSM_CFG_GROUP_NO_DECAY, SSM_CFG_GROUP_DEFAULT
@@ -93,6 +97,8 @@ typedef struct {
     int64_t blocks;                  /* S5 */
     double lr, weight_decay;         /* of the SSM parameters (A, B, dt) */
     ssm_cfg_group dt_group, b_group; /* where dt and B train (s4, s4d, s5) */
+    ssm_cfg_c_init c_init;           /* s5 */
+    bool clip_eigs;                  /* s5 */
     ssm_cfg_act activation;
     ssm_cfg_final_act final_act;
 } ssm_cfg_layer_section;

@@ -14,6 +14,7 @@
 #include "ops.h"
 #include "replace_file.h"
 #include "rundir.h"
+#include "s5.h"
 
 static double now_s(void) {
     struct timespec ts;
@@ -26,6 +27,10 @@ _Static_assert((int)SSM_CFG_GROUP_SSM == (int)SSM_PLACE_SSM &&
                    (int)SSM_CFG_GROUP_NO_DECAY == (int)SSM_PLACE_NO_DECAY &&
                    (int)SSM_CFG_GROUP_DEFAULT == (int)SSM_PLACE_DEFAULT,
                "layer.dt_group / b_group choices in the order of ssm_param_place");
+_Static_assert((int)SSM_CFG_C_TRUNC_STANDARD == (int)SSM_S5_C_TRUNC_STANDARD &&
+                   (int)SSM_CFG_C_LECUN == (int)SSM_S5_C_LECUN &&
+                   (int)SSM_CFG_C_COMPLEX == (int)SSM_S5_C_COMPLEX,
+               "layer.c_init choices in the order of ssm_s5_c_init");
 
 /* The model the config describes, sized from the data where it says 0. */
 static int model_config(const ssm_config *c, const ssm_task_data *d, ssm_model_config *m) {
@@ -47,7 +52,8 @@ static int model_config(const ssm_config *c, const ssm_task_data *d, ssm_model_c
         .d_conv = c->layer.d_conv, .dt_rank = c->layer.dt_rank, .dropout = c->model.dropout,
         .tie_dropout = c->model.tie_dropout,
         .dt_place = (ssm_param_place)c->layer.dt_group,
-        .b_place = (ssm_param_place)c->layer.b_group,
+        .b_place = (ssm_param_place)c->layer.b_group, .c_init = (int)c->layer.c_init,
+        .clip_eigs = c->layer.clip_eigs,
         .l_max = d->train->longest > d->val->longest ? d->train->longest : d->val->longest,
         .blocks = c->layer.blocks};
     if (s5) snprintf(m->lcfg.activation, sizeof m->lcfg.activation, "%s", s5_acts[c->layer.final_act]);
