@@ -152,7 +152,8 @@ static ssm_tensor *norm(ssm_ctx *c, ssm_model *m, int64_t i, ssm_tensor *x) {
     case SSM_NORM_LAYER: return ssm_layernorm(c, x, m->norm_w[i], m->norm_b[i], 1e-5);
     case SSM_NORM_RMS: return ssm_rmsnorm(c, x, m->norm_w[i], 1e-5);
     case SSM_NORM_BATCH:
-        return ssm_batchnorm(c, x, m->norm_w[i], m->norm_b[i], m->bn_mean[i], m->bn_var[i], 1e-5, 0.1);
+        return ssm_batchnorm(c, x, m->norm_w[i], m->norm_b[i], m->bn_mean[i], m->bn_var[i], 1e-5,
+                             m->cfg.bn_momentum > 0 ? m->cfg.bn_momentum : 0.1);
     }
     return x;
 }

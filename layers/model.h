@@ -33,6 +33,7 @@ typedef struct {
     int64_t d_output;      /* classes (or vocabulary for per-token outputs) */
     int64_t n_layers;
     ssm_norm_kind norm;
+    double bn_momentum;    /* BatchNorm running statistics, PyTorch's convention; 0 = 0.1 */
     int prenorm, residual;
     double dropout;
     int tie_dropout;       /* one mask per (sequence, channel), shared along L */

@@ -441,7 +441,8 @@ START_TEST(round_trip_everything_changed) {
     ssm_config c;
     const char *text =
         "[model]\ntask = lm\nencoder = embedding\nd_input = 50257\nn_classes = 50257\n"
-        "d_model = 768\nn_layers = 24\nlayer = mamba\nnorm = rms\nprenorm = true\n"
+        "d_model = 768\nn_layers = 24\nlayer = mamba\nnorm = rms\nbn_momentum = 0.05\n"
+        "prenorm = true\n"
         "dropout = 0.3\ntie_dropout = true\npooling = none\ndecoder = linear\nresidual = false\n"
         "tie_embeddings = false\n"
         "[layer]\nd_state = 24\ndt_min = 0.0001234\ndt_max = 0.3333333333333333\n"

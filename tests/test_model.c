@@ -244,6 +244,35 @@ START_TEST(model_retrieval_needs_pooling) {
 }
 END_TEST
 
+/* model.bn_momentum: after one training forward from the initial statistics (mean 0,
+ * variance 1), running = (1 - m) initial + m batch; the default (0) is PyTorch's 0.1. */
+START_TEST(model_bn_momentum) {
+    double got[2][2][4];
+    for (int k = 0; k < 2; k++) {
+        ssm_model_config cfg = tiny(SSM_NORM_BATCH, 1, 0, SSM_POOL_MEAN);
+        cfg.bn_momentum = k ? 0.3 : 0;
+        ssm_model *m = ssm_model_new(&cfg, SSM_F64, SSM_CPU);
+        ssm_model_init(m, 2);
+        ssm_ctx *c = ssm_ctx_new(1);
+        c->training = 1;
+        ssm_tensor *x = tu_randn(SSM_F64, SSM_DIMS(2, 6, cfg.d_input), 3, 1.0);
+        ssm_model_forward(c, m, x, NULL); /* per-position logits: only the statistics matter */
+        for (int h = 0; h < 4; h++) {
+            got[k][0][h] = ssm_tensor_get(m->bn_mean[0], h);
+            got[k][1][h] = ssm_tensor_get(m->bn_var[0], h);
+        }
+        ssm_tensor_free(x);
+        ssm_ctx_free(c);
+        ssm_model_free(m);
+    }
+    for (int h = 0; h < 4; h++) { /* the same batch statistics from either momentum */
+        ck_assert_double_gt(fabs(got[1][0][h]), 1e-6);
+        ck_assert_double_eq_tol(got[1][0][h] / 0.3, got[0][0][h] / 0.1, 1e-12);
+        ck_assert_double_eq_tol((got[1][1][h] - 0.7) / 0.3, (got[0][1][h] - 0.9) / 0.1, 1e-12);
+    }
+}
+END_TEST
+
 START_TEST(model_same_seed_same_model) {
     ssm_model_config cfg = tiny(SSM_NORM_LAYER, 0, 1, SSM_POOL_MEAN);
     ssm_model *a = ssm_model_new(&cfg, SSM_F32, SSM_CPU), *b = ssm_model_new(&cfg, SSM_F32, SSM_CPU);
@@ -272,6 +301,7 @@ int main(void) {
     tcase_add_test(t, model_gradcheck_norms);
     tcase_add_test(t, model_gradcheck_layers);
     tcase_add_test(t, tied_dropout_shares_mask);
+    tcase_add_test(t, model_bn_momentum);
     tcase_add_test(t, model_gradcheck_retrieval);
     tcase_add_test(t, model_retrieval_head_vs_loops);
     tcase_add_test(t, model_retrieval_needs_pooling);

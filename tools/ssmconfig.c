@@ -229,6 +229,9 @@ const ssm_cfg_key ssm_cfg_keys[] = {
     INT(model, n_layers, "4", 1, 1024, "Number of residual blocks (S4 example.py: 4)."),
     ENUM(model, layer, "s4d", layers, "SSM layer type (S4 example.py uses S4D)."),
     ENUM(model, norm, "layer", norms, "Normalisation in every block."),
+    REAL(model, bn_momentum, "0.1", 0, 1, MIN_OPEN,
+         "norm = batch: weight of the batch in the running statistics, PyTorch's convention "
+         "(its default 0.1; flax's momentum m is 1 - m here: S5's 0.95 is 0.05)."),
     FLAG(model, prenorm, "false",
          "Normalise before the layer (true) or after the residual sum (false, as S4 example.py)."),
     REAL(model, dropout, "0.1", 0, 1, MAX_OPEN, "Dropout after each layer (S4 example.py: 0.1)."),

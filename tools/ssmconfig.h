@@ -79,6 +79,7 @@ typedef struct {
     int64_t d_model, n_layers;
     ssm_cfg_layer layer;
     ssm_cfg_norm norm;
+    double bn_momentum; /* PyTorch convention: running = (1 - m) running + m batch */
     bool prenorm;
     double dropout;
     bool tie_dropout; /* one mask per (sequence, channel), shared along L */

@@ -72,6 +72,7 @@ static int model_config(const ssm_config *c, const ssm_task_data *d, ssm_model_c
     m->n_layers = c->model.n_layers;
     static const ssm_norm_kind norms[] = {SSM_NORM_LAYER, SSM_NORM_RMS, SSM_NORM_BATCH};
     m->norm = norms[c->model.norm];
+    m->bn_momentum = c->model.bn_momentum;
     m->prenorm = c->model.prenorm;
     m->residual = c->model.residual;
     m->dropout = c->model.dropout;
