@@ -168,7 +168,8 @@ static ssm_tensor *retrieval_head(ssm_ctx *c, ssm_model *m, ssm_tensor *h) {
     ssm_tensor *x1 = ssm_reshape(c, ssm_slice(c, pair, 1, 0, 1), SSM_DIMS(B, H));
     ssm_tensor *x2 = ssm_reshape(c, ssm_slice(c, pair, 1, 1, 1), SSM_DIMS(B, H));
     ssm_tensor *f[4] = {x1, x2, ssm_sub(c, x1, x2), ssm_mul(c, x1, x2)};
-    ssm_tensor *z = ssm_relu(c, ssm_linear(c, ssm_concat(c, f, 4, 1), m->head_W, m->head_b));
+    ssm_tensor *z = ssm_linear(c, ssm_concat(c, f, 4, 1), m->head_W, m->head_b);
+    z = m->cfg.retrieval_gelu ? ssm_gelu(c, z) : ssm_relu(c, z);
     return ssm_linear(c, z, m->dec_W, m->dec_b);
 }
 

@@ -442,9 +442,8 @@ START_TEST(round_trip_everything_changed) {
     const char *text =
         "[model]\ntask = lm\nencoder = embedding\nd_input = 50257\nn_classes = 50257\n"
         "d_model = 768\nn_layers = 24\nlayer = mamba\nnorm = rms\nbn_momentum = 0.05\n"
-        "prenorm = true\n"
-        "dropout = 0.3\ntie_dropout = true\npooling = none\ndecoder = linear\nresidual = false\n"
-        "tie_embeddings = false\n"
+        "prenorm = true\ndropout = 0.3\ntie_dropout = true\npooling = none\ndecoder = linear\n"
+        "retrieval_act = gelu\nresidual = false\ntie_embeddings = false\n"
         "[layer]\nd_state = 24\ndt_min = 0.0001234\ndt_max = 0.3333333333333333\n"
         "init = real\ndiscretization = zoh\nexpand = 3\nd_conv = 3\ndt_rank = 5\nblocks = 2\n"
         "lr = 0.0007\nweight_decay = 1e-5\ndt_group = default\nb_group = ssm_decay\n"

@@ -179,11 +179,13 @@ END_TEST
 
 /* The head against plain loops: a linear-decoder model with the same backbone and an
  * identity decoder yields the pooled features p[r]; then for pair b (rows 2b, 2b + 1)
- * logits = W2 relu(W0 [p1, p2, p1 - p2, p1 * p2] + b0) + b2 (S4's RetrievalHead). */
+ * logits = W2 act(W0 [p1, p2, p1 - p2, p1 * p2] + b0) + b2 (S4's RetrievalHead), act
+ * ReLU (loop 0) or exact GELU (loop 1). */
 START_TEST(model_retrieval_head_vs_loops) {
     ssm_model_config cfg = tiny(SSM_NORM_LAYER, 1, 1, SSM_POOL_MEAN);
     cfg.dropout = cfg.lcfg.dropout = 0;
     cfg.retrieval = 1;
+    cfg.retrieval_gelu = _i;
     ssm_model *m = ssm_model_new(&cfg, SSM_F64, SSM_CPU);
     ssm_model_init(m, 5);
     int64_t H = cfg.lcfg.d_model, C = cfg.d_output;
@@ -219,7 +221,7 @@ START_TEST(model_retrieval_head_vs_loops) {
         for (int64_t i = 0; i < H; i++) {
             double s = b0[i];
             for (int64_t j = 0; j < 4 * H; j++) s += W0[i * 4 * H + j] * feat[j];
-            z[i] = s > 0 ? s : 0;
+            z[i] = _i ? 0.5 * s * (1 + erf(s / sqrt(2.0))) : s > 0 ? s : 0;
         }
         for (int64_t k = 0; k < C; k++) {
             double s = b2[k];
@@ -303,7 +305,7 @@ int main(void) {
     tcase_add_test(t, tied_dropout_shares_mask);
     tcase_add_test(t, model_bn_momentum);
     tcase_add_test(t, model_gradcheck_retrieval);
-    tcase_add_test(t, model_retrieval_head_vs_loops);
+    tcase_add_loop_test(t, model_retrieval_head_vs_loops, 0, 2);
     tcase_add_test(t, model_retrieval_needs_pooling);
     tcase_add_test(t, model_same_seed_same_model);
     tcase_add_test(t, model_rejects_unknown_layer);

@@ -22,7 +22,8 @@ _Static_assert(sizeof(ssm_cfg_model_task) == sizeof(int) && sizeof(ssm_cfg_encod
                    sizeof(ssm_optim_kind) == sizeof(int) && sizeof(ssm_sched_kind) == sizeof(int) &&
                    sizeof(ssm_device) == sizeof(int) && sizeof(ssm_cfg_permute) == sizeof(int) &&
                    sizeof(ssm_cfg_pf_difficulty) == sizeof(int) &&
-                   sizeof(ssm_cfg_group) == sizeof(int) && sizeof(ssm_cfg_c_init) == sizeof(int),
+                   sizeof(ssm_cfg_group) == sizeof(int) && sizeof(ssm_cfg_c_init) == sizeof(int) &&
+                   sizeof(ssm_cfg_retrieval_act) == sizeof(int),
                "enum fields must be int-sized");
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
@@ -60,6 +61,10 @@ static const ssm_cfg_choice decoders[] = {
     {"retrieval", "document pairs (S4's RetrievalDecoder): both documents through the same "
                   "network and pooling, then [x1, x2, x1 - x2, x1 * x2] -> Linear(4H, H) -> ReLU "
                   "-> Linear(H, classes)"},
+    {NULL, NULL}};
+static const ssm_cfg_choice retrieval_acts[] = {
+    {"relu", "ReLU (the RetrievalDecoder class default)"},
+    {"gelu", "GELU, exact (S4's configs/pipeline/aan.yaml; S5's RetrievalDecoder uses GELU too)"},
     {NULL, NULL}};
 static const ssm_cfg_choice tokenizers[] = {
     {"char", "Unicode characters with the S4 loaders' vocabulary: `<pad>` 0, `<unk>` 1, "
@@ -241,6 +246,8 @@ const ssm_cfg_key ssm_cfg_keys[] = {
          "Applies to model.dropout after every block and inside s4, s4d and s5 layers."),
     ENUM(model, pooling, "mean", poolings, "How a classification model reduces time."),
     ENUM(model, decoder, "auto", decoders, "The head on the pooled features."),
+    ENUM(model, retrieval_act, "relu", retrieval_acts,
+         "decoder = retrieval: the activation between its two linear layers."),
     FLAG(model, residual, "true", "Add the block's input to its output."),
     FLAG(model, tie_embeddings, "true",
          "lm with embedding encoder: the output layer shares the embedding matrix."),

@@ -30,6 +30,7 @@ typedef enum { SSM_CFG_POOL_MEAN = 0, SSM_CFG_POOL_LAST, SSM_CFG_POOL_NONE } ssm
 /* AUTO resolves to RETRIEVAL for data.task = retrieval, else LINEAR. */
 typedef enum { SSM_CFG_DEC_AUTO = 0, SSM_CFG_DEC_LINEAR, SSM_CFG_DEC_RETRIEVAL } ssm_cfg_decoder;
 typedef enum { SSM_CFG_TOK_CHAR = 0, SSM_CFG_TOK_BYTE } ssm_cfg_tokenizer;
+typedef enum { SSM_CFG_RACT_RELU = 0, SSM_CFG_RACT_GELU } ssm_cfg_retrieval_act;
 /* AUTO is resolved by ssm_config_resolve(), never seen after ssm_config_load(). */
 typedef enum {
     SSM_CFG_INIT_AUTO = 0, SSM_CFG_INIT_LEGS, SSM_CFG_INIT_LIN, SSM_CFG_INIT_INV, SSM_CFG_INIT_REAL
@@ -85,6 +86,7 @@ typedef struct {
     bool tie_dropout; /* one mask per (sequence, channel), shared along L */
     ssm_cfg_pooling pooling;
     ssm_cfg_decoder decoder;
+    ssm_cfg_retrieval_act retrieval_act;
     bool residual, tie_embeddings;
 } ssm_cfg_model_section;
 

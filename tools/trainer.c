@@ -80,6 +80,7 @@ static int model_config(const ssm_config *c, const ssm_task_data *d, ssm_model_c
     static const ssm_pool_kind pools[] = {SSM_POOL_MEAN, SSM_POOL_LAST, SSM_POOL_NONE};
     m->pool = pools[c->model.pooling];
     m->retrieval = c->model.decoder == SSM_CFG_DEC_RETRIEVAL;
+    m->retrieval_gelu = c->model.retrieval_act == SSM_CFG_RACT_GELU;
     if (m->retrieval != (d->train->n_seq == 2))
         return ssm_error("model.decoder = %s, but the data has %d sequence(s) per example",
                          m->retrieval ? "retrieval" : "linear", d->train->n_seq);
