@@ -310,6 +310,9 @@ const ssm_cfg_key ssm_cfg_keys[] = {
     INT(data, min_len, "500", 0, 1 << 24,
         "listops generator: expressions are longer than min_len and shorter than data.seq_len "
         "tokens (LRA: 500 and 2000)."),
+    FLAG(data, append_eos, "false",
+         "listops: end every expression with `<eos>` (id 2 of the official vocabulary), as the S4 "
+         "and S5 loaders (append_eos: True); it counts towards data.seq_len."),
     FLAG(data, grayscale, "true",
          "image: one grayscale channel (LRA Image; features normalised with S4's mean 122.6/255, "
          "std 61/255) or, false, three RGB channels (sCIFAR; S4's per-channel mean and std)."),
