@@ -966,6 +966,13 @@ static int configs_in(const char *sub, const char *const *need) {
         ssm_config c;
         config_loads(path, e->d_name, &c);
         for (int i = 0; i < n_need; i++) found[i] |= !strcmp(e->d_name, need[i]);
+        if (strstr(sub, "lra")) { /* <data.task>_<model.layer>.ini */
+            char task[32], layer[32], want[80];
+            ck_assert_int_eq(ssm_config_get(&c, "data.task", task, sizeof task), SSM_OK);
+            ck_assert_int_eq(ssm_config_get(&c, "model.layer", layer, sizeof layer), SSM_OK);
+            snprintf(want, sizeof want, "%s_%s.ini", task, layer);
+            ck_assert_str_eq(e->d_name, want);
+        }
         if (!strncmp(e->d_name, "listops_", 8)) {
             ck_assert_int_eq(c.data.task, SSM_CFG_DATA_LISTOPS);
             ck_assert_str_eq(c.data.path, "data/lra/listops");
@@ -978,12 +985,20 @@ static int configs_in(const char *sub, const char *const *need) {
     return count;
 }
 
+/* configs/lra holds <task>_<layer>.ini for every LRA task and layer type. */
 START_TEST(every_config_loads) {
     const char *top[] = {"quickstart.ini", "selective_copy_mamba.ini", "induction_mamba.ini", NULL};
-    const char *lra[] = {"listops_s4.ini", "listops_s4d.ini", "listops_s5.ini", "listops_mamba.ini",
-                         "text_s4.ini", "retrieval_s4.ini", NULL};
+    static const char *tasks[] = {"listops", "text", "retrieval", "image", "pathfinder", "pathx"};
+    static const char *layers[] = {"s4", "s4d", "s5", "mamba"};
+    static char names[24][32];
+    const char *lra[25];
+    for (int i = 0; i < 24; i++) {
+        snprintf(names[i], sizeof names[i], "%s_%s.ini", tasks[i / 4], layers[i % 4]);
+        lra[i] = names[i];
+    }
+    lra[24] = NULL;
     ck_assert_int_ge(configs_in("configs", top), 3);
-    ck_assert_int_ge(configs_in("configs/lra", lra), 6);
+    ck_assert_int_eq(configs_in("configs/lra", lra), 24);
 }
 END_TEST
 
