@@ -7,8 +7,10 @@ never by the tests; standard library only). The files are in the released layout
                   at most 48 tokens; header "Source\\tTarget", CRLF line ends
   pathfinder128/  curv_contour_length_14/metadata/1.npy and imgs/1/sample_{0..10}.png:
                   11 more 128x128 grayscale PNGs beside make_image_fixtures.py's one,
-                  so that the 80/10/10 split has a validation and a test image; label 1
-                  images are bright, label 0 dark (a task a tiny model learns in steps)"""
+                  so that the 80/10/10 split has a validation and a test image
+  pathfinder32/   curv_baseline: 20 PNGs of 32x32 (make_image_fixtures.py's
+                  curv_contour_length_14 images cannot be told apart in a few steps)
+Label 1 images are bright, label 0 dark: a task a tiny model learns in a few steps."""
 import os
 import random
 import struct
@@ -91,18 +93,23 @@ def png(f, side, px):
                         chunk(b"IDAT", zlib.compress(raw, 9)) + chunk(b"IEND", b""))
 
 
-def write_pathx():
-    side, b, text = 128, 1, ""
-    for i in range(11):
+def bright_dark(root, diff, side, b, n, meta):
+    """n images imgs/<b>/sample_<i>.png, label (b + i) % 2, listed in metadata/<meta>.npy"""
+    text = ""
+    for i in range(n):
         label = (b + i) % 2
         base = 128 if label else 0
         px = [base + (5 * y + 3 * x + 17 * i) % 128 for y in range(side) for x in range(side)]
-        png(path("pathfinder128", "curv_contour_length_14", "imgs", str(b), "sample_%d.png" % i),
-            side, px)
+        png(path(root, diff, "imgs", str(b), "sample_%d.png" % i), side, px)
         text += "imgs/%d sample_%d.png %d %d 1.0 14 7 5 1.5 2 1\n" % (b, i, i, label)
-    open(path("pathfinder128", "curv_contour_length_14", "metadata", "1.npy"), "w").write(text)
+    open(path(root, diff, "metadata", "%d.npy" % meta), "w").write(text)
+
+
+def write_pathfinder():
+    bright_dark("pathfinder128", "curv_contour_length_14", 128, 1, 11, 1)
+    bright_dark("pathfinder32", "curv_baseline", 32, 0, 20, 0)
 
 
 if __name__ == "__main__":
     write_listops()
-    write_pathx()
+    write_pathfinder()
