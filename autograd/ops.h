@@ -75,6 +75,9 @@ ssm_tensor *ssm_batchnorm(ssm_ctx *c, ssm_tensor *x, ssm_tensor *w, ssm_tensor *
                           double momentum);
 /* identity when p == 0 or not training */
 ssm_tensor *ssm_dropout(ssm_ctx *c, ssm_tensor *x, double p);
+/* x [B, L, H]: one mask per (batch, channel), the same at every position (S4's tie_dropout,
+ * DropoutNd; S5's Dropout with broadcast_dims=[0]); identity when p == 0 or not training */
+ssm_tensor *ssm_dropout_tied(ssm_ctx *c, ssm_tensor *x, double p);
 /* GLU over the last axis: [..., 2h] -> [..., h] */
 ssm_tensor *ssm_glu(ssm_ctx *c, ssm_tensor *x);
 /* causal depthwise conv, channels first (torch.nn.Conv1d's layout): x [B, C, L], w [C, K],

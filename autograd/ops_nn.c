@@ -51,6 +51,18 @@ ssm_tensor *ssm_dropout(ssm_ctx *c, ssm_tensor *x, double p) {
     return y;
 }
 
+/* One keep/drop draw per (batch, channel), shared along L: a constant mask [B, H], expanded
+ * over L and multiplied in (the product's backward is the mask's). */
+ssm_tensor *ssm_dropout_tied(ssm_ctx *c, ssm_tensor *x, double p) {
+    SSM_CHECK(x->ndim == 3, "dropout_tied: needs x [B, L, H], got rank %d", x->ndim);
+    SSM_CHECK(p >= 0 && p < 1, "dropout_tied: p = %g outside [0, 1)", p);
+    if (p == 0 || !c->training) return x;
+    ssm_tensor *ones = ssm_new_like_shape(c, x, SSM_DIMS(x->shape[0], x->shape[2]));
+    ssm_kernels_for(x->device)->fill(x->dtype, ones->data, ones->numel, 1.0);
+    ssm_tensor *mask = ssm_dropout(c, ones, p); /* ones needs no gradient: nothing recorded */
+    return ssm_mul(c, x, ssm_expand(c, mask, 1, x->shape[1]));
+}
+
 static void glu_bw(ssm_ctx *c, ssm_node *n) {
     ssm_tensor *x = n->in[0];
     ssm_kernels_for(x->device)->glu_bwd(x->dtype, x->data, n->out->grad->data,

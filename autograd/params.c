@@ -4,6 +4,13 @@
 #include "kernels.h"
 #include "log.h"
 
+int ssm_place_group(ssm_param_place p) {
+    static const int groups[] = {SSM_GROUP_SSM, SSM_GROUP_SSM_DECAY, SSM_GROUP_NO_DECAY,
+                                 SSM_GROUP_DEFAULT};
+    SSM_CHECK((unsigned)p < sizeof groups / sizeof groups[0], "params: placement %d", (int)p);
+    return groups[p];
+}
+
 ssm_params *ssm_params_new(ssm_dtype dt, ssm_device dev) {
     ssm_params *ps = calloc(1, sizeof *ps);
     SSM_CHECK(ps, "params: out of memory");

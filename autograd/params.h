@@ -12,7 +12,18 @@
 #include "tensor.h"
 
 #define SSM_MAX_GROUPS 4
-enum { SSM_GROUP_DEFAULT = 0, SSM_GROUP_SSM = 1, SSM_GROUP_NO_DECAY = 2 };
+/* Optimizer groups: DEFAULT (the global lr and weight decay), SSM (the SSM lr and weight
+ * decay), NO_DECAY (the global lr, no weight decay), SSM_DECAY (the SSM lr, the global
+ * weight decay). The trainer sets each group's hyper-parameters. */
+enum { SSM_GROUP_DEFAULT = 0, SSM_GROUP_SSM = 1, SSM_GROUP_NO_DECAY = 2, SSM_GROUP_SSM_DECAY = 3 };
+
+/* Where a layer puts a parameter whose group is configurable (S4's dt, S5's B): 0 is the
+ * SSM group, so a zeroed layer config keeps the usual placement. */
+typedef enum {
+    SSM_PLACE_SSM = 0, SSM_PLACE_SSM_DECAY, SSM_PLACE_NO_DECAY, SSM_PLACE_DEFAULT
+} ssm_param_place;
+/* The SSM_GROUP_* of a placement. */
+int ssm_place_group(ssm_param_place p);
 
 typedef struct ssm_params {
     ssm_dtype dtype;

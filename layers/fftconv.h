@@ -9,8 +9,9 @@
 /* K [H, L], or [H, 2L] = [causal | anti-causal] for bidirectional layers; D may have any
  * shape with H elements. */
 ssm_tensor *ssm_fftconv_gelu(ssm_ctx *c, ssm_tensor *x, ssm_tensor *K, ssm_tensor *D);
-/* W may have any shape with 2H x H elements (Conv1d's (2H, H, 1) or Linear's (2H, H)). */
+/* W may have any shape with 2H x H elements (Conv1d's (2H, H, 1) or Linear's (2H, H));
+ * tie: the dropout mask is shared along L (ssm_dropout_tied). */
 ssm_tensor *ssm_glu_output(ssm_ctx *c, ssm_tensor *y, ssm_tensor *W, ssm_tensor *b,
-                           double dropout);
+                           double dropout, int tie);
 
 #endif

@@ -22,7 +22,9 @@ static void *s4d_create(const ssm_layer_config *cfg, ssm_params *ps, const char 
     c.init = cfg->init;
     c.disc = cfg->disc;
     c.dropout = cfg->dropout;
+    c.tie_dropout = cfg->tie_dropout;
     c.bidirectional = cfg->bidirectional;
+    c.dt_place = cfg->dt_place;
     ssm_s4d_declare(m, &c, ps, prefix);
     return m;
 }
@@ -56,7 +58,10 @@ static void *s4_create(const ssm_layer_config *cfg, ssm_params *ps, const char *
     c.dt_min = cfg->dt_min;
     c.dt_max = cfg->dt_max;
     c.dropout = cfg->dropout;
+    c.tie_dropout = cfg->tie_dropout;
     c.bidirectional = cfg->bidirectional;
+    c.dt_place = cfg->dt_place;
+    c.b_place = cfg->b_place;
     ssm_s4_declare(m, &c, ps, prefix);
     return m;
 }
@@ -95,13 +100,18 @@ static void *s5_create(const ssm_layer_config *cfg, ssm_params *ps, const char *
     }
     ssm_s5_layer_config c = {.ssm = ssm_s5_defaults(cfg->d_model),
                              .activation = (ssm_s5_activation)act,
-                             .dropout = cfg->dropout};
+                             .dropout = cfg->dropout,
+                             .tie_dropout = cfg->tie_dropout};
     c.ssm.d_state = cfg->d_state;
     c.ssm.blocks = blocks;
     c.ssm.disc = cfg->disc;
     c.ssm.bidirectional = cfg->bidirectional;
     c.ssm.dt_min = cfg->dt_min;
     c.ssm.dt_max = cfg->dt_max;
+    c.ssm.dt_place = cfg->dt_place;
+    c.ssm.b_place = cfg->b_place;
+    c.ssm.c_init = (ssm_s5_c_init)cfg->c_init;
+    c.ssm.clip_eigs = cfg->clip_eigs;
     ssm_s5_layer *m = calloc(1, sizeof *m);
     SSM_CHECK(m, "s5: out of memory");
     ssm_s5_layer_declare(m, &c, ps, prefix);

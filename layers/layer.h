@@ -21,6 +21,11 @@ typedef struct {
     char activation[16];   /* S5: "gelu", "full_glu", "half_glu1", "half_glu2" as the official
                             * SequenceLayer ("" = half_glu1, the official default) */
     double dropout;
+    int tie_dropout;       /* s4, s4d, s5: the dropout mask is shared along L */
+    ssm_param_place dt_place; /* s4, s4d, s5: optimizer group of the step size (default SSM) */
+    ssm_param_place b_place;  /* s4, s5: optimizer group of B (default SSM) */
+    int c_init;            /* s5: ssm_s5_c_init (0 = trunc_standard_normal, the official default) */
+    int clip_eigs;         /* s5: clip Re Λ to at most -1e-4 */
 } ssm_layer_config;
 
 typedef struct ssm_layer_ops {

@@ -152,7 +152,8 @@ static ssm_tensor *norm(ssm_ctx *c, ssm_model *m, int64_t i, ssm_tensor *x) {
     case SSM_NORM_LAYER: return ssm_layernorm(c, x, m->norm_w[i], m->norm_b[i], 1e-5);
     case SSM_NORM_RMS: return ssm_rmsnorm(c, x, m->norm_w[i], 1e-5);
     case SSM_NORM_BATCH:
-        return ssm_batchnorm(c, x, m->norm_w[i], m->norm_b[i], m->bn_mean[i], m->bn_var[i], 1e-5, 0.1);
+        return ssm_batchnorm(c, x, m->norm_w[i], m->norm_b[i], m->bn_mean[i], m->bn_var[i], 1e-5,
+                             m->cfg.bn_momentum > 0 ? m->cfg.bn_momentum : 0.1);
     }
     return x;
 }
@@ -167,7 +168,8 @@ static ssm_tensor *retrieval_head(ssm_ctx *c, ssm_model *m, ssm_tensor *h) {
     ssm_tensor *x1 = ssm_reshape(c, ssm_slice(c, pair, 1, 0, 1), SSM_DIMS(B, H));
     ssm_tensor *x2 = ssm_reshape(c, ssm_slice(c, pair, 1, 1, 1), SSM_DIMS(B, H));
     ssm_tensor *f[4] = {x1, x2, ssm_sub(c, x1, x2), ssm_mul(c, x1, x2)};
-    ssm_tensor *z = ssm_relu(c, ssm_linear(c, ssm_concat(c, f, 4, 1), m->head_W, m->head_b));
+    ssm_tensor *z = ssm_linear(c, ssm_concat(c, f, 4, 1), m->head_W, m->head_b);
+    z = m->cfg.retrieval_gelu ? ssm_gelu(c, z) : ssm_relu(c, z);
     return ssm_linear(c, z, m->dec_W, m->dec_b);
 }
 
@@ -180,7 +182,9 @@ ssm_tensor *ssm_model_forward(ssm_ctx *c, ssm_model *m, ssm_tensor *x, ssm_tenso
                                      : ssm_linear(c, x, m->enc_W, m->enc_b);
     for (int64_t i = 0; i < m->cfg.n_layers; i++) {
         ssm_tensor *z = m->cfg.prenorm ? norm(c, m, i, h) : h;
-        z = ssm_dropout(c, m->ops->forward(c, m->layers[i], z), m->cfg.dropout);
+        z = m->ops->forward(c, m->layers[i], z);
+        z = m->cfg.tie_dropout ? ssm_dropout_tied(c, z, m->cfg.dropout)
+                               : ssm_dropout(c, z, m->cfg.dropout);
         h = m->cfg.residual ? ssm_add(c, z, h) : z;
         if (!m->cfg.prenorm) h = norm(c, m, i, h);
     }

@@ -9,9 +9,10 @@
  *
  * With retrieval set (LRA Retrieval: two documents per example, rows 2b and 2b + 1 of
  * the input) the decoder is S4's RetrievalDecoder (src/tasks/decoders.py, nli=True,
- * activation relu): both documents go through the same encoder and blocks and are
- * pooled, then features [x1, x2, x1 - x2, x1 * x2] -> Linear(4H, H) -> ReLU ->
- * Linear(H, d_output), named decoder.retrieval.classifier.{0,2}.weight/bias.
+ * activation relu, or gelu with retrieval_gelu): both documents go through the same
+ * encoder and blocks and are pooled, then features [x1, x2, x1 - x2, x1 * x2] ->
+ * Linear(4H, H) -> ReLU (GELU) -> Linear(H, d_output), named
+ * decoder.retrieval.classifier.{0,2}.weight/bias.
  *
  * With mamba_lm set (a language-model task on Mamba layers) the model is instead the
  * official MambaLMHeadModel (layers/mamba_lm.h: RMSNorm pre-norm residual blocks, final
@@ -33,11 +34,14 @@ typedef struct {
     int64_t d_output;      /* classes (or vocabulary for per-token outputs) */
     int64_t n_layers;
     ssm_norm_kind norm;
+    double bn_momentum;    /* BatchNorm running statistics, PyTorch's convention; 0 = 0.1 */
     int prenorm, residual;
     double dropout;
+    int tie_dropout;       /* one mask per (sequence, channel), shared along L */
     ssm_pool_kind pool;
     int mamba_lm;          /* the official Mamba LM instead (embedding, no pooling) */
     int retrieval;         /* two-tower head over document pairs (needs pooling) */
+    int retrieval_gelu;    /* its activation: GELU (S4's aan pipeline, S5) instead of ReLU */
 } ssm_model_config;
 
 typedef struct {

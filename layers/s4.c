@@ -31,10 +31,11 @@ void ssm_s4_declare(ssm_s4 *m, const ssm_s4_config *cfg, ssm_params *ps, const c
               "s4: d_state must be even and l_max positive");
     m->cfg = *cfg;
     int64_t H = cfg->d_model, N2 = cfg->d_state / 2;
-    m->inv_dt = add(ps, prefix, "layer.kernel.inv_dt", SSM_GROUP_SSM, SSM_DIMS(H, 1));
+    int dt_group = ssm_place_group(cfg->dt_place), b_group = ssm_place_group(cfg->b_place);
+    m->inv_dt = add(ps, prefix, "layer.kernel.inv_dt", dt_group, SSM_DIMS(H, 1));
     m->A_real = add(ps, prefix, "layer.kernel.A_real", SSM_GROUP_SSM, SSM_DIMS(H, N2));
     m->A_imag = add(ps, prefix, "layer.kernel.A_imag", SSM_GROUP_SSM, SSM_DIMS(H, N2));
-    m->B = add(ps, prefix, "layer.kernel.B", SSM_GROUP_SSM, SSM_DIMS(1, H, N2, 2));
+    m->B = add(ps, prefix, "layer.kernel.B", b_group, SSM_DIMS(1, H, N2, 2));
     m->C = add(ps, prefix, "layer.kernel.C", SSM_GROUP_DEFAULT,
                SSM_DIMS(cfg->bidirectional ? 2 : 1, H, N2, 2));
     m->P = add(ps, prefix, "layer.kernel.P", SSM_GROUP_SSM, SSM_DIMS(1, H, N2, 2));
@@ -282,7 +283,8 @@ ssm_tensor *ssm_s4_fftconv(ssm_ctx *c, ssm_s4 *m, ssm_tensor *x) {
 }
 
 ssm_tensor *ssm_s4_forward(ssm_ctx *c, ssm_s4 *m, ssm_tensor *x) {
-    return ssm_glu_output(c, ssm_s4_fftconv(c, m, x), m->W, m->b, m->cfg.dropout);
+    return ssm_glu_output(c, ssm_s4_fftconv(c, m, x), m->W, m->b, m->cfg.dropout,
+                          m->cfg.tie_dropout);
 }
 
 struct ssm_s4_state {
@@ -361,7 +363,7 @@ ssm_tensor *ssm_s4_step(ssm_ctx *c, ssm_s4 *m, ssm_s4_state *st, ssm_tensor *x_t
     ssm_tensor *yt = ssm_tensor_like(c->arena, x_t);
     ssm_tensor_from_f64(yt, y);
     yt = ssm_gelu(c, ssm_add(c, yt, ssm_mul(c, x_t, ssm_reshape(c, m->D, SSM_DIMS(H)))));
-    if (with_output) yt = ssm_glu_output(c, yt, m->W, m->b, 0.0);
+    if (with_output) yt = ssm_glu_output(c, yt, m->W, m->b, 0.0, 0);
     ssm_no_grad_end(c, saved);
     free(u);
     free(y);

@@ -24,7 +24,9 @@ typedef struct {
     int64_t d_model, d_state; /* H, N */
     int64_t l_max;            /* the length C~ is set up for; forward needs L <= l_max */
     double dt_min, dt_max, B_clip, dropout;
+    int tie_dropout; /* one dropout mask per channel for the whole sequence */
     int bidirectional;
+    ssm_param_place dt_place, b_place; /* optimizer groups of inv_dt and B (default: SSM) */
 } ssm_s4_config;
 
 ssm_s4_config ssm_s4_defaults(int64_t d_model, int64_t l_max);

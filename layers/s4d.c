@@ -24,7 +24,8 @@ void ssm_s4d_declare(ssm_s4d *m, const ssm_s4d_config *cfg, ssm_params *ps, cons
               (long long)cfg->d_state);
     m->cfg = *cfg;
     int64_t H = cfg->d_model, N2 = cfg->d_state / 2;
-    m->log_dt = add(ps, prefix, "kernel.log_dt", SSM_GROUP_SSM, SSM_DIMS(H));
+    int dt_group = ssm_place_group(cfg->dt_place);
+    m->log_dt = add(ps, prefix, "kernel.log_dt", dt_group, SSM_DIMS(H));
     if (cfg->bidirectional)
         m->C = add(ps, prefix, "kernel.C", SSM_GROUP_DEFAULT, SSM_DIMS(2, H, N2, 2));
     else
@@ -87,7 +88,7 @@ ssm_tensor *ssm_s4d_forward(ssm_ctx *c, ssm_s4d *m, ssm_tensor *x) {
               (long long)m->cfg.d_model);
     ssm_tensor *K = ssm_s4d_kernel(c, m, x->shape[1]);
     ssm_tensor *y = ssm_fftconv_gelu(c, x, K, m->D);
-    return ssm_glu_output(c, y, m->W, m->b, m->cfg.dropout);
+    return ssm_glu_output(c, y, m->W, m->b, m->cfg.dropout, m->cfg.tie_dropout);
 }
 
 ssm_s4d_state *ssm_s4d_state_alloc(ssm_s4d *m, int64_t batch) {
@@ -129,7 +130,7 @@ ssm_tensor *ssm_s4d_step(ssm_ctx *c, ssm_s4d *m, ssm_s4d_state *st, ssm_tensor *
     ssm_kernels_for(x_t->device)->diag_ssm_step(x_t->dtype, st->z->data, st->Ct->data,
                                                 st->s->data, x_t->data, y->data, B, H, N2);
     y = ssm_gelu(c, ssm_add(c, y, ssm_mul(c, x_t, m->D)));
-    y = ssm_glu_output(c, y, m->W, m->b, 0.0);
+    y = ssm_glu_output(c, y, m->W, m->b, 0.0, 0);
     ssm_no_grad_end(c, saved);
     return y;
 }

@@ -7,7 +7,8 @@
  * kernel.C (H, N/2, 2), kernel.log_A_real (H, N/2), kernel.A_imag (H, N/2), D (H),
  * output_linear.0.weight (2H, H, 1), output_linear.0.bias (2H). log_dt,
  * log_A_real, A_imag go to the SSM optimizer group (the official code gives them
- * their own lr and no weight decay); C, D and the output linear do not.
+ * their own lr and no weight decay; cfg.dt_place may move log_dt); C, D and the output
+ * linear do not.
  * Bidirectional (as s4.py's FFTConv): kernel.C becomes (2, H, N/2, 2), C[0] giving the
  * causal kernel and C[1] the anti-causal one (same A and dt); no step mode then. */
 #ifndef SSM_S4D_H
@@ -23,7 +24,9 @@ typedef struct {
     ssm_init_kind init;    /* LIN (default), INV, REAL */
     int disc;              /* 0 ZOH (default), 1 bilinear */
     double dropout;
+    int tie_dropout;       /* one dropout mask per channel for the whole sequence */
     int bidirectional;
+    ssm_param_place dt_place; /* optimizer group of log_dt (default: SSM) */
 } ssm_s4d_config;
 
 ssm_s4d_config ssm_s4d_defaults(int64_t d_model);

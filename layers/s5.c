@@ -23,15 +23,18 @@ static ssm_tensor *add(ssm_params *ps, const char *prefix, const char *name, int
 
 void ssm_s5_declare(ssm_s5 *m, const ssm_s5_config *cfg, ssm_params *ps, const char *prefix) {
     SSM_CHECK(cfg->d_model >= 1 && cfg->blocks >= 1 && cfg->d_state >= 2 &&
-                  cfg->d_state % (2 * cfg->blocks) == 0 && (cfg->disc == 0 || cfg->disc == 1),
-              "s5: d_state (%lld) must be a positive multiple of 2 * blocks (%lld), disc 0 or 1",
+                  cfg->d_state % (2 * cfg->blocks) == 0 && (cfg->disc == 0 || cfg->disc == 1) &&
+                  (unsigned)cfg->c_init <= SSM_S5_C_COMPLEX,
+              "s5: d_state (%lld) must be a positive multiple of 2 * blocks (%lld), disc 0 or 1, "
+              "c_init known",
               (long long)cfg->d_state, (long long)cfg->blocks);
     memset(m, 0, sizeof *m);
     m->cfg = *cfg;
     int64_t H = cfg->d_model, P2 = cfg->d_state / 2;
+    int dt_group = ssm_place_group(cfg->dt_place), b_group = ssm_place_group(cfg->b_place);
     m->Lambda_re = add(ps, prefix, "Lambda_re", SSM_GROUP_SSM, SSM_DIMS(P2));
     m->Lambda_im = add(ps, prefix, "Lambda_im", SSM_GROUP_SSM, SSM_DIMS(P2));
-    m->B = add(ps, prefix, "B", SSM_GROUP_SSM, SSM_DIMS(P2, H, 2));
+    m->B = add(ps, prefix, "B", b_group, SSM_DIMS(P2, H, 2));
     if (cfg->bidirectional) {
         m->C = add(ps, prefix, "C1", SSM_GROUP_DEFAULT, SSM_DIMS(H, P2, 2));
         m->C2 = add(ps, prefix, "C2", SSM_GROUP_DEFAULT, SSM_DIMS(H, P2, 2));
@@ -39,7 +42,7 @@ void ssm_s5_declare(ssm_s5 *m, const ssm_s5_config *cfg, ssm_params *ps, const c
         m->C = add(ps, prefix, "C", SSM_GROUP_DEFAULT, SSM_DIMS(H, P2, 2));
     }
     m->D = add(ps, prefix, "D", SSM_GROUP_DEFAULT, SSM_DIMS(H));
-    m->log_step = add(ps, prefix, "log_step", SSM_GROUP_SSM, SSM_DIMS(P2, 1));
+    m->log_step = add(ps, prefix, "log_step", dt_group, SSM_DIMS(P2, 1));
 }
 
 /* --- initialisation --- */
@@ -116,10 +119,16 @@ int ssm_s5_init(ssm_s5 *m, ssm_rng *r) {
         }
     ssm_tensor_from_f64(m->B, out);
 
-    /* C~ = C V, C (H, P) complex: per channel lecun_normal of shape (1, P, 2) (fan_in = P) */
+    /* C~ = C V, C (H, P) complex: per channel lecun_normal of shape (1, P, 2) (fan_in = P), or
+     * lecun_normal of shape (H, P, 2) (fan_in = P H); complex_normal: C~ ~ N(0, 1/2) per part */
     ssm_tensor *Cs[2] = {m->C, m->C2};
     for (int k = 0; k < (m->cfg.bidirectional ? 2 : 1); k++) {
-        trunc_normal(r, raw, (int64_t)nC, 1.0 / sqrt((double)P));
+        if (m->cfg.c_init == SSM_S5_C_COMPLEX) {
+            ssm_param_normal(Cs[k], r, 0.0, sqrt(0.5));
+            continue;
+        }
+        double fan_in = m->cfg.c_init == SSM_S5_C_LECUN ? (double)(P * H) : (double)P;
+        trunc_normal(r, raw, (int64_t)nC, 1.0 / sqrt(fan_in));
         for (int64_t h = 0; h < H; h++)
             for (int64_t p = 0; p < P2; p++) {
                 double complex s = 0;
@@ -146,9 +155,17 @@ static ssm_tensor *pair(ssm_ctx *c, const ssm_tensor *like, double a, double b) 
     return t;
 }
 
+/* min(Lambda_re, -1e-4) = a - relu(a - Lambda_re), a = -1e-4 */
+static ssm_tensor *clip_eigs(ssm_ctx *c, ssm_tensor *re) {
+    ssm_tensor *a = ssm_new_like_shape(c, re, re->ndim, re->shape);
+    ssm_kernels_for(re->device)->fill(re->dtype, a->data, a->numel, -1e-4);
+    return ssm_sub(c, a, ssm_relu(c, ssm_sub(c, a, re)));
+}
+
 void ssm_s5_discretise(ssm_ctx *c, ssm_s5 *m, ssm_tensor **Lambda_bar, ssm_tensor **B_bar) {
     int64_t H = m->cfg.d_model, P2 = m->cfg.d_state / 2;
-    ssm_tensor *re = ssm_reshape(c, m->Lambda_re, SSM_DIMS(P2, 1));
+    ssm_tensor *re = m->cfg.clip_eigs ? clip_eigs(c, m->Lambda_re) : m->Lambda_re;
+    re = ssm_reshape(c, re, SSM_DIMS(P2, 1));
     ssm_tensor *im = ssm_reshape(c, m->Lambda_im, SSM_DIMS(P2, 1));
     ssm_tensor *lam = ssm_concat(c, (ssm_tensor *[]){re, im}, 2, 1); /* [P2, 2] */
     /* Δ on both parts of each pair: a real scale of the complex numbers */
@@ -305,7 +322,7 @@ static ssm_tensor *dense(ssm_ctx *c, ssm_tensor *x, ssm_tensor *W, ssm_tensor *b
 static ssm_tensor *activate(ssm_ctx *c, ssm_s5_layer *m, ssm_tensor *y, double p) {
     ssm_tensor *g = ssm_gelu_tanh(c, y); /* flax nn.gelu: approximate = True */
     if (m->cfg.activation == SSM_S5_ACT_GELU) return g; /* its dropout: the model's */
-    g = ssm_dropout(c, g, p);
+    g = m->cfg.tie_dropout ? ssm_dropout_tied(c, g, p) : ssm_dropout(c, g, p);
     ssm_tensor *gate = ssm_sigmoid(c, dense(c, g, m->out2_W, m->out2_b));
     switch (m->cfg.activation) {
     case SSM_S5_ACT_FULL_GLU: return ssm_mul(c, dense(c, g, m->out1_W, m->out1_b), gate);

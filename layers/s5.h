@@ -17,19 +17,28 @@
  * Parameters (official flax names under `prefix`): Lambda_re, Lambda_im (P2),
  * B (P2, H, 2) = B̃, C (H, P2, 2) = C̃ (bidirectional: C1, C2), D (H),
  * log_step (P2, 1). Lambda_re, Lambda_im, B and log_step go to the SSM optimizer
- * group (the official ssm_lr, no weight decay); C and D are regular parameters.
+ * group (the official ssm_lr, no weight decay; cfg.b_place and cfg.dt_place move B and
+ * log_step as the official opt_config and dt_global); C and D are regular parameters.
  *
  * Initialisation (s5/ssm_init.py and the block-diagonal setup of s5/train.py):
  * the normal part S = A + P Pᵀ of HiPPO-LegS of size P/J is diagonalised
  * (S = V Λ V*, LAPACK zheev as layers/hippo.c), the P/(2J) modes with negative
  * imaginary part are kept and repeated on J diagonal blocks; B̃ = V⁻¹B with B
  * (P, H) lecun_normal, C̃ = C V with C (H, P) complex, each part lecun_normal
- * over P, D ~ N(0, 1), log Δ uniform in [log dt_min, log dt_max] per mode. */
+ * over P (cfg.c_init: the other C_init options), D ~ N(0, 1), log Δ uniform in
+ * [log dt_min, log dt_max] per mode. clip_eigs (official: np.clip(Lambda_re, None, -1e-4))
+ * clips Re Λ in the forward; a clipped mode gets no gradient on Lambda_re. */
 #ifndef SSM_S5_H
 #define SSM_S5_H
 #include "init.h"
 #include "params.h"
 #include "tape.h"
+
+/* C_init of the official code: C (H, P) complex with each part lecun_normal over P per
+ * channel (trunc_standard_normal, the default), or over P x H for the whole matrix
+ * (lecun_normal: jax counts the H rows as receptive field), then C~ = C V; or C~ itself
+ * complex normal, each part N(0, 1/2) (complex_normal, no V). */
+typedef enum { SSM_S5_C_TRUNC_STANDARD = 0, SSM_S5_C_LECUN, SSM_S5_C_COMPLEX } ssm_s5_c_init;
 
 typedef struct {
     int64_t d_model;       /* H */
@@ -38,6 +47,9 @@ typedef struct {
     int disc;              /* 0 ZOH (default), 1 bilinear */
     int bidirectional;
     double dt_min, dt_max; /* Δ log-uniform in [dt_min, dt_max] */
+    ssm_param_place dt_place, b_place; /* optimizer groups of log_step and B (default: SSM) */
+    ssm_s5_c_init c_init;
+    int clip_eigs;         /* use min(Lambda_re, -1e-4): Re Λ stays in the left half-plane */
 } ssm_s5_config;
 
 ssm_s5_config ssm_s5_defaults(int64_t d_model);
@@ -99,6 +111,7 @@ typedef struct {
     ssm_s5_config ssm;
     ssm_s5_activation activation; /* default half_glu1 */
     double dropout;
+    int tie_dropout; /* one mask per channel for the whole sequence (official: broadcast_dims=[0]) */
 } ssm_s5_layer_config;
 
 typedef struct {

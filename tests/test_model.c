@@ -1,7 +1,7 @@
 /* The sequence model end to end: f64 gradient check of the whole network
  * (every parameter, through each norm, pre/postnorm, both encoders and every
- * pooling, and the retrieval decoder), the retrieval head against plain loops, and
- * that the same seed gives the same model on every run. */
+ * pooling, the retrieval decoder, tied dropout), the tied dropout mask, the retrieval
+ * head against plain loops, and that the same seed gives the same model on every run. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -77,21 +77,61 @@ START_TEST(model_gradcheck_norms) {
 }
 END_TEST
 
-/* Every S4-family layer variant inside the model: S4 (DPLR) and both bidirectional. */
+/* Every S4-family layer variant inside the model: S4 (DPLR) and both bidirectional; tied
+ * dropout (in the block and inside s4, s4d and s5 layers). */
 START_TEST(model_gradcheck_layers) {
-    static const struct { const char *layer; int bidir; } v[] = {
-        {"s4d", 1}, {"s4", 0}, {"s4", 1}};
+    static const struct { const char *layer; int bidir, tie; } v[] = {
+        {"s4d", 1, 0}, {"s4", 0, 0}, {"s4", 1, 0}, {"s4d", 0, 1}, {"s4", 1, 1}, {"s5", 1, 1}};
     for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
         ssm_model_config cfg = tiny(SSM_NORM_LAYER, 1, 1, SSM_POOL_MEAN);
         snprintf(cfg.layer, sizeof cfg.layer, "%s", v[i].layer);
         cfg.lcfg.bidirectional = v[i].bidir;
+        cfg.tie_dropout = cfg.lcfg.tie_dropout = v[i].tie;
+        if (strcmp(v[i].layer, "s4d")) cfg.lcfg.init = SSM_INIT_LEGS;
         if (!strcmp(v[i].layer, "s4")) {
-            cfg.lcfg.init = SSM_INIT_LEGS;
             cfg.lcfg.disc = 1;
             cfg.lcfg.l_max = 6;
         }
         check_model(cfg);
     }
+}
+END_TEST
+
+/* Tied dropout: each (sequence, channel) is kept (scaled by 1/(1-p)) or dropped at every
+ * position at once; the gradient is the mask; identity in evaluation mode. */
+START_TEST(tied_dropout_shares_mask) {
+    int64_t B = 4, L = 7, H = 16;
+    double p = 0.5;
+    ssm_ctx *c = ssm_ctx_new(3);
+    c->training = 1;
+    ssm_tensor *x = tu_randn(SSM_F64, SSM_DIMS(B, L, H), 5, 1.0);
+    x->grad = ssm_tensor_new(SSM_F64, SSM_CPU, SSM_DIMS(B, L, H));
+    ssm_tensor_zero(x->grad);
+    ssm_requires_grad(x);
+    ssm_tensor *y = ssm_dropout_tied(c, x, p);
+    ssm_backward(c, ssm_sum_all(c, y));
+    const double *xv = x->data, *yv = y->data, *g = x->grad->data;
+    int dropped = 0;
+    for (int64_t b = 0; b < B; b++)
+        for (int64_t h = 0; h < H; h++) {
+            double m0 = g[b * L * H + h];
+            ck_assert_msg(m0 == 0.0 || m0 == 1 / (1 - p), "mask %g", m0);
+            dropped += m0 == 0.0;
+            for (int64_t t = 0; t < L; t++) {
+                int64_t i = (b * L + t) * H + h;
+                ck_assert_double_eq(g[i], m0);
+                ck_assert_double_eq(yv[i], xv[i] * m0);
+            }
+        }
+    ck_assert_int_gt(dropped, B * H / 4); /* 64 draws at p = 0.5 */
+    ck_assert_int_lt(dropped, 3 * B * H / 4);
+    ssm_ctx_reset(c);
+    c->training = 0;
+    ck_assert_ptr_eq(ssm_dropout_tied(c, x, p), x);
+    ssm_tensor_free(x->grad);
+    x->grad = NULL;
+    ssm_tensor_free(x);
+    ssm_ctx_free(c);
 }
 END_TEST
 
@@ -139,11 +179,13 @@ END_TEST
 
 /* The head against plain loops: a linear-decoder model with the same backbone and an
  * identity decoder yields the pooled features p[r]; then for pair b (rows 2b, 2b + 1)
- * logits = W2 relu(W0 [p1, p2, p1 - p2, p1 * p2] + b0) + b2 (S4's RetrievalHead). */
+ * logits = W2 act(W0 [p1, p2, p1 - p2, p1 * p2] + b0) + b2 (S4's RetrievalHead), act
+ * ReLU (loop 0) or exact GELU (loop 1). */
 START_TEST(model_retrieval_head_vs_loops) {
     ssm_model_config cfg = tiny(SSM_NORM_LAYER, 1, 1, SSM_POOL_MEAN);
     cfg.dropout = cfg.lcfg.dropout = 0;
     cfg.retrieval = 1;
+    cfg.retrieval_gelu = _i;
     ssm_model *m = ssm_model_new(&cfg, SSM_F64, SSM_CPU);
     ssm_model_init(m, 5);
     int64_t H = cfg.lcfg.d_model, C = cfg.d_output;
@@ -179,7 +221,7 @@ START_TEST(model_retrieval_head_vs_loops) {
         for (int64_t i = 0; i < H; i++) {
             double s = b0[i];
             for (int64_t j = 0; j < 4 * H; j++) s += W0[i * 4 * H + j] * feat[j];
-            z[i] = s > 0 ? s : 0;
+            z[i] = _i ? 0.5 * s * (1 + erf(s / sqrt(2.0))) : s > 0 ? s : 0;
         }
         for (int64_t k = 0; k < C; k++) {
             double s = b2[k];
@@ -201,6 +243,35 @@ START_TEST(model_retrieval_needs_pooling) {
     cfg.retrieval = 1;
     ck_assert_ptr_null(ssm_model_new(&cfg, SSM_F32, SSM_CPU));
     ck_assert_str_eq(ssm_last_error(), "model: the retrieval decoder needs pooling (mean or last)");
+}
+END_TEST
+
+/* model.bn_momentum: after one training forward from the initial statistics (mean 0,
+ * variance 1), running = (1 - m) initial + m batch; the default (0) is PyTorch's 0.1. */
+START_TEST(model_bn_momentum) {
+    double got[2][2][4];
+    for (int k = 0; k < 2; k++) {
+        ssm_model_config cfg = tiny(SSM_NORM_BATCH, 1, 0, SSM_POOL_MEAN);
+        cfg.bn_momentum = k ? 0.3 : 0;
+        ssm_model *m = ssm_model_new(&cfg, SSM_F64, SSM_CPU);
+        ssm_model_init(m, 2);
+        ssm_ctx *c = ssm_ctx_new(1);
+        c->training = 1;
+        ssm_tensor *x = tu_randn(SSM_F64, SSM_DIMS(2, 6, cfg.d_input), 3, 1.0);
+        ssm_model_forward(c, m, x, NULL); /* per-position logits: only the statistics matter */
+        for (int h = 0; h < 4; h++) {
+            got[k][0][h] = ssm_tensor_get(m->bn_mean[0], h);
+            got[k][1][h] = ssm_tensor_get(m->bn_var[0], h);
+        }
+        ssm_tensor_free(x);
+        ssm_ctx_free(c);
+        ssm_model_free(m);
+    }
+    for (int h = 0; h < 4; h++) { /* the same batch statistics from either momentum */
+        ck_assert_double_gt(fabs(got[1][0][h]), 1e-6);
+        ck_assert_double_eq_tol(got[1][0][h] / 0.3, got[0][0][h] / 0.1, 1e-12);
+        ck_assert_double_eq_tol((got[1][1][h] - 0.7) / 0.3, (got[0][1][h] - 0.9) / 0.1, 1e-12);
+    }
 }
 END_TEST
 
@@ -231,8 +302,10 @@ int main(void) {
     tcase_set_timeout(t, 120);
     tcase_add_test(t, model_gradcheck_norms);
     tcase_add_test(t, model_gradcheck_layers);
+    tcase_add_test(t, tied_dropout_shares_mask);
+    tcase_add_test(t, model_bn_momentum);
     tcase_add_test(t, model_gradcheck_retrieval);
-    tcase_add_test(t, model_retrieval_head_vs_loops);
+    tcase_add_loop_test(t, model_retrieval_head_vs_loops, 0, 2);
     tcase_add_test(t, model_retrieval_needs_pooling);
     tcase_add_test(t, model_same_seed_same_model);
     tcase_add_test(t, model_rejects_unknown_layer);

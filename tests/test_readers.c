@@ -1,14 +1,16 @@
 /* data/: the image readers (CIFAR-10 binary batches, Pathfinder / Path-X trees, IDX
  * for MNIST), the pixel permutations, the feature normalisation, and their wiring to
  * [data] in tools/tasks.c. Fixtures: tests/data/{cifar,cifar_bad,mnist,pathfinder32,
- * pathfinder128,pathfinder_bad}, written by tests/data/make_image_fixtures.py (Pillow);
- * the pixel formulas below repeat that script's. */
+ * pathfinder128,pathfinder_bad}, written by tests/data/make_image_fixtures.py (Pillow),
+ * and tests/data/listops plus 11 more Path-X images by make_lra_fixtures.py; the pixel
+ * formulas below repeat the scripts'. ListOps files through [data], data.append_eos. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "cifar.h"
 #include "dataset.h"
 #include "idx.h"
+#include "listops.h"
 #include "log.h"
 #include "pathfinder.h"
 #include "permute.h"
@@ -238,9 +240,14 @@ START_TEST(pathfinder_reads_tree) {
 
     ck_assert_msg(ssm_pathfinder_read(tu_data("pathfinder128"), "curv_contour_length_14", 128, &d,
                                       NULL) == SSM_OK, "%s", ssm_last_error());
-    ck_assert_int_eq(d->n, 1);
+    ck_assert_int_eq(d->n, 12); /* 0.npy's image, then make_lra_fixtures.py's 11 of 1.npy */
     ck_assert_int_eq(d->longest, 16384);
     assert_pf_image(d, 0, 0, 0, 128);
+    for (int i = 1; i < 12; i++) { /* bright when labelled 1, dark when 0 */
+        int label = i % 2; /* sample i - 1 of batch 1: (1 + i - 1) % 2 */
+        ck_assert_int_eq(d->labels[i], label);
+        ck_assert_int_eq(seq(d, i)[0], 128 * label + 17 * (i - 1) % 128);
+    }
     ssm_dataset_free(d);
 }
 END_TEST
@@ -411,6 +418,54 @@ START_TEST(pathfinder_task_split) {
 }
 END_TEST
 
+/* tests/data/listops (make_lra_fixtures.py): labels are the expressions' values; with
+ * data.append_eos every sequence, read or generated, ends with <eos> = id 2 (the official
+ * vocabulary) and has it nowhere else; without it id 2 is an ordinary token. */
+START_TEST(listops_task_eos) {
+    int64_t vocab_eos = 0;
+    for (int p = 0; p < 3; p++) {
+        static const char *names[3] = {"basic_train.tsv", "basic_val.tsv", "basic_test.tsv"};
+        char file[600];
+        snprintf(file, sizeof file, "%s/%s", tu_data("listops"), names[p]);
+        ssm_dataset *d;
+        ck_assert_msg(ssm_listops_read(file, NULL, &d) == SSM_OK, "%s", ssm_last_error());
+        ck_assert_int_eq(d->n, p ? 16 : 64);
+        for (int64_t i = 0; i < d->n; i++) {
+            int64_t len;
+            const int32_t *ids = ssm_dataset_seq(d, i, 0, &len);
+            ck_assert_int_eq(ssm_listops_eval(ids, len), d->labels[i]);
+        }
+        ssm_dataset_free(d);
+    }
+    for (int k = 0; k < 3; k++) { /* files, generated, files without append_eos */
+        ssm_task_data td;
+        if (k == 1)
+            load_task("[data]\ntask = listops\nseq_len = 40\nmin_len = 5\nmax_depth = 3\n"
+                      "n_train = 20\nn_val = 5\nn_test = 5\nappend_eos = true\n", &td);
+        else
+            load_task(task_ini(k ? "[data]\ntask = listops\npath = %s\nseq_len = 100\n"
+                                 : "[data]\ntask = listops\npath = %s\nseq_len = 100\n"
+                                   "append_eos = true\n", "listops"), &td);
+        int ends = 0, inside = 0;
+        for (int64_t i = 0; i < td.train->n; i++) {
+            int64_t len;
+            const int32_t *ids = ssm_dataset_seq(td.train, i, 0, &len);
+            ends += ids[len - 1] == 2;
+            for (int64_t t = 0; t + 1 < len; t++) inside += ids[t] == 2;
+        }
+        if (k < 2) {
+            ck_assert_int_eq(ends, td.train->n);
+            ck_assert_int_eq(inside, 0);
+        } else { /* id 2 is then the commonest token, X (every expression ends with one) */
+            ck_assert_int_gt(inside, 0);
+            ck_assert_int_eq(td.train->vocab_size, vocab_eos - 1);
+        }
+        if (k == 0) vocab_eos = td.train->vocab_size;
+        ssm_task_free(&td);
+    }
+}
+END_TEST
+
 int main(void) {
     ssm_log_level = 0;
     Suite *s = suite_create("readers");
@@ -428,6 +483,7 @@ int main(void) {
     tcase_add_test(t, image_task_splits_and_permutes);
     tcase_add_test(t, mnist_task_permutations);
     tcase_add_test(t, pathfinder_task_split);
+    tcase_add_test(t, listops_task_eos);
     suite_add_tcase(s, t);
     return tu_run(s, 1);
 }

@@ -1,6 +1,7 @@
 /* S5: golden outputs and gradients of the official S5SSM (f64 < 1e-8, f32 < 1e-4),
  * parallel mode == step mode == a dense complex recurrence written here, the
- * HiPPO-N block-diagonal initialisation (structure and statistics), L = 1, and
+ * HiPPO-N block-diagonal initialisation (structure and statistics), the C_init options,
+ * clip_eigs, L = 1, and
  * f64 gradient checks of the SSM and of the layer (every activation) through
  * the layer registry. */
 #include <complex.h>
@@ -292,6 +293,70 @@ START_TEST(s5_init_statistics) {
 }
 END_TEST
 
+/* An S5 SSM of f64 parameters, initialised from `seed` (ps returned for freeing). */
+static ssm_params *s5_with(ssm_s5 *m, const ssm_s5_config *cfg, uint64_t seed) {
+    ssm_params *ps = ssm_params_new(SSM_F64, SSM_CPU);
+    ssm_s5_declare(m, cfg, ps, "");
+    ssm_params_finalize(ps);
+    ssm_rng r = {seed, 0};
+    ck_assert_int_eq(ssm_s5_init(m, &r), SSM_OK);
+    return ps;
+}
+
+/* C_init: mean |C~|^2 = 2 s^2 with s = 1/sqrt(P) (trunc_standard_normal), 1/sqrt(P H)
+ * (lecun_normal) or sqrt(1/2) (complex_normal), for both C1 and C2. */
+START_TEST(s5_c_init_options) {
+    int64_t H = 64, P = 16, P2 = P / 2;
+    const double var[] = {1.0 / (double)P, 1.0 / (double)(P * H), 0.5};
+    for (int k = 0; k < 3; k++) {
+        ssm_s5_config cfg = ssm_s5_defaults(H);
+        cfg.d_state = P;
+        cfg.blocks = 2;
+        cfg.bidirectional = 1;
+        cfg.c_init = (ssm_s5_c_init)k;
+        ssm_s5 m;
+        ssm_params *ps = s5_with(&m, &cfg, 7);
+        ssm_tensor *Cs[2] = {m.C, m.C2};
+        for (int j = 0; j < 2; j++) {
+            double c2 = 0;
+            for (int64_t i = 0; i < P2 * H; i++) c2 += pow(cabs(cpar(Cs[j], i)), 2);
+            c2 /= (double)(P2 * H);
+            ck_assert_msg(fabs(c2 - 2 * var[k]) < 0.15 * 2 * var[k], "c_init %d: mean |C|^2 %g, "
+                          "expected %g", k, c2, 2 * var[k]);
+        }
+        ssm_params_free(ps);
+    }
+}
+END_TEST
+
+/* clip_eigs: the forward uses min(Lambda_re, -1e-4) and clipped modes get no gradient. */
+START_TEST(s5_clip_eigs) {
+    int64_t H = 3, P = 8, B = 2, L = 5;
+    ssm_s5_config cfg = ssm_s5_defaults(H);
+    cfg.d_state = P;
+    ssm_s5 clipped, plain;
+    cfg.clip_eigs = 1;
+    ssm_params *ps1 = s5_with(&clipped, &cfg, 4);
+    cfg.clip_eigs = 0;
+    ssm_params *ps2 = s5_with(&plain, &cfg, 4);
+    ssm_tensor_from_f64(clipped.Lambda_re, (double[]){0.3, -1e-5, -0.2, -2.0});
+    ssm_tensor_from_f64(plain.Lambda_re, (double[]){-1e-4, -1e-4, -0.2, -2.0});
+    ssm_tensor *u = tu_randn(SSM_F64, SSM_DIMS(B, L, H), 9, 1.0);
+    ssm_ctx *c = ssm_ctx_new(1);
+    ssm_tensor *y2 = ssm_s5_forward(c, &plain, u);
+    ssm_params_zero_grad(ps1);
+    ssm_tensor *y1 = ssm_s5_forward(c, &clipped, u);
+    ck_assert_double_lt(tu_rel_err(y1, y2), 1e-14);
+    ssm_backward(c, ssm_sum_all(c, y1));
+    const double *g = clipped.Lambda_re->grad->data;
+    ck_assert(g[0] == 0 && g[1] == 0 && g[2] != 0 && g[3] != 0);
+    ssm_ctx_free(c);
+    ssm_tensor_free(u);
+    ssm_params_free(ps1);
+    ssm_params_free(ps2);
+}
+END_TEST
+
 /* --- f64 finite differences through the whole SSM and the layer --- */
 
 typedef struct {
@@ -407,6 +472,8 @@ int main(void) {
     tcase_add_test(t, s5_length_one);
     tcase_add_test(t, s5_hippo_n_structure);
     tcase_add_test(t, s5_init_statistics);
+    tcase_add_test(t, s5_c_init_options);
+    tcase_add_test(t, s5_clip_eigs);
     tcase_add_test(t, s5_ssm_gradcheck);
     tcase_add_test(t, s5_layer_registry);
     suite_add_tcase(s, t);

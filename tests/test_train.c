@@ -9,7 +9,7 @@
  *     config.ini, metrics.jsonl, the final line, exact resume, --eval-only,
  *     config errors (exit 2), NaN/Inf (exit 3, last.h5 kept);
  *   - tools/ssmtrain on the LRA Text and Retrieval fixtures (tests/data/imdb, aan);
- *   - every file in configs/ loads.
+ *   - every file in configs/ and configs/lra/ loads.
  * The binary is found in SSM_TOOLS_DIR (compiled in, or from the environment). */
 #define _GNU_SOURCE /* memmem */
 #include <dirent.h>
@@ -876,31 +876,103 @@ START_TEST(text_tasks_train) {
 }
 END_TEST
 
+/* ------------------------------------------------------------ optimizer groups */
+
+/* The optimizer group whose range holds parameter `name`. */
+static int group_of(const ssm_params *ps, const char *name) {
+    ssm_tensor *t = ssm_params_find(ps, name);
+    ck_assert_msg(t != NULL, "no parameter %s", name);
+    int64_t off = ((const float *)t->data - (const float *)ps->values->data);
+    for (int g = 0; g < SSM_MAX_GROUPS; g++)
+        if (off >= ps->group_begin[g] && off < ps->group_begin[g + 1]) return g;
+    ck_abort_msg("%s is in no group", name);
+    return -1;
+}
+
+/* layer.dt_group and layer.b_group move dt and B between the optimizer groups, each with
+ * the learning rate and weight decay it names. */
+START_TEST(param_groups_from_config) {
+    static const struct {
+        const char *layer, *dt_set, *b_set, *dt_name, *b_name;
+        int dt_group, b_group;
+    } v[] = {
+        {"s5", "default", "ssm_decay", "layers.0.seq.log_step", "layers.0.seq.B", SSM_GROUP_DEFAULT,
+         SSM_GROUP_SSM_DECAY},
+        {"s5", "ssm", "default", "layers.0.seq.log_step", "layers.0.seq.B", SSM_GROUP_SSM,
+         SSM_GROUP_DEFAULT},
+        {"s4", "no_decay", "ssm", "layers.0.layer.kernel.inv_dt", "layers.0.layer.kernel.B",
+         SSM_GROUP_NO_DECAY, SSM_GROUP_SSM},
+        {"s4d", "no_decay", "ssm", "layers.0.kernel.log_dt", NULL, SSM_GROUP_NO_DECAY, 0},
+    };
+    char dir[512];
+    tu_tmpdir(dir, sizeof dir);
+    for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
+        char text[1024], dt[64], b[64];
+        snprintf(text, sizeof text,
+                 "[model]\nd_model = 8\nn_layers = 1\nlayer = %s\npooling = last\n"
+                 "[layer]\nd_state = 4\nlr = 0.002\nweight_decay = 0.001\n"
+                 "[data]\ntask = recall\nseq_len = 16\nn_train = 16\nn_val = 8\nn_test = 8\n"
+                 "[optim]\nlr = 0.03\nweight_decay = 0.07\n"
+                 "[train]\nthreads = 1\nbatch_size = 8\n",
+                 v[i].layer);
+        snprintf(dt, sizeof dt, "layer.dt_group=%s", v[i].dt_set);
+        snprintf(b, sizeof b, "layer.b_group=%s", v[i].b_set);
+        const char *sets[] = {dt, b};
+        ssm_config c;
+        ck_assert_msg(ssm_config_load_string(&c, text, "t.ini", sets, 2) == SSM_OK, "%s",
+                      ssm_last_error());
+        ssm_trainer t;
+        ck_assert_int_eq(ssm_trainer_init(&t, &c, dir), SSM_OK);
+        ck_assert_int_eq(group_of(t.model->ps, v[i].dt_name), v[i].dt_group);
+        if (v[i].b_name) ck_assert_int_eq(group_of(t.model->ps, v[i].b_name), v[i].b_group);
+        const ssm_group_hparams *g = t.opt->group;
+        ck_assert(g[SSM_GROUP_DEFAULT].lr == 0.03 && g[SSM_GROUP_DEFAULT].weight_decay == 0.07);
+        ck_assert(g[SSM_GROUP_SSM].lr == 0.002 && g[SSM_GROUP_SSM].weight_decay == 0.001);
+        ck_assert(g[SSM_GROUP_NO_DECAY].lr == 0.03 && g[SSM_GROUP_NO_DECAY].weight_decay == 0);
+        ck_assert(g[SSM_GROUP_SSM_DECAY].lr == 0.002);
+        ck_assert(g[SSM_GROUP_SSM_DECAY].weight_decay == 0.07);
+        ssm_trainer_free(&t);
+    }
+    tu_rm_tree(dir);
+}
+END_TEST
+
 /* ------------------------------------------------------------ configs/ */
 
-START_TEST(every_config_loads) {
-    const char *dir = SSM_SRCDIR "/configs";
+/* One config file: loads, and its written form loads back equal (what the trainer stores). */
+static void config_loads(const char *path, const char *name, ssm_config *c) {
+    ck_assert_msg(ssm_config_load(c, path, NULL, 0) == SSM_OK, "%s", ssm_last_error());
+    char *ini = ssm_config_to_ini(c);
+    ssm_config c2;
+    ck_assert_int_eq(ssm_config_load_string(&c2, ini, name, NULL, 0), SSM_OK);
+    ck_assert_ptr_null(ssm_config_diff(c, &c2));
+    free(ini);
+}
+
+/* Every .ini of SSM_SRCDIR/sub; `need` (NULL-terminated) must be among them. Returns the count. */
+static int configs_in(const char *sub, const char *const *need) {
+    char dir[512], path[1024];
+    snprintf(dir, sizeof dir, "%s/%s", SSM_SRCDIR, sub);
     DIR *d = opendir(dir);
     ck_assert_msg(d != NULL, "cannot open %s", dir);
     struct dirent *e;
-    int count = 0;
-    char path[1024];
-    const char *need[] = {"quickstart.ini", "listops_s4.ini", "listops_s4d.ini", "listops_s5.ini",
-                          "listops_mamba.ini", "selective_copy_mamba.ini", "induction_mamba.ini"};
-    int found[7] = {0};
+    int count = 0, found[64] = {0}, n_need = 0;
+    while (need[n_need]) n_need++;
+    ck_assert_int_le(n_need, 64);
     while ((e = readdir(d))) {
         size_t len = strlen(e->d_name);
         if (len < 5 || strcmp(e->d_name + len - 4, ".ini")) continue;
         snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
         ssm_config c;
-        ck_assert_msg(ssm_config_load(&c, path, NULL, 0) == SSM_OK, "%s", ssm_last_error());
-        /* the written form loads back equal (what the trainer stores) */
-        char *ini = ssm_config_to_ini(&c);
-        ssm_config c2;
-        ck_assert_int_eq(ssm_config_load_string(&c2, ini, e->d_name, NULL, 0), SSM_OK);
-        ck_assert_ptr_null(ssm_config_diff(&c, &c2));
-        free(ini);
-        for (int i = 0; i < 7; i++) found[i] |= !strcmp(e->d_name, need[i]);
+        config_loads(path, e->d_name, &c);
+        for (int i = 0; i < n_need; i++) found[i] |= !strcmp(e->d_name, need[i]);
+        if (strstr(sub, "lra")) { /* <data.task>_<model.layer>.ini */
+            char task[32], layer[32], want[80];
+            ck_assert_int_eq(ssm_config_get(&c, "data.task", task, sizeof task), SSM_OK);
+            ck_assert_int_eq(ssm_config_get(&c, "model.layer", layer, sizeof layer), SSM_OK);
+            snprintf(want, sizeof want, "%s_%s.ini", task, layer);
+            ck_assert_str_eq(e->d_name, want);
+        }
         if (!strncmp(e->d_name, "listops_", 8)) {
             ck_assert_int_eq(c.data.task, SSM_CFG_DATA_LISTOPS);
             ck_assert_str_eq(c.data.path, "data/lra/listops");
@@ -909,8 +981,24 @@ START_TEST(every_config_loads) {
         count++;
     }
     closedir(d);
-    for (int i = 0; i < 7; i++) ck_assert_msg(found[i], "configs/%s missing", need[i]);
-    ck_assert_int_ge(count, 7);
+    for (int i = 0; i < n_need; i++) ck_assert_msg(found[i], "%s/%s missing", sub, need[i]);
+    return count;
+}
+
+/* configs/lra holds <task>_<layer>.ini for every LRA task and layer type. */
+START_TEST(every_config_loads) {
+    const char *top[] = {"quickstart.ini", "selective_copy_mamba.ini", "induction_mamba.ini", NULL};
+    static const char *tasks[] = {"listops", "text", "retrieval", "image", "pathfinder", "pathx"};
+    static const char *layers[] = {"s4", "s4d", "s5", "mamba"};
+    static char names[24][32];
+    const char *lra[25];
+    for (int i = 0; i < 24; i++) {
+        snprintf(names[i], sizeof names[i], "%s_%s.ini", tasks[i / 4], layers[i % 4]);
+        lra[i] = names[i];
+    }
+    lra[24] = NULL;
+    ck_assert_int_ge(configs_in("configs", top), 3);
+    ck_assert_int_eq(configs_in("configs/lra", lra), 24);
 }
 END_TEST
 
@@ -931,6 +1019,9 @@ int main(void) {
     tcase_add_test(tool, nonfinite_stops);
     tcase_add_test(tool, text_tasks_train);
     suite_add_tcase(s, tool);
+    TCase *groups = tcase_create("groups");
+    tcase_add_test(groups, param_groups_from_config);
+    suite_add_tcase(s, groups);
     TCase *cf = tcase_create("configs");
     tcase_add_test(cf, every_config_loads);
     suite_add_tcase(s, cf);

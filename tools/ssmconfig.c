@@ -21,7 +21,9 @@ _Static_assert(sizeof(ssm_cfg_model_task) == sizeof(int) && sizeof(ssm_cfg_encod
                    sizeof(ssm_cfg_data_task) == sizeof(int) && sizeof(ssm_cfg_metric) == sizeof(int) &&
                    sizeof(ssm_optim_kind) == sizeof(int) && sizeof(ssm_sched_kind) == sizeof(int) &&
                    sizeof(ssm_device) == sizeof(int) && sizeof(ssm_cfg_permute) == sizeof(int) &&
-                   sizeof(ssm_cfg_pf_difficulty) == sizeof(int),
+                   sizeof(ssm_cfg_pf_difficulty) == sizeof(int) &&
+                   sizeof(ssm_cfg_group) == sizeof(int) && sizeof(ssm_cfg_c_init) == sizeof(int) &&
+                   sizeof(ssm_cfg_retrieval_act) == sizeof(int),
                "enum fields must be int-sized");
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
@@ -60,6 +62,10 @@ static const ssm_cfg_choice decoders[] = {
                   "network and pooling, then [x1, x2, x1 - x2, x1 * x2] -> Linear(4H, H) -> ReLU "
                   "-> Linear(H, classes)"},
     {NULL, NULL}};
+static const ssm_cfg_choice retrieval_acts[] = {
+    {"relu", "ReLU (the RetrievalDecoder class default)"},
+    {"gelu", "GELU, exact (S4's configs/pipeline/aan.yaml; S5's RetrievalDecoder uses GELU too)"},
+    {NULL, NULL}};
 static const ssm_cfg_choice tokenizers[] = {
     {"char", "Unicode characters with the S4 loaders' vocabulary: `<pad>` 0, `<unk>` 1, "
              "`<eos>` 2, then the characters seen at least data.min_freq times in the training split by "
@@ -78,6 +84,20 @@ static const ssm_cfg_choice discs[] = {
     {"auto", "bilinear for s4, zoh otherwise"},
     {"zoh", "zero-order hold"},
     {"bilinear", "bilinear (Tustin)"},
+    {NULL, NULL}};
+static const ssm_cfg_choice groups[] = {
+    {"ssm", "the SSM group: layer.lr and layer.weight_decay"},
+    {"ssm_decay", "layer.lr with optim.weight_decay (S5's opt_config BandCdecay for B)"},
+    {"no_decay", "optim.lr without weight decay (S4's lr.dt: null)"},
+    {"default", "optim.lr and optim.weight_decay, as the non-SSM parameters (S5's dt_global; "
+                "opt_config BfastandCdecay for B)"},
+    {NULL, NULL}};
+static const ssm_cfg_choice c_inits[] = {
+    {"trunc_standard_normal", "C (H, P) complex, each part lecun_normal over P per channel, "
+                              "then C V (the official default)"},
+    {"lecun_normal", "C (H, P) complex, each part lecun_normal over the whole matrix (fan-in "
+                     "P x H, as jax counts it), then C V"},
+    {"complex_normal", "C V itself complex normal, each part N(0, 1/2)"},
     {NULL, NULL}};
 static const ssm_cfg_choice acts[] = {
     {"gelu", "GELU (exact, erf)"}, {"silu", "SiLU"}, {"relu", "ReLU"}, {"tanh", "tanh"},
@@ -169,7 +189,7 @@ static const struct {
               "-> pooling -> decoder."},
     {"layer", "The SSM layer of every block. Keys that a layer type does not use are ignored."},
     {"data", "The data set. Generator keys only apply to generated tasks."},
-    {"optim", "Optimizer and learning-rate schedule. The SSM parameters (A, B, C, dt) form their "
+    {"optim", "Optimizer and learning-rate schedule. The SSM parameters (A, B, dt) form their "
               "own group with layer.lr and layer.weight_decay."},
     {"train", "The training loop."},
     {"checkpoint", "Checkpoints (HDF5, see CHECKPOINT.md)."},
@@ -214,11 +234,20 @@ const ssm_cfg_key ssm_cfg_keys[] = {
     INT(model, n_layers, "4", 1, 1024, "Number of residual blocks (S4 example.py: 4)."),
     ENUM(model, layer, "s4d", layers, "SSM layer type (S4 example.py uses S4D)."),
     ENUM(model, norm, "layer", norms, "Normalisation in every block."),
+    REAL(model, bn_momentum, "0.1", 0, 1, MIN_OPEN,
+         "norm = batch: weight of the batch in the running statistics, PyTorch's convention "
+         "(its default 0.1; flax's momentum m is 1 - m here: S5's 0.95 is 0.05)."),
     FLAG(model, prenorm, "false",
          "Normalise before the layer (true) or after the residual sum (false, as S4 example.py)."),
     REAL(model, dropout, "0.1", 0, 1, MAX_OPEN, "Dropout after each layer (S4 example.py: 0.1)."),
+    FLAG(model, tie_dropout, "false",
+         "Share each dropout mask along the sequence: one keep/drop draw per sequence and "
+         "channel, as S4's tie_dropout (DropoutNd) and S5's dropout (broadcast over time). "
+         "Applies to model.dropout after every block and inside s4, s4d and s5 layers."),
     ENUM(model, pooling, "mean", poolings, "How a classification model reduces time."),
     ENUM(model, decoder, "auto", decoders, "The head on the pooled features."),
+    ENUM(model, retrieval_act, "relu", retrieval_acts,
+         "decoder = retrieval: the activation between its two linear layers."),
     FLAG(model, residual, "true", "Add the block's input to its output."),
     FLAG(model, tie_embeddings, "true",
          "lm with embedding encoder: the output layer shares the embedding matrix."),
@@ -240,8 +269,17 @@ const ssm_cfg_key ssm_cfg_keys[] = {
     INT(layer, blocks, "1", 1, 4096,
         "s5: number of HiPPO-N blocks of the initial A; d_state must be a multiple of 2 * blocks."),
     REAL(layer, lr, "0.001", 0, 10, 0,
-         "Learning rate of the SSM parameters (A, B, C, dt), as the S4 repository's 0.001."),
+         "Learning rate of the SSM parameters (A, B, dt; mamba: A_log, D), as the S4 "
+         "repository's 0.001."),
     REAL(layer, weight_decay, "0", 0, 10, 0, "Weight decay of the SSM parameters."),
+    ENUM(layer, dt_group, "ssm", groups,
+         "Optimizer group of the step size dt (s4 inv_dt, s4d log_dt, s5 log_step; not mamba)."),
+    ENUM(layer, b_group, "ssm", groups, "Optimizer group of B (s4, s5; s4d has no B)."),
+    ENUM(layer, c_init, "trunc_standard_normal", c_inits,
+         "s5: initialisation of C (the official C_init)."),
+    FLAG(layer, clip_eigs, "false",
+         "s5: use min(Re A, -1e-4) for the real parts of the eigenvalues (the official clip_eigs: "
+         "A stays stable)."),
     ENUM(layer, activation, "gelu", acts,
          "Activation after the SSM convolution (s4, s4d, s5; mamba always uses SiLU)."),
     ENUM(layer, final_act, "glu", final_acts, "Output projection of the layer (s4, s4d, s5)."),
@@ -272,6 +310,9 @@ const ssm_cfg_key ssm_cfg_keys[] = {
     INT(data, min_len, "500", 0, 1 << 24,
         "listops generator: expressions are longer than min_len and shorter than data.seq_len "
         "tokens (LRA: 500 and 2000)."),
+    FLAG(data, append_eos, "false",
+         "listops: end every expression with `<eos>` (id 2 of the official vocabulary), as the S4 "
+         "and S5 loaders (append_eos: True); it counts towards data.seq_len."),
     FLAG(data, grayscale, "true",
          "image: one grayscale channel (LRA Image; features normalised with S4's mean 122.6/255, "
          "std 61/255) or, false, three RGB channels (sCIFAR; S4's per-channel mean and std)."),

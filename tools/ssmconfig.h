@@ -30,11 +30,20 @@ typedef enum { SSM_CFG_POOL_MEAN = 0, SSM_CFG_POOL_LAST, SSM_CFG_POOL_NONE } ssm
 /* AUTO resolves to RETRIEVAL for data.task = retrieval, else LINEAR. */
 typedef enum { SSM_CFG_DEC_AUTO = 0, SSM_CFG_DEC_LINEAR, SSM_CFG_DEC_RETRIEVAL } ssm_cfg_decoder;
 typedef enum { SSM_CFG_TOK_CHAR = 0, SSM_CFG_TOK_BYTE } ssm_cfg_tokenizer;
+typedef enum { SSM_CFG_RACT_RELU = 0, SSM_CFG_RACT_GELU } ssm_cfg_retrieval_act;
 /* AUTO is resolved by ssm_config_resolve(), never seen after ssm_config_load(). */
 typedef enum {
     SSM_CFG_INIT_AUTO = 0, SSM_CFG_INIT_LEGS, SSM_CFG_INIT_LIN, SSM_CFG_INIT_INV, SSM_CFG_INIT_REAL
 } ssm_cfg_init;
 typedef enum { SSM_CFG_DISC_AUTO = 0, SSM_CFG_DISC_ZOH, SSM_CFG_DISC_BILINEAR } ssm_cfg_disc;
+/* S5's C_init; the order of layers/s5.h's ssm_s5_c_init. */
+typedef enum {
+    SSM_CFG_C_TRUNC_STANDARD = 0, SSM_CFG_C_LECUN, SSM_CFG_C_COMPLEX
+} ssm_cfg_c_init;
+/* Optimizer group of a configurable SSM parameter; the order of params.h's ssm_param_place. */
+typedef enum {
+    SSM_CFG_GROUP_SSM = 0, SSM_CFG_GROUP_SSM_DECAY, SSM_CFG_GROUP_NO_DECAY, SSM_CFG_GROUP_DEFAULT
+} ssm_cfg_group;
 typedef enum {
     SSM_CFG_ACT_GELU = 0, SSM_CFG_ACT_SILU, SSM_CFG_ACT_RELU, SSM_CFG_ACT_TANH, SSM_CFG_ACT_NONE
 } ssm_cfg_act;
@@ -71,10 +80,13 @@ typedef struct {
     int64_t d_model, n_layers;
     ssm_cfg_layer layer;
     ssm_cfg_norm norm;
+    double bn_momentum; /* PyTorch convention: running = (1 - m) running + m batch */
     bool prenorm;
     double dropout;
+    bool tie_dropout; /* one mask per (sequence, channel), shared along L */
     ssm_cfg_pooling pooling;
     ssm_cfg_decoder decoder;
+    ssm_cfg_retrieval_act retrieval_act;
     bool residual, tie_embeddings;
 } ssm_cfg_model_section;
 
@@ -86,7 +98,10 @@ typedef struct {
     bool bidirectional;
     int64_t expand, d_conv, dt_rank; /* Mamba; dt_rank 0 = auto until resolved */
     int64_t blocks;                  /* S5 */
-    double lr, weight_decay;         /* of the SSM parameters (A, B, C, dt) */
+    double lr, weight_decay;         /* of the SSM parameters (A, B, dt) */
+    ssm_cfg_group dt_group, b_group; /* where dt and B train (s4, s4d, s5) */
+    ssm_cfg_c_init c_init;           /* s5 */
+    bool clip_eigs;                  /* s5 */
     ssm_cfg_act activation;
     ssm_cfg_final_act final_act;
 } ssm_cfg_layer_section;
@@ -100,6 +115,7 @@ typedef struct {
     int64_t vocab;   /* generated token tasks, specials included; 0 = default until resolved */
     int64_t n_copy;                      /* selective_copy */
     int64_t max_depth, max_args, min_len; /* listops generator */
+    bool append_eos;                      /* listops: <eos> ends every expression (S4, S5) */
     bool grayscale;                       /* image: LRA Image (true) or sCIFAR (false) */
     ssm_cfg_permute permute;              /* mnist, image */
     int64_t permute_seed;                 /* permute = random */

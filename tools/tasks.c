@@ -20,7 +20,9 @@ static int listops_generated(const ssm_config *c, ssm_task_data *out) {
     int64_t n = d->n_train + d->n_val + d->n_test;
     ssm_listops_set *set;
     if (ssm_listops_generate(&g, (uint64_t)c->train.seed, n, &set) != SSM_OK) return SSM_ERR;
-    ssm_dataset_spec spec = {.name = "listops", .has_labels = 1, .vocab_size = SSM_LO_VOCAB - 1,
+    int eos = d->append_eos;
+    ssm_dataset_spec spec = {.name = "listops", .has_labels = 1,
+                             .vocab_size = eos ? SSM_LO_VOCAB : SSM_LO_VOCAB - 1,
                              .n_classes = 10, .max_len = d->seq_len, .pad_id = SSM_LO_PAD};
     ssm_dataset **parts[3] = {&out->train, &out->val, &out->test};
     int64_t bounds[4] = {0, d->n_train, d->n_train + d->n_val, n};
@@ -30,9 +32,11 @@ static int listops_generated(const ssm_config *c, ssm_task_data *out) {
         for (int64_t i = bounds[p]; i < bounds[p + 1]; i++) {
             const char *bad;
             int bad_len;
-            int64_t len = ssm_listops_tokenize(set->expr[i], ids, d->seq_len, &bad, &bad_len);
-            SSM_CHECK(len > 0 && len <= d->seq_len, "listops: generated expression %lld does "
-                      "not tokenise", (long long)i);
+            int64_t room = d->seq_len - eos; /* generated: shorter than seq_len */
+            int64_t len = ssm_listops_tokenize(set->expr[i], ids, room, &bad, &bad_len);
+            SSM_CHECK(len > 0 && len <= room, "listops: generated expression %lld does not "
+                      "tokenise", (long long)i);
+            if (eos) ids[len++] = SSM_LO_EOS;
             ssm_dataset_add(*parts[p], ids, len, NULL, set->value[i]);
         }
     }
@@ -44,7 +48,7 @@ static int listops_generated(const ssm_config *c, ssm_task_data *out) {
 static int listops_files(const ssm_config *c, ssm_task_data *out) {
     static const char *names[3] = {"basic_train.tsv", "basic_val.tsv", "basic_test.tsv"};
     ssm_dataset **parts[3] = {&out->train, &out->val, &out->test};
-    ssm_listops_opts o = {.max_len = c->data.seq_len, .append_eos = 0};
+    ssm_listops_opts o = {.max_len = c->data.seq_len, .append_eos = c->data.append_eos};
     char path[512];
     for (int p = 0; p < 3; p++) {
         snprintf(path, sizeof path, "%s/%s", c->data.path, names[p]);
@@ -215,9 +219,9 @@ static void permute_pixels(const ssm_config *c, ssm_task_data *d) {
 }
 
 /* ListOps ids as the official S4 loader numbers them (from the training split). */
-static void listops_official_ids(ssm_task_data *d) {
+static void listops_official_ids(ssm_task_data *d, int append_eos) {
     int32_t map[SSM_LO_VOCAB];
-    int64_t V = ssm_listops_official_ids(d->train, 0, map);
+    int64_t V = ssm_listops_official_ids(d->train, append_eos, map);
     ssm_dataset_remap(d->train, map, SSM_LO_VOCAB, V);
     ssm_dataset_remap(d->val, map, SSM_LO_VOCAB, V);
     ssm_dataset_remap(d->test, map, SSM_LO_VOCAB, V);
@@ -229,7 +233,7 @@ int ssm_task_load(const ssm_config *c, ssm_task_data *out) {
     switch (c->data.task) {
     case SSM_CFG_DATA_LISTOPS:
         rc = c->data.path[0] ? listops_files(c, out) : listops_generated(c, out);
-        if (rc == SSM_OK) listops_official_ids(out);
+        if (rc == SSM_OK) listops_official_ids(out, c->data.append_eos);
         break;
     case SSM_CFG_DATA_SELECTIVE_COPY: rc = synthetic(c, SSM_SYNTH_SELECTIVE_COPY, out); break;
     case SSM_CFG_DATA_INDUCTION: rc = synthetic(c, SSM_SYNTH_INDUCTION, out); break;

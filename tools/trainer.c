@@ -16,12 +16,23 @@
 #include "ops.h"
 #include "replace_file.h"
 #include "rundir.h"
+#include "s5.h"
 
 static double now_s(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
+
+_Static_assert((int)SSM_CFG_GROUP_SSM == (int)SSM_PLACE_SSM &&
+                   (int)SSM_CFG_GROUP_SSM_DECAY == (int)SSM_PLACE_SSM_DECAY &&
+                   (int)SSM_CFG_GROUP_NO_DECAY == (int)SSM_PLACE_NO_DECAY &&
+                   (int)SSM_CFG_GROUP_DEFAULT == (int)SSM_PLACE_DEFAULT,
+               "layer.dt_group / b_group choices in the order of ssm_param_place");
+_Static_assert((int)SSM_CFG_C_TRUNC_STANDARD == (int)SSM_S5_C_TRUNC_STANDARD &&
+                   (int)SSM_CFG_C_LECUN == (int)SSM_S5_C_LECUN &&
+                   (int)SSM_CFG_C_COMPLEX == (int)SSM_S5_C_COMPLEX,
+               "layer.c_init choices in the order of ssm_s5_c_init");
 
 /* The model the config describes, sized from the data where it says 0. */
 static int model_config(const ssm_config *c, const ssm_task_data *d, ssm_model_config *m) {
@@ -41,6 +52,10 @@ static int model_config(const ssm_config *c, const ssm_task_data *d, ssm_model_c
         .dt_max = c->layer.dt_max, .disc = c->layer.discretization == SSM_CFG_DISC_BILINEAR,
         .bidirectional = c->layer.bidirectional, .expand = c->layer.expand,
         .d_conv = c->layer.d_conv, .dt_rank = c->layer.dt_rank, .dropout = c->model.dropout,
+        .tie_dropout = c->model.tie_dropout,
+        .dt_place = (ssm_param_place)c->layer.dt_group,
+        .b_place = (ssm_param_place)c->layer.b_group, .c_init = (int)c->layer.c_init,
+        .clip_eigs = c->layer.clip_eigs,
         .l_max = d->train->longest > d->val->longest ? d->train->longest : d->val->longest,
         .blocks = c->layer.blocks};
     if (s5) snprintf(m->lcfg.activation, sizeof m->lcfg.activation, "%s", s5_acts[c->layer.final_act]);
@@ -59,12 +74,15 @@ static int model_config(const ssm_config *c, const ssm_task_data *d, ssm_model_c
     m->n_layers = c->model.n_layers;
     static const ssm_norm_kind norms[] = {SSM_NORM_LAYER, SSM_NORM_RMS, SSM_NORM_BATCH};
     m->norm = norms[c->model.norm];
+    m->bn_momentum = c->model.bn_momentum;
     m->prenorm = c->model.prenorm;
     m->residual = c->model.residual;
     m->dropout = c->model.dropout;
+    m->tie_dropout = c->model.tie_dropout;
     static const ssm_pool_kind pools[] = {SSM_POOL_MEAN, SSM_POOL_LAST, SSM_POOL_NONE};
     m->pool = pools[c->model.pooling];
     m->retrieval = c->model.decoder == SSM_CFG_DEC_RETRIEVAL;
+    m->retrieval_gelu = c->model.retrieval_act == SSM_CFG_RACT_GELU;
     if (m->retrieval != (d->train->n_seq == 2))
         return ssm_error("model.decoder = %s, but the data has %d sequence(s) per example",
                          m->retrieval ? "retrieval" : "linear", d->train->n_seq);
@@ -107,6 +125,7 @@ int ssm_trainer_init(ssm_trainer *t, const ssm_config *cfg, const char *out_dir)
     /* the SSM parameters' own group, as the official S4 optimizer setup */
     t->opt->group[SSM_GROUP_SSM] = (ssm_group_hparams){cfg->layer.lr, cfg->layer.weight_decay};
     t->opt->group[SSM_GROUP_NO_DECAY].weight_decay = 0;
+    t->opt->group[SSM_GROUP_SSM_DECAY] = (ssm_group_hparams){cfg->layer.lr, o->weight_decay};
     ssm_loader_opts lo = {.batch_size = cfg->train.batch_size, .seed = (uint64_t)cfg->train.seed,
                           .shuffle = 1, .drop_last = 0};
     ssm_loader *l = ssm_loader_new(t->data.train, &lo);

