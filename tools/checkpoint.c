@@ -252,7 +252,10 @@ int ssm_ckpt_load(const char *path, ssm_model *m, ssm_optim *o, ssm_train_state 
     ssm_h5 *f = ssm_h5_open(path);
     if (!f) return SSM_ERR;
     const ssm_params *ps = m->ps;
-    int nb = ssm_model_n_buffers(m), per = o ? 3 : 1;
+    /* no /optim group: saved without an optimizer (ssmexport --import); the moments
+     * start from zero, as a fresh optimizer's */
+    int moments = o && ssm_h5_exists(f, "/optim");
+    int nb = ssm_model_n_buffers(m), per = moments ? 3 : 1;
     int total = ps->n * per + nb;
     ssm_tensor **staged = calloc((size_t)total, sizeof *staged);
     root_attrs r;
@@ -296,7 +299,11 @@ int ssm_ckpt_load(const char *path, ssm_model *m, ssm_optim *o, ssm_train_state 
         }
         for (int i = 0; i < nb; i++)
             ssm_tensor_copy(ssm_model_buffer(m, i, name, sizeof name), staged[ps->n * per + i]);
-        if (o) o->step = (int64_t)r.num[5];
+        if (o && !moments) {
+            if (o->m) ssm_tensor_zero(o->m);
+            if (o->v) ssm_tensor_zero(o->v);
+        }
+        if (o) o->step = moments ? (int64_t)r.num[5] : 0;
         st->step = (int64_t)r.num[1];
         st->epoch = (int64_t)r.num[2];
         st->data_index = (int64_t)r.num[3];

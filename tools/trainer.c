@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "curves.h"
+#include "modelcfg.h"
 #include "log.h"
 #include "interrupt.h"
 #include "ops.h"
@@ -21,60 +22,13 @@ static double now_s(void) {
     return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-/* The model the config describes, sized from the data where it says 0. */
-static int model_config(const ssm_config *c, const ssm_task_data *d, ssm_model_config *m) {
-    memset(m, 0, sizeof *m);
-    static const char *layers[] = {"s4", "s4d", "s5", "mamba"};
-    snprintf(m->layer, sizeof m->layer, "%s", layers[c->model.layer]);
-    if (c->layer.activation != SSM_CFG_ACT_GELU)
-        return ssm_error("layer.activation = gelu is the only setting implemented so far");
-    int s5 = c->model.layer == SSM_CFG_LAYER_S5;
-    static const char *s5_acts[] = {"full_glu", "", "gelu", "half_glu1", "half_glu2"};
-    if (s5 ? c->layer.final_act == SSM_CFG_FINAL_LINEAR
-           : c->layer.final_act != SSM_CFG_FINAL_GLU && c->model.layer != SSM_CFG_LAYER_MAMBA)
-        return ssm_error("layer.final_act: s4 and s4d use glu; s5 takes glu (full_glu), "
-                         "half_glu1, half_glu2 or none (gelu only)");
-    m->lcfg = (ssm_layer_config){
-        .d_model = c->model.d_model, .d_state = c->layer.d_state, .dt_min = c->layer.dt_min,
-        .dt_max = c->layer.dt_max, .disc = c->layer.discretization == SSM_CFG_DISC_BILINEAR,
-        .bidirectional = c->layer.bidirectional, .expand = c->layer.expand,
-        .d_conv = c->layer.d_conv, .dt_rank = c->layer.dt_rank, .dropout = c->model.dropout,
-        .l_max = d->train->longest > d->val->longest ? d->train->longest : d->val->longest,
-        .blocks = c->layer.blocks};
-    if (s5) snprintf(m->lcfg.activation, sizeof m->lcfg.activation, "%s", s5_acts[c->layer.final_act]);
-    if (d->test->longest > m->lcfg.l_max) m->lcfg.l_max = d->test->longest;
-    static const ssm_init_kind inits[] = {SSM_INIT_LIN, SSM_INIT_LEGS, SSM_INIT_LIN, SSM_INIT_INV,
-                                          SSM_INIT_REAL};
-    m->lcfg.init = inits[c->layer.init];
-    /* embedding: a row per token; linear: the position's values (pixels) as features */
-    m->embedding = c->model.encoder == SSM_CFG_ENC_EMBEDDING;
-    int64_t channels = d->train->channels > 0 ? d->train->channels : 1;
-    m->d_input = c->model.d_input ? c->model.d_input
-                                  : m->embedding ? d->train->vocab_size : channels;
-    int lm = c->model.task == SSM_CFG_TASK_LM;
-    m->d_output = c->model.n_classes ? c->model.n_classes
-                                     : (lm ? d->train->vocab_size : d->train->n_classes);
-    m->n_layers = c->model.n_layers;
-    static const ssm_norm_kind norms[] = {SSM_NORM_LAYER, SSM_NORM_RMS, SSM_NORM_BATCH};
-    m->norm = norms[c->model.norm];
-    m->prenorm = c->model.prenorm;
-    m->residual = c->model.residual;
-    m->dropout = c->model.dropout;
-    static const ssm_pool_kind pools[] = {SSM_POOL_MEAN, SSM_POOL_LAST, SSM_POOL_NONE};
-    m->pool = pools[c->model.pooling];
-    m->retrieval = c->model.decoder == SSM_CFG_DEC_RETRIEVAL;
-    if (m->retrieval != (d->train->n_seq == 2))
-        return ssm_error("model.decoder = %s, but the data has %d sequence(s) per example",
-                         m->retrieval ? "retrieval" : "linear", d->train->n_seq);
-    /* language modelling on Mamba layers with tied embeddings: the official Mamba LM */
-    m->mamba_lm = lm && c->model.layer == SSM_CFG_LAYER_MAMBA && c->model.tie_embeddings;
-    if (m->embedding && d->train->vocab_size > m->d_input)
-        return ssm_error("model.d_input = %lld is smaller than the data's vocabulary (%lld)",
-                         (long long)m->d_input, (long long)d->train->vocab_size);
-    if (!m->embedding && m->d_input != channels)
-        return ssm_error("model.d_input = %lld, but the data has %lld value(s) per position "
-                         "for the linear encoder", (long long)m->d_input, (long long)channels);
-    return SSM_OK;
+/* The sizes the model takes from the data. */
+static ssm_data_sizes data_sizes(const ssm_task_data *d) {
+    int64_t l_max = d->train->longest > d->val->longest ? d->train->longest : d->val->longest;
+    if (d->test->longest > l_max) l_max = d->test->longest;
+    return (ssm_data_sizes){.vocab = d->train->vocab_size, .channels = d->train->channels,
+                            .n_classes = d->train->n_classes, .l_max = l_max,
+                            .n_seq = d->train->n_seq};
 }
 
 int ssm_trainer_init(ssm_trainer *t, const ssm_config *cfg, const char *out_dir) {
@@ -91,7 +45,8 @@ int ssm_trainer_init(ssm_trainer *t, const ssm_config *cfg, const char *out_dir)
     ssm_kernels_for(cfg->train.device)->set_gemm_tf32(cfg->train.tf32);
     if (ssm_task_load(cfg, &t->data) != SSM_OK) return SSM_EXIT_DATA;
     ssm_model_config mc;
-    if (model_config(cfg, &t->data, &mc) != SSM_OK) return SSM_EXIT_CONFIG;
+    ssm_data_sizes ds = data_sizes(&t->data);
+    if (ssm_model_config_from(cfg, &ds, &mc) != SSM_OK) return SSM_EXIT_CONFIG;
     t->model = ssm_model_new(&mc, SSM_F32, cfg->train.device);
     if (!t->model) return SSM_EXIT_CONFIG;
     ssm_model_init(t->model, (uint64_t)cfg->train.seed);
