@@ -84,10 +84,10 @@ static int lm_ini(const char *file, const lm_arch *a, char **ini) {
     int64_t dt_rank = a->dt_rank ? a->dt_rank : (a->d_model + 15) / 16;
     char buf[1024];
     snprintf(buf, sizeof buf,
-             "[model]\ntask = lm\nencoder = embedding\nlayer = mamba\ntie_embeddings = true\n"
+             "[model]\ntask = lm\nencoder = embedding\nlayer = mamba\ntie_embeddings = true\npooling = none\n"
              "d_model = %lld\nn_layers = %lld\nd_input = %lld\n"
              "[layer]\nd_state = %lld\nd_conv = %lld\nexpand = %lld\ndt_rank = %lld\n"
-             "dt_min = %.17g\ndt_max = %.17g\n" SSM_IMPORT_LM_DATA,
+             "dt_min = %.17g\ndt_max = %.17g\n" SSM_IMPORT_LM_DATA "[checkpoint]\nmetric = val_loss\n",
              (long long)a->d_model, (long long)a->n_layer, (long long)a->rows,
              (long long)a->d_state, (long long)a->d_conv, (long long)a->expand,
              (long long)dt_rank, a->dt_min, a->dt_max);
