@@ -22,6 +22,7 @@
 #include "modelcfg.h"
 #include "safetensors.h"
 #include "testutil.h"
+#include "ckptutil.h"
 
 #define ck_assert_contains(hay, needle) \
     ck_assert_msg(strstr((hay), (needle)) != NULL, "'%s' not in: %s", (needle), (hay))
@@ -198,33 +199,6 @@ static const char *const cfg_s5 =
     "[model]\nlayer = s5\nd_model = 4\nn_layers = 2\nnorm = rms\n[layer]\nd_state = 4\n"
     "[data]\ntask = recall\nseq_len = 16\n";
 
-/* The model the config describes (vocabulary 17 and 8 classes for the sequence models),
- * initialised, saved at step 42 with the resolved config. */
-static ssm_model *saved_model(const char *ini, const char *path) {
-    ssm_config cfg;
-    ck_assert_msg(ssm_config_load_string(&cfg, ini, "test", NULL, 0) == SSM_OK, "%s", ssm_last_error());
-    int lm = cfg.model.task == SSM_CFG_TASK_LM;
-    ssm_data_sizes d = {.vocab = lm ? 16 : 17, .n_classes = 8, .l_max = cfg.data.seq_len, .n_seq = 1};
-    ssm_model_config mc;
-    ck_assert_msg(ssm_model_config_from(&cfg, &d, &mc) == SSM_OK, "%s", ssm_last_error());
-    ssm_model *m = ssm_model_new(&mc, SSM_F32, SSM_CPU);
-    ck_assert_ptr_nonnull(m);
-    ssm_model_init(m, 9);
-    char name[128];
-    for (int i = 0; i < ssm_model_n_buffers(m); i++) {
-        ssm_tensor *b = ssm_model_buffer(m, i, name, sizeof name);
-        for (int64_t j = 0; j < b->numel; j++) ((float *)b->data)[j] = 0.5f + 0.125f * (float)(i + j);
-    }
-    ssm_train_state *st = calloc(1, sizeof *st);
-    st->step = 42;
-    char *text = ssm_config_to_ini(&cfg);
-    snprintf(st->config, sizeof st->config, "%s", text);
-    free(text);
-    ck_assert_int_eq(ssm_ckpt_save(path, m, NULL, st), SSM_OK);
-    free(st);
-    return m;
-}
-
 static void export_to(const char *ckpt, const char *dir, ssm_export_format fmt) {
     ssm_ckpt_contents c;
     ck_assert_msg(ssm_ckpt_read_contents(ckpt, &c) == SSM_OK, "%s", ssm_last_error());
@@ -271,7 +245,7 @@ static void round_trip(const char *ini, ssm_export_format fmt, const char *layou
     snprintf(e1, sizeof e1, "%s/e1", dir);
     snprintf(e2, sizeof e2, "%s/e2", dir);
     snprintf(imp, sizeof imp, "%s/imported.h5", dir);
-    ssm_model *m = saved_model(ini, ck);
+    ssm_model *m = tu_saved_model(ini, ck);
     export_to(ck, e1, fmt);
     ssm_import_info info;
     ck_assert_msg(ssm_import(e1, imp, NULL, 0, &info) == SSM_OK, "%s", ssm_last_error());
@@ -377,7 +351,7 @@ static ssm_model *fresh_export(const char *dir, const char *name, ssm_export_for
     char ck[700];
     snprintf(ck, sizeof ck, "%s/%s.h5", dir, name);
     snprintf(out, n, "%s/%s", dir, name);
-    ssm_model *m = saved_model(cfg_mamba_lm, ck);
+    ssm_model *m = tu_saved_model(cfg_mamba_lm, ck);
     export_to(ck, out, fmt);
     return m;
 }
@@ -557,7 +531,7 @@ START_TEST(tools_on_imported_checkpoint) {
     ssm_config cfg;
     ck_assert_int_eq(ssm_config_load(&cfg, ini, NULL, 0), SSM_OK);
     char *resolved = ssm_config_to_ini(&cfg);
-    ssm_model *m = saved_model(resolved, ck);
+    ssm_model *m = tu_saved_model(resolved, ck);
     free(resolved);
     export_to(ck, hf, SSM_EXPORT_HF);
     char *o, *o2;
