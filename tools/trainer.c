@@ -249,7 +249,10 @@ static int validate(ssm_trainer *t) {
     if (ssm_curves_write_run(t->out_dir) != SSM_OK) /* a picture is no reason to stop */
         fprintf(stderr, "ssmtrain: warning: %s\n", ssm_last_error());
     if (t->tty) printf("\n");
-    printf("eval step %lld: val_loss %.4f val_acc %.4f\n", (long long)t->st.step, loss, acc);
+    printf("eval step %lld: val_loss %.4f val_acc %.4f", (long long)t->st.step, loss, acc);
+    if (t->cfg->data.task == SSM_CFG_DATA_LM_BYTES) /* nats per byte -> bits per byte */
+        printf(" val_bpb %.4f", loss / log(2.0));
+    printf("\n");
     int by_acc = t->cfg->checkpoint.metric == SSM_CFG_METRIC_VAL_ACC;
     if (by_acc ? acc > t->st.best_metric : loss < t->st.best_metric) {
         t->st.best_metric = by_acc ? acc : loss;
