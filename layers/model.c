@@ -211,3 +211,64 @@ ssm_tensor *ssm_model_buffer(const ssm_model *m, int i, char *name, size_t n) {
     snprintf(name, n, "norms.%d.%s", layer, var ? "running_var" : "running_mean");
     return var ? m->bn_var[layer] : m->bn_mean[layer];
 }
+
+struct ssm_model_state {
+    ssm_model *m;
+    ssm_mamba_lm_state *lm;
+    void **layer; /* one state per block */
+};
+
+ssm_model_state *ssm_model_state_alloc(ssm_model *m, int64_t batch) {
+    if (!m->lm && (m->cfg.pool != SSM_POOL_NONE || m->cfg.retrieval)) {
+        ssm_error("model: a pooled (classification) model has no step mode: it predicts once per "
+                  "sequence, not per position");
+        return NULL;
+    }
+    if (!m->lm && m->cfg.lcfg.bidirectional) {
+        ssm_error("model: a bidirectional %s layer sees future positions: no step mode", m->cfg.layer);
+        return NULL;
+    }
+    ssm_model_state *st = calloc(1, sizeof *st);
+    SSM_CHECK(st, "model: out of memory");
+    st->m = m;
+    if (m->lm) {
+        st->lm = ssm_mamba_lm_state_alloc(m->lm, batch);
+        return st;
+    }
+    st->layer = calloc((size_t)m->cfg.n_layers, sizeof *st->layer);
+    SSM_CHECK(st->layer, "model: out of memory");
+    for (int64_t i = 0; i < m->cfg.n_layers; i++) st->layer[i] = m->ops->state_alloc(m->layers[i], batch);
+    return st;
+}
+
+void ssm_model_state_free(ssm_model_state *st) {
+    if (!st) return;
+    ssm_mamba_lm_state_free(st->lm);
+    for (int64_t i = 0; st->layer && i < st->m->cfg.n_layers; i++) st->m->ops->state_free(st->layer[i]);
+    free(st->layer);
+    free(st);
+}
+
+/* the block's norm on one position: as a sequence of length 1 (BatchNorm needs [B, L, H]) */
+static ssm_tensor *norm_step(ssm_ctx *c, ssm_model *m, int64_t i, ssm_tensor *h) {
+    int64_t B = h->shape[0], H = h->shape[1];
+    return ssm_reshape(c, norm(c, m, i, ssm_reshape(c, h, SSM_DIMS(B, 1, H))), SSM_DIMS(B, H));
+}
+
+ssm_tensor *ssm_model_step(ssm_ctx *c, ssm_model *m, ssm_model_state *st, ssm_tensor *x_t) {
+    if (m->lm) return ssm_mamba_lm_step(c, m->lm, st->lm, x_t);
+    int saved = ssm_no_grad_begin(c), training = c->training;
+    c->training = 0;
+    ssm_tensor *h = m->cfg.embedding ? ssm_embedding(c, m->enc_W, x_t)
+                                     : ssm_linear(c, x_t, m->enc_W, m->enc_b);
+    for (int64_t i = 0; i < m->cfg.n_layers; i++) {
+        ssm_tensor *z = m->cfg.prenorm ? norm_step(c, m, i, h) : h;
+        z = m->ops->step(c, m->layers[i], st->layer[i], z);
+        h = m->cfg.residual ? ssm_add(c, z, h) : z;
+        if (!m->cfg.prenorm) h = norm_step(c, m, i, h);
+    }
+    h = ssm_linear(c, h, m->dec_W, m->dec_b);
+    c->training = training;
+    ssm_no_grad_end(c, saved);
+    return h;
+}

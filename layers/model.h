@@ -67,6 +67,19 @@ void ssm_model_free(ssm_model *m);
  * in, logits [B / 2, d_output] out. */
 ssm_tensor *ssm_model_forward(ssm_ctx *c, ssm_model *m, ssm_tensor *x, ssm_tensor *pool_w);
 
+/* Recurrent inference (generation): the model one position at a time, O(1) memory per
+ * token, through each layer's step mode (the Mamba LM: ssm_mamba_lm_step). Only models
+ * without pooling (per-position outputs, model.task = lm) and with causal layers
+ * (not bidirectional) have a step mode; ssm_model_state_alloc says why not otherwise. */
+typedef struct ssm_model_state ssm_model_state;
+/* NULL (and ssm_error) when the model has no step mode. */
+ssm_model_state *ssm_model_state_alloc(ssm_model *m, int64_t batch);
+void ssm_model_state_free(ssm_model_state *st);
+/* x_t: i32 tokens [B] (embedding) or features [B, d_input] -> logits [B, d_output] (the
+ * Mamba LM: [B, vocab (padded)]), advancing st; records nothing. Evaluation mode:
+ * dropout is off and BatchNorm uses its running statistics. */
+ssm_tensor *ssm_model_step(ssm_ctx *c, ssm_model *m, ssm_model_state *st, ssm_tensor *x_t);
+
 /* Buffers (non-trainable state saved in checkpoints): count, and name/tensor by index. */
 int ssm_model_n_buffers(const ssm_model *m);
 ssm_tensor *ssm_model_buffer(const ssm_model *m, int i, char *name, size_t n);

@@ -97,6 +97,22 @@ int ssm_h5_dims(ssm_h5 *f, const char *dset, int *ndim, int64_t *shape) {
     return rc;
 }
 
+int ssm_h5_dtype_name(ssm_h5 *f, const char *dset, char *buf, size_t n) {
+    if (!ssm_h5_exists(f, dset)) return ssm_error("%s: no dataset %s", f->path, dset);
+    hid_t d = H5Dopen2(f->id, dset, H5P_DEFAULT);
+    if (d < 0) return ssm_error("%s: %s is not a dataset", f->path, dset);
+    hid_t t = H5Dget_type(d);
+    H5T_class_t cls = t < 0 ? H5T_NO_CLASS : H5Tget_class(t);
+    size_t size = t < 0 ? 0 : H5Tget_size(t);
+    int sgn = cls == H5T_INTEGER && H5Tget_sign(t) == H5T_SGN_2;
+    if (t >= 0) H5Tclose(t);
+    H5Dclose(d);
+    if (cls == H5T_FLOAT) snprintf(buf, n, "F%zu", 8 * size);
+    else if (cls == H5T_INTEGER) snprintf(buf, n, "%s%zu", sgn ? "I" : "U", 8 * size);
+    else return ssm_error("%s: %s does not hold numbers", f->path, dset);
+    return SSM_OK;
+}
+
 int ssm_h5_read(ssm_h5 *f, const char *dset, ssm_dtype dt, ssm_tensor **out) {
     *out = NULL;
     if (!ssm_h5_exists(f, dset)) return ssm_error("%s: no dataset %s", f->path, dset);

@@ -16,6 +16,9 @@ int ssm_h5_exists(ssm_h5 *f, const char *obj); /* 1 if the link exists */
  * entries): check a shape before allocating for it. */
 int ssm_h5_dims(ssm_h5 *f, const char *dset, int *ndim, int64_t *shape);
 /* Dataset `dset` converted to dt, as a new persistent CPU tensor of its shape. */
+/* The stored element type of dset as a safetensors-style name ("F32", "F64", "I32", ...);
+ * SSM_ERR when it is not a dataset of numbers. */
+int ssm_h5_dtype_name(ssm_h5 *f, const char *dset, char *buf, size_t n);
 int ssm_h5_read(ssm_h5 *f, const char *dset, ssm_dtype dt, ssm_tensor **out);
 /* Write t (any device) as `dset`, creating the groups on its path. */
 int ssm_h5_write(ssm_h5 *f, const char *dset, const ssm_tensor *t);

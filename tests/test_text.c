@@ -21,6 +21,7 @@
 #include "imdb.h"
 #include "log.h"
 #include "testutil.h"
+#include "textlm.h"
 #include "text.h"
 
 #define IDS(...) (int32_t[]){__VA_ARGS__}, (int64_t)(sizeof((int32_t[]){__VA_ARGS__}) / 4)
@@ -419,6 +420,47 @@ START_TEST(aan_errors_name_file_and_line) {
 }
 END_TEST
 
+/* Byte-level LM on chapter files (data/textlm.c): numeric chapter order, "\n" between
+ * chapters, other files ignored; the split by position and the next-byte windows. */
+START_TEST(textlm_corpus_and_split) {
+    uint8_t *t;
+    size_t n;
+    ck_assert_msg(ssm_textlm_corpus(tu_data("lm_bytes"), &t, &n) == SSM_OK, "%s", ssm_last_error());
+    /* the texts of chapter_1, chapter_2, chapter_10: 1134, 1134, 1272 bytes (UTF-8) */
+    ck_assert_uint_eq(n, 1134 + 1 + 1134 + 1 + 1272);
+    ck_assert(!memcmp(t, "The sea was calm", 16));
+    ck_assert(!memcmp(t + 1133, "\n\nAt noon", 9)); /* its text ends with a newline */
+    ck_assert(!memcmp(t + 1134 + 1 + 1133, "\n\nNight fell", 12));
+    ck_assert(!memcmp(t + n - 3, "g.\n", 3));
+    ssm_dataset *tr, *va, *te;
+    ck_assert_int_eq(ssm_textlm_split(t, n, 32, 0.1, &tr, &va, &te), SSM_OK);
+    size_t nv = n / 10, nt = n - 2 * nv; /* 354 and 2834 bytes */
+    ck_assert_int_eq(tr->n, (int64_t)((nt - 1) / 32));
+    ck_assert_int_eq(va->n, (int64_t)((nv - 1) / 32));
+    ck_assert_int_eq(te->n, (int64_t)((nv - 1) / 32));
+    ck_assert_int_eq(tr->vocab_size, 256);
+    int64_t len;
+    const int32_t *x = ssm_dataset_seq(va, 2, 0, &len), *y = ssm_dataset_seq_targets(va, 2, 0);
+    ck_assert_int_eq(len, 32);
+    for (int i = 0; i < 32; i++) {
+        ck_assert_int_eq(x[i], t[nt + 64 + (size_t)i]);
+        ck_assert_int_eq(y[i], t[nt + 64 + (size_t)i + 1]);
+    }
+    x = ssm_dataset_seq(te, te->n - 1, 0, &len);
+    ck_assert_int_eq(x[0], t[nt + nv + 32 * (size_t)(te->n - 1)]);
+    ssm_dataset_free(tr);
+    ssm_dataset_free(va);
+    ssm_dataset_free(te);
+    ck_assert_int_eq(ssm_textlm_split(t, n, 400, 0.1, &tr, &va, &te), SSM_ERR);
+    ck_assert_ptr_nonnull(strstr(ssm_last_error(), "the validation split (354 of 3542 bytes"));
+    free(t);
+    ck_assert_int_eq(ssm_textlm_corpus("/nonexistent", &t, &n), SSM_ERR);
+    ck_assert_ptr_nonnull(strstr(ssm_last_error(), "/nonexistent: cannot open the folder"));
+    ck_assert_int_eq(ssm_textlm_corpus(tu_data("."), &t, &n), SSM_ERR);
+    ck_assert_ptr_nonnull(strstr(ssm_last_error(), "no chapter_N.json files"));
+}
+END_TEST
+
 int main(void) {
     ssm_log_level = 0;
     Suite *s = suite_create("text");
@@ -433,6 +475,7 @@ int main(void) {
     tcase_add_test(t, imdb_aclimdb_errors);
     tcase_add_test(t, aan_pairs_char_ids);
     tcase_add_test(t, aan_errors_name_file_and_line);
+    tcase_add_test(t, textlm_corpus_and_split);
     suite_add_tcase(s, t);
     return tu_run(s, 1);
 }

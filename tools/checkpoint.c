@@ -252,7 +252,10 @@ int ssm_ckpt_load(const char *path, ssm_model *m, ssm_optim *o, ssm_train_state 
     ssm_h5 *f = ssm_h5_open(path);
     if (!f) return SSM_ERR;
     const ssm_params *ps = m->ps;
-    int nb = ssm_model_n_buffers(m), per = o ? 3 : 1;
+    /* no /optim group: saved without an optimizer (ssmexport --import); the moments
+     * start from zero, as a fresh optimizer's */
+    int moments = o && ssm_h5_exists(f, "/optim");
+    int nb = ssm_model_n_buffers(m), per = moments ? 3 : 1;
     int total = ps->n * per + nb;
     ssm_tensor **staged = calloc((size_t)total, sizeof *staged);
     root_attrs r;
@@ -296,7 +299,11 @@ int ssm_ckpt_load(const char *path, ssm_model *m, ssm_optim *o, ssm_train_state 
         }
         for (int i = 0; i < nb; i++)
             ssm_tensor_copy(ssm_model_buffer(m, i, name, sizeof name), staged[ps->n * per + i]);
-        if (o) o->step = (int64_t)r.num[5];
+        if (o && !moments) {
+            if (o->m) ssm_tensor_zero(o->m);
+            if (o->v) ssm_tensor_zero(o->v);
+        }
+        if (o) o->step = moments ? (int64_t)r.num[5] : 0;
         st->step = (int64_t)r.num[1];
         st->epoch = (int64_t)r.num[2];
         st->data_index = (int64_t)r.num[3];
@@ -314,12 +321,14 @@ int ssm_ckpt_load(const char *path, ssm_model *m, ssm_optim *o, ssm_train_state 
 
 /* --- contents without a model (export) --- */
 
-static void add_tensor(ssm_ckpt_contents *c, const char *name, ssm_tensor *t) {
+static void add_tensor(ssm_ckpt_contents *c, const char *name, ssm_tensor *t, const char *dtype) {
     c->names = realloc(c->names, (size_t)(c->n + 1) * sizeof *c->names);
     c->values = realloc(c->values, (size_t)(c->n + 1) * sizeof *c->values);
-    SSM_CHECK(c->names && c->values, "checkpoint: out of memory");
+    c->dtypes = realloc(c->dtypes, (size_t)(c->n + 1) * sizeof *c->dtypes);
+    SSM_CHECK(c->names && c->values && c->dtypes, "checkpoint: out of memory");
     c->names[c->n] = strdup(name);
     SSM_CHECK(c->names[c->n], "checkpoint: out of memory");
+    snprintf(c->dtypes[c->n], sizeof c->dtypes[c->n], "%s", dtype);
     c->values[c->n++] = t;
 }
 
@@ -346,6 +355,7 @@ int ssm_ckpt_read_contents(const char *path, ssm_ckpt_contents *c) {
         c->config = strdup(r.str[4]);
         SSM_CHECK(c->config, "checkpoint: out of memory");
         c->step = (int64_t)r.num[1];
+        snprintf(c->library_version, sizeof c->library_version, "%s", r.str[5]);
     }
     for (const char *l = r.str[3]; rc == SSM_OK && l && *l;) {
         size_t k = strcspn(l, "\n");
@@ -353,7 +363,19 @@ int ssm_ckpt_read_contents(const char *path, ssm_ckpt_contents *c) {
         snprintf(name, sizeof name, "%.*s", (int)(k < 255 ? k : 255), l);
         snprintf(p, sizeof p, "/params/%s", name);
         ssm_tensor *t;
-        if ((rc = read_f32(f, path, p, &t)) == SSM_OK) add_tensor(c, name, t);
+        char dt[8];
+        if ((rc = read_f32(f, path, p, &t)) == SSM_OK) {
+            ssm_h5_dtype_name(f, p, dt, sizeof dt);
+            add_tensor(c, name, t, dt);
+            c->n_verified++;
+        }
+        /* the moments are not returned, but verified like everything else */
+        for (int m = 0; rc == SSM_OK && m < 2; m++) {
+            snprintf(p, sizeof p, "/optim/%s/%s", name, m ? "v" : "m");
+            if (!ssm_h5_exists(f, p)) continue;
+            if ((rc = read_f32(f, path, p, &t)) == SSM_OK) ssm_tensor_free(t), c->n_verified++;
+            c->has_moments = 1;
+        }
         l += k + (l[k] == '\n');
     }
     c->n_params = c->n;
@@ -363,7 +385,12 @@ int ssm_ckpt_read_contents(const char *path, ssm_ckpt_contents *c) {
     for (int i = 0; i < nb; i++) {
         ssm_tensor *t;
         snprintf(p, sizeof p, "/buffers/%s", bn[i]);
-        if (rc == SSM_OK && (rc = read_f32(f, path, p, &t)) == SSM_OK) add_tensor(c, bn[i], t);
+        char dt[8];
+        if (rc == SSM_OK && (rc = read_f32(f, path, p, &t)) == SSM_OK) {
+            ssm_h5_dtype_name(f, p, dt, sizeof dt);
+            add_tensor(c, bn[i], t, dt);
+            c->n_verified++;
+        }
         free(bn[i]);
     }
     free(bn);
@@ -380,6 +407,7 @@ void ssm_ckpt_contents_free(ssm_ckpt_contents *c) {
     }
     free(c->names);
     free(c->values);
+    free(c->dtypes);
     free(c->config);
     memset(c, 0, sizeof *c);
 }

@@ -27,17 +27,22 @@ int ssm_ckpt_save(const char *path, const ssm_model *m, const ssm_optim *o,
  * o may be NULL (evaluation only). On error nothing is modified. */
 int ssm_ckpt_load(const char *path, ssm_model *m, ssm_optim *o, ssm_train_state *st);
 
-/* What a checkpoint holds, without a model to load it into (for export): the layer type,
- * the resolved config text, the step, and the tensors as f32 CPU tensors: the parameters
- * in registration order (the first n_params), then the buffers in name order. Every
- * checksum is verified; SSM_ERR naming the file and what is wrong. */
+/* What a checkpoint holds, without a model to load it into (export, ssminfo, ssmgen): the
+ * layer type, the resolved config text, the step, and the tensors as f32 CPU tensors: the
+ * parameters in registration order (the first n_params), then the buffers in name order,
+ * with the dtype each is stored in. Every checksum is verified, the optimizer moments'
+ * too (n_verified counts the datasets); SSM_ERR naming the file and what is wrong. */
 typedef struct {
     char layer[16];
+    char library_version[32];
     char *config;
     int64_t step;
     int n, n_params;
     char **names;
     ssm_tensor **values;
+    char (*dtypes)[8];    /* as stored: "F32" (training) or "F64" */
+    int has_moments;      /* /optim present (saved with an optimizer) */
+    int n_verified;       /* datasets whose checksum was checked */
 } ssm_ckpt_contents;
 int ssm_ckpt_read_contents(const char *path, ssm_ckpt_contents *c);
 void ssm_ckpt_contents_free(ssm_ckpt_contents *c);

@@ -1,15 +1,16 @@
-/* Export (see export.h): the tensor list and the config JSON per format. */
+/* Export (see export.h): the tensor list under the layout's names (layouts.h) and the
+ * config JSON per format (cJSON). */
 #include "export.h"
+#include <cJSON.h>
 #include <errno.h>
-#include <ini.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
+#include "ini_json.h"
+#include "layouts.h"
 #include "log.h"
-#include "rundir.h"
-#include "json.h"
 #include "replace_file.h"
+#include "rundir.h"
 #include "safetensors.h"
 
 #ifdef HAVE_CONFIG_H
@@ -22,78 +23,13 @@ static const ssm_tensor *find(const ssm_ckpt_contents *c, const char *name) {
     return NULL;
 }
 
-/* --- the config text as (section, key, value) triples --- */
-typedef struct {
-    char sec[32], key[64], val[256];
-} ini_kv;
-typedef struct {
-    ini_kv *kv;
-    int n;
-} ini_list;
-
-static int on_kv(void *user, const char *sec, const char *key, const char *val) {
-    ini_list *l = user;
-    l->kv = realloc(l->kv, (size_t)(l->n + 1) * sizeof *l->kv);
-    SSM_CHECK(l->kv, "export: out of memory");
-    ini_kv *e = &l->kv[l->n++];
-    snprintf(e->sec, sizeof e->sec, "%s", sec);
-    snprintf(e->key, sizeof e->key, "%s", key);
-    snprintf(e->val, sizeof e->val, "%s", val);
-    return 1;
-}
-
-static const char *cfg_get(const ini_list *l, const char *sec, const char *key) {
-    for (int i = 0; i < l->n; i++)
-        if (!strcmp(l->kv[i].sec, sec) && !strcmp(l->kv[i].key, key)) return l->kv[i].val;
-    return NULL;
-}
-
-/* an INI value as JSON: true/false, a number when the whole text is one, else a string */
-static void jvalue(ssm_jbuf *b, const char *v) {
-    char *end;
-    if (!strcmp(v, "true") || !strcmp(v, "false")) {
-        ssm_jbuf_printf(b, "%s", v);
-        return;
-    }
-    double d = strtod(v, &end);
-    if (*v && !*end && d == d && d - d == 0 && strspn(v, "0123456789+-.eE") == strlen(v))
-        ssm_jbuf_printf(b, "%s", v);
-    else
-        ssm_jbuf_string(b, v);
-}
-
-/* The resolved config as {"section": {"key": value, ...}, ...}. */
-static void config_json(ssm_jbuf *b, const ini_list *l) {
-    ssm_jbuf_printf(b, "{");
-    for (int i = 0; i < l->n; i++) {
-        int new_sec = i == 0 || strcmp(l->kv[i].sec, l->kv[i - 1].sec);
-        if (new_sec) {
-            if (i) ssm_jbuf_printf(b, "},");
-            ssm_jbuf_string(b, l->kv[i].sec);
-            ssm_jbuf_printf(b, ":{");
-        } else {
-            ssm_jbuf_printf(b, ",");
-        }
-        ssm_jbuf_string(b, l->kv[i].key);
-        ssm_jbuf_printf(b, ":");
-        jvalue(b, l->kv[i].val);
-    }
-    ssm_jbuf_printf(b, l->n ? "}}" : "}");
-}
-
-/* --- Mamba LM facts from the tensors (shapes decide, not the config) --- */
-typedef struct {
-    int64_t d_model, n_layer, vocab, d_state, d_conv, d_inner, dt_rank;
-    int conv_bias, bias;
-} mamba_facts;
-
-static int mamba_lm_facts(const ssm_ckpt_contents *c, mamba_facts *m) {
+int ssm_export_mamba_facts(const ssm_ckpt_contents *c, ssm_mamba_facts *m) {
     const ssm_tensor *emb = find(c, "backbone.embedding.weight");
     const ssm_tensor *A = find(c, "backbone.layers.0.mixer.A_log");
     const ssm_tensor *conv = find(c, "backbone.layers.0.mixer.conv1d.weight");
     const ssm_tensor *dt = find(c, "backbone.layers.0.mixer.dt_proj.weight");
-    if (!emb || !A || !conv || !dt || emb->ndim != 2 || A->ndim != 2 || conv->ndim != 3 ||
-        dt->ndim != 2)
+    if (strcmp(c->layer, "mamba") || !emb || !A || !conv || !dt || emb->ndim != 2 ||
+        A->ndim != 2 || conv->ndim != 3 || dt->ndim != 2)
         return 0;
     m->vocab = emb->shape[0];
     m->d_model = emb->shape[1];
@@ -111,46 +47,106 @@ static int mamba_lm_facts(const ssm_ckpt_contents *c, mamba_facts *m) {
     return 1;
 }
 
-static double cfg_num(const ini_list *l, const char *sec, const char *key, double dflt) {
-    const char *v = cfg_get(l, sec, key);
-    return v ? strtod(v, NULL) : dflt;
+static double cfg_num(const cJSON *cfg, const char *sec, const char *key, double dflt) {
+    char buf[64];
+    return ssm_json_ini_get(cfg, sec, key, buf, sizeof buf) ? strtod(buf, NULL) : dflt;
+}
+
+static void num(cJSON *o, const char *k, double v) {
+    SSM_CHECK(cJSON_AddNumberToObject(o, k, v), "export: out of memory");
+}
+static void flag(cJSON *o, const char *k, int v) {
+    SSM_CHECK(cJSON_AddBoolToObject(o, k, v), "export: out of memory");
+}
+static void str(cJSON *o, const char *k, const char *v) {
+    SSM_CHECK(cJSON_AddStringToObject(o, k, v), "export: out of memory");
 }
 
 /* mamba_ssm's MambaConfig (mamba_ssm/models/config_mamba.py) */
-static void mamba_ssm_config(ssm_jbuf *b, const mamba_facts *m, const ini_list *l) {
-    ssm_jbuf_printf(b, "{\"d_model\":%lld,\"d_intermediate\":0,\"n_layer\":%lld,\"vocab_size\":%lld,",
-         (long long)m->d_model, (long long)m->n_layer, (long long)m->vocab);
-    ssm_jbuf_printf(b, "\"ssm_cfg\":{\"layer\":\"Mamba1\",\"d_state\":%lld,\"d_conv\":%lld,\"expand\":%lld,"
-            "\"dt_rank\":%lld,\"dt_min\":%.17g,\"dt_max\":%.17g,\"conv_bias\":%s,\"bias\":%s},",
-         (long long)m->d_state, (long long)m->d_conv, (long long)(m->d_inner / m->d_model),
-         (long long)m->dt_rank, cfg_num(l, "layer", "dt_min", 1e-3),
-         cfg_num(l, "layer", "dt_max", 1e-1), m->conv_bias ? "true" : "false",
-         m->bias ? "true" : "false");
-    ssm_jbuf_printf(b, "\"attn_layer_idx\":[],\"attn_cfg\":{},\"rms_norm\":true,\"residual_in_fp32\":true,"
-            "\"fused_add_norm\":false,\"pad_vocab_size_multiple\":8,\"tie_embeddings\":true}\n");
+static cJSON *mamba_ssm_config(const ssm_mamba_facts *m, const cJSON *cfg) {
+    cJSON *j = cJSON_CreateObject(), *s;
+    num(j, "d_model", (double)m->d_model);
+    num(j, "d_intermediate", 0);
+    num(j, "n_layer", (double)m->n_layer);
+    num(j, "vocab_size", (double)m->vocab);
+    SSM_CHECK(s = cJSON_AddObjectToObject(j, "ssm_cfg"), "export: out of memory");
+    str(s, "layer", "Mamba1");
+    num(s, "d_state", (double)m->d_state);
+    num(s, "d_conv", (double)m->d_conv);
+    num(s, "expand", (double)(m->d_inner / m->d_model));
+    num(s, "dt_rank", (double)m->dt_rank);
+    num(s, "dt_min", cfg_num(cfg, "layer", "dt_min", 1e-3));
+    num(s, "dt_max", cfg_num(cfg, "layer", "dt_max", 1e-1));
+    flag(s, "conv_bias", m->conv_bias);
+    flag(s, "bias", m->bias);
+    SSM_CHECK(cJSON_AddArrayToObject(j, "attn_layer_idx") && cJSON_AddObjectToObject(j, "attn_cfg"),
+              "export: out of memory");
+    flag(j, "rms_norm", 1);
+    flag(j, "residual_in_fp32", 1);
+    flag(j, "fused_add_norm", 0);
+    num(j, "pad_vocab_size_multiple", 8);
+    flag(j, "tie_embeddings", 1);
+    return j;
 }
 
 /* transformers' MambaConfig (models/mamba/configuration_mamba.py) */
-static void hf_config(ssm_jbuf *b, const mamba_facts *m, const ini_list *l) {
-    ssm_jbuf_printf(b, "{\"architectures\":[\"MambaForCausalLM\"],\"model_type\":\"mamba\","
-            "\"vocab_size\":%lld,\"hidden_size\":%lld,\"state_size\":%lld,"
-            "\"num_hidden_layers\":%lld,\"layer_norm_epsilon\":1e-05,\"expand\":%lld,"
-            "\"conv_kernel\":%lld,\"use_bias\":%s,\"use_conv_bias\":%s,\"hidden_act\":\"silu\","
-            "\"intermediate_size\":%lld,\"time_step_rank\":%lld,\"time_step_scale\":1.0,"
-            "\"time_step_min\":%.17g,\"time_step_max\":%.17g,\"time_step_init_scheme\":\"random\","
-            "\"time_step_floor\":0.0001,\"residual_in_fp32\":true,\"rescale_prenorm_residual\":false,"
-            "\"initializer_range\":0.1,\"use_cache\":true,\"tie_word_embeddings\":true,"
-            "\"pad_token_id\":0,\"bos_token_id\":0,\"eos_token_id\":0}\n",
-         (long long)m->vocab, (long long)m->d_model, (long long)m->d_state,
-         (long long)m->n_layer, (long long)(m->d_inner / m->d_model), (long long)m->d_conv,
-         m->bias ? "true" : "false", m->conv_bias ? "true" : "false", (long long)m->d_inner,
-         (long long)m->dt_rank, cfg_num(l, "layer", "dt_min", 1e-3),
-         cfg_num(l, "layer", "dt_max", 1e-1));
+static cJSON *hf_config(const ssm_mamba_facts *m, const cJSON *cfg) {
+    cJSON *j = cJSON_CreateObject(), *a = cJSON_AddArrayToObject(j, "architectures");
+    SSM_CHECK(a, "export: out of memory");
+    cJSON_AddItemToArray(a, cJSON_CreateString("MambaForCausalLM"));
+    str(j, "model_type", "mamba");
+    num(j, "vocab_size", (double)m->vocab);
+    num(j, "hidden_size", (double)m->d_model);
+    num(j, "state_size", (double)m->d_state);
+    num(j, "num_hidden_layers", (double)m->n_layer);
+    num(j, "layer_norm_epsilon", 1e-5);
+    num(j, "expand", (double)(m->d_inner / m->d_model));
+    num(j, "conv_kernel", (double)m->d_conv);
+    flag(j, "use_bias", m->bias);
+    flag(j, "use_conv_bias", m->conv_bias);
+    str(j, "hidden_act", "silu");
+    num(j, "intermediate_size", (double)m->d_inner);
+    num(j, "time_step_rank", (double)m->dt_rank);
+    num(j, "time_step_scale", 1.0);
+    num(j, "time_step_min", cfg_num(cfg, "layer", "dt_min", 1e-3));
+    num(j, "time_step_max", cfg_num(cfg, "layer", "dt_max", 1e-1));
+    str(j, "time_step_init_scheme", "random");
+    num(j, "time_step_floor", 1e-4);
+    flag(j, "residual_in_fp32", 1);
+    flag(j, "rescale_prenorm_residual", 0);
+    num(j, "initializer_range", 0.1);
+    flag(j, "use_cache", 1);
+    flag(j, "tie_word_embeddings", 1);
+    num(j, "pad_token_id", 0);
+    num(j, "bos_token_id", 0);
+    num(j, "eos_token_id", 0);
+    return j;
+}
+
+/* {"ssmtrain": {version, layer, d_input, d_output, d_model, step, config}}: the sizes the
+ * config leaves to the data (d_input 0, n_classes 0) from the tensors, as example.py's
+ * S4Model(d_input, d_output, d_model, n_layers, dropout, prenorm) takes them */
+static cJSON *ssmtrain_config(const ssm_ckpt_contents *c, cJSON *cfg) {
+    cJSON *j = cJSON_CreateObject(), *s = cJSON_AddObjectToObject(j, "ssmtrain");
+    SSM_CHECK(s, "export: out of memory");
+    str(s, "version", PACKAGE_VERSION);
+    str(s, "layer", c->layer);
+    const ssm_tensor *enc = find(c, "encoder.weight"), *dec = find(c, "decoder.weight");
+    char et[32];
+    int emb = ssm_json_ini_get(cfg, "model", "encoder", et, sizeof et) && !strcmp(et, "embedding");
+    if (enc && dec && enc->ndim == 2 && dec->ndim == 2) {
+        num(s, "d_input", (double)enc->shape[emb ? 0 : 1]);
+        num(s, "d_output", (double)dec->shape[0]);
+        num(s, "d_model", (double)dec->shape[1]);
+    }
+    num(s, "step", (double)c->step);
+    cJSON_AddItemToObject(s, "config", cfg);
+    return j;
 }
 
 int ssm_export_check(const ssm_ckpt_contents *c, ssm_export_format fmt) {
-    mamba_facts mf;
-    if (fmt == SSM_EXPORT_HF && !(!strcmp(c->layer, "mamba") && mamba_lm_facts(c, &mf)))
+    ssm_mamba_facts mf;
+    if (fmt == SSM_EXPORT_HF && !ssm_export_mamba_facts(c, &mf))
         return ssm_error("--format hf: transformers has a class for Mamba language models "
                          "(MambaForCausalLM) only; this checkpoint holds a %s %s", c->layer,
                          strcmp(c->layer, "mamba") ? "sequence model" : "model without an LM head");
@@ -160,57 +156,38 @@ int ssm_export_check(const ssm_ckpt_contents *c, ssm_export_format fmt) {
 static int write_text(const char *tmp, void *text) {
     FILE *f = fopen(tmp, "w");
     if (!f) return ssm_error("%s: cannot write: %s", tmp, strerror(errno));
-    int ok = fputs(text, f) >= 0;
+    int ok = fputs(text, f) >= 0 && fputc('\n', f) != EOF;
     ok = fclose(f) == 0 && ok;
     return ok ? SSM_OK : ssm_error("%s: write failed: %s", tmp, strerror(errno));
 }
 
 int ssm_export(const ssm_ckpt_contents *c, ssm_export_format fmt, const char *dir) {
-    ini_list l = {0};
-    if (ini_parse_string(c->config, on_kv, &l) != 0) {
-        free(l.kv);
-        return ssm_error("the checkpoint's config text does not parse");
-    }
-    mamba_facts mf = {0};
-    int lm = !strcmp(c->layer, "mamba") && mamba_lm_facts(c, &mf);
-    if (ssm_export_check(c, fmt) != SSM_OK) {
-        free(l.kv);
-        return SSM_ERR;
-    }
+    if (ssm_export_check(c, fmt) != SSM_OK) return SSM_ERR;
+    cJSON *cfg = ssm_ini_to_json(c->config);
+    if (!cfg) return ssm_error("the checkpoint's config text does not parse");
+    ssm_mamba_facts mf = {0};
+    int lm = ssm_export_mamba_facts(c, &mf);
+    const ssm_layout *lay = ssm_layout_for(lm, c->layer, fmt == SSM_EXPORT_HF);
     if (ssm_mkdirs(dir) != SSM_OK) { /* parents too, as ssmtrain --out */
-        free(l.kv);
+        cJSON_Delete(cfg);
         return SSM_ERR;
     }
-    /* tensors: every one under its name; a Mamba LM also gets its tied head
-     * (mamba_ssm's state_dict has lm_head.weight), BatchNorm its counter */
+    /* every tensor under its external name, then the tied head, BatchNorm counters */
     int cap = c->n * 2 + 1, n = 0;
     ssm_st_entry *e = calloc((size_t)cap, sizeof *e);
-    char **owned = calloc((size_t)cap, sizeof *owned);
-    SSM_CHECK(e && owned, "export: out of memory");
-    /* example.py's S4Model keeps its S4/S4D blocks in `s4_layers` */
-    int s4_model = !lm && (!strcmp(c->layer, "s4") || !strcmp(c->layer, "s4d"));
+    char (*names)[256] = calloc((size_t)cap, sizeof *names);
+    SSM_CHECK(e && names, "export: out of memory");
     for (int i = 0; i < c->n; i++) {
-        const char *name = c->names[i];
-        if (fmt == SSM_EXPORT_HF && !strcmp(name, "backbone.embedding.weight"))
-            name = "backbone.embeddings.weight";
-        if (s4_model && !strncmp(name, "layers.", 7)) {
-            owned[n] = malloc(strlen(name) + 4);
-            SSM_CHECK(owned[n], "export: out of memory");
-            sprintf(owned[n], "s4_%s", name);
-            name = owned[n];
-        }
-        e[n++] = (ssm_st_entry){.name = name, .t = c->values[i]};
-        const char *rm = strstr(c->names[i], ".running_mean");
-        if (rm && !rm[13]) { /* PyTorch's BatchNorm1d also keeps num_batches_tracked */
-            size_t k = (size_t)(rm - c->names[i]);
-            owned[n] = malloc(k + 32);
-            SSM_CHECK(owned[n], "export: out of memory");
-            snprintf(owned[n], k + 32, "%.*s.num_batches_tracked", (int)k, c->names[i]);
-            e[n] = (ssm_st_entry){.name = owned[n], .t = NULL, .i64_value = c->step};
+        e[n] = (ssm_st_entry){.name = ssm_layout_external(lay, c->names[i], names[n], 256),
+                              .t = c->values[i]};
+        n++;
+        if (ssm_layout_bn_counter(lay, c->names[i], names[n], 256)) {
+            e[n] = (ssm_st_entry){.name = names[n], .i64_value = c->step};
             n++;
         }
     }
-    if (lm) e[n++] = (ssm_st_entry){.name = "lm_head.weight", .t = find(c, "backbone.embedding.weight")};
+    const char *src, *alias = ssm_layout_tied_alias(lay, &src);
+    if (alias) e[n++] = (ssm_st_entry){.name = alias, .t = find(c, src)};
     char step[32], path[4096];
     snprintf(step, sizeof step, "%lld", (long long)c->step);
     const char *meta[] = {"format", "pt", "producer", "ssmtrain " PACKAGE_VERSION, "layer",
@@ -220,34 +197,18 @@ int ssm_export(const ssm_ckpt_contents *c, ssm_export_format fmt, const char *di
         rc = ssm_error("%s: path too long", dir);
     if (rc == SSM_OK) rc = ssm_st_write(path, e, n, meta, 4);
     if (rc == SSM_OK) {
-        ssm_jbuf b = {0};
-        if (lm && fmt == SSM_EXPORT_HF) {
-            hf_config(&b, &mf, &l);
-        } else if (lm) {
-            mamba_ssm_config(&b, &mf, &l);
-        } else {
-            ssm_jbuf_printf(&b, "{\"ssmtrain\":{\"version\":\"%s\",\"layer\":", PACKAGE_VERSION);
-            ssm_jbuf_string(&b, c->layer);
-            /* the sizes the config leaves to the data (d_input 0, n_classes 0), from the
-             * tensors: S4Model(d_input, d_output, d_model, n_layers, dropout, prenorm) */
-            const ssm_tensor *enc = find(c, "encoder.weight"), *dec = find(c, "decoder.weight");
-            const char *et = cfg_get(&l, "model", "encoder");
-            int emb = et && !strcmp(et, "embedding");
-            if (enc && dec && enc->ndim == 2 && dec->ndim == 2)
-                ssm_jbuf_printf(&b, ",\"d_input\":%lld,\"d_output\":%lld,\"d_model\":%lld",
-                     (long long)enc->shape[emb ? 0 : 1], (long long)dec->shape[0],
-                     (long long)dec->shape[1]);
-            ssm_jbuf_printf(&b, ",\"step\":%lld,\"config\":", (long long)c->step);
-            config_json(&b, &l);
-            ssm_jbuf_printf(&b, "}}\n");
-        }
+        cJSON *j = !lm ? ssmtrain_config(c, cfg)
+                   : fmt == SSM_EXPORT_HF ? hf_config(&mf, cfg) : mamba_ssm_config(&mf, cfg);
+        if (!lm) cfg = NULL; /* owned by j now */
+        char *text = cJSON_PrintUnformatted(j);
+        SSM_CHECK(text, "export: out of memory");
+        cJSON_Delete(j);
         snprintf(path, sizeof path, "%s/config.json", dir);
-        rc = ssm_replace_file(path, write_text, b.s);
-        free(b.s);
+        rc = ssm_replace_file(path, write_text, text);
+        free(text);
     }
-    for (int i = 0; i < cap; i++) free(owned[i]);
-    free(owned);
+    cJSON_Delete(cfg);
+    free(names);
     free(e);
-    free(l.kv);
     return rc;
 }

@@ -1,5 +1,5 @@
 /* Checkpoint -> safetensors + config.json, under the names the official runtimes load
- * unchanged (docs/EXPORT.md):
+ * unchanged (docs/EXPORT.md; the name tables are layouts.h's, shared with the importer):
  *   native: the checkpoint's names, which are the official PyTorch state_dict names
  *           (state-spaces/s4 S4Model/SequenceModel, state-spaces/mamba MambaLMHeadModel);
  *           config.json: mamba_ssm's MambaConfig for a Mamba LM, else the ssmtrain config.
@@ -17,5 +17,12 @@ int ssm_export_check(const ssm_ckpt_contents *c, ssm_export_format fmt);
 /* Writes dir/model.safetensors and dir/config.json (each through a temporary file and a
  * rename; dir is created if missing). SSM_ERR with a message otherwise. */
 int ssm_export(const ssm_ckpt_contents *c, ssm_export_format fmt, const char *dir);
+
+/* A Mamba LM's sizes, read off its tensors' shapes; 0 when c holds no Mamba LM. */
+typedef struct {
+    int64_t d_model, n_layer, vocab, d_state, d_conv, d_inner, dt_rank;
+    int conv_bias, bias;
+} ssm_mamba_facts;
+int ssm_export_mamba_facts(const ssm_ckpt_contents *c, ssm_mamba_facts *m);
 
 #endif

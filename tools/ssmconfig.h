@@ -63,6 +63,7 @@ typedef enum {
     SSM_CFG_DATA_SELECTIVE_COPY,
     SSM_CFG_DATA_INDUCTION,
     SSM_CFG_DATA_RECALL,
+    SSM_CFG_DATA_LM_BYTES,
     SSM_CFG_DATA_NTASKS
 } ssm_cfg_data_task;
 typedef enum { SSM_CFG_METRIC_VAL_ACC = 0, SSM_CFG_METRIC_VAL_LOSS } ssm_cfg_metric;

@@ -11,6 +11,7 @@
 #include "pathfinder.h"
 #include "permute.h"
 #include "synthetic.h"
+#include "textlm.h"
 
 /* Generated ListOps: one pool of unique expressions split into train/val/test. */
 static int listops_generated(const ssm_config *c, ssm_task_data *out) {
@@ -204,6 +205,17 @@ static int pathfinder(const ssm_config *c, int side, ssm_task_data *out) {
     return SSM_OK;
 }
 
+/* Byte-level LM on a book: the corpus split by position (data/textlm.h). */
+static int lm_bytes(const ssm_config *c, ssm_task_data *out) {
+    uint8_t *text;
+    size_t n;
+    if (ssm_textlm_corpus(c->data.path, &text, &n) != SSM_OK) return SSM_ERR;
+    int rc = ssm_textlm_split(text, n, c->data.seq_len, c->data.val_fraction, &out->train,
+                              &out->val, &out->test);
+    free(text);
+    return rc;
+}
+
 /* data.permute: the same pixel order for every split. */
 static void permute_pixels(const ssm_config *c, ssm_task_data *d) {
     if (c->data.permute == SSM_CFG_PERMUTE_NONE) return;
@@ -250,6 +262,7 @@ int ssm_task_load(const ssm_config *c, ssm_task_data *out) {
     case SSM_CFG_DATA_PATHX: rc = pathfinder(c, 128, out); break;
     case SSM_CFG_DATA_TEXT: rc = text(c, out); break;
     case SSM_CFG_DATA_RETRIEVAL: rc = retrieval(c, out); break;
+    case SSM_CFG_DATA_LM_BYTES: rc = lm_bytes(c, out); break;
     default: {
         char name[64];
         ssm_config_get(c, "data.task", name, sizeof name);

@@ -11,6 +11,7 @@
 #include "comm.h"
 #include "curves.h"
 #include "dist.h"
+#include "modelcfg.h"
 #include "log.h"
 #include "interrupt.h"
 #include "ops.h"
@@ -24,77 +25,13 @@ static double now_s(void) {
     return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-_Static_assert((int)SSM_CFG_GROUP_SSM == (int)SSM_PLACE_SSM &&
-                   (int)SSM_CFG_GROUP_SSM_DECAY == (int)SSM_PLACE_SSM_DECAY &&
-                   (int)SSM_CFG_GROUP_NO_DECAY == (int)SSM_PLACE_NO_DECAY &&
-                   (int)SSM_CFG_GROUP_DEFAULT == (int)SSM_PLACE_DEFAULT,
-               "layer.dt_group / b_group choices in the order of ssm_param_place");
-_Static_assert((int)SSM_CFG_C_TRUNC_STANDARD == (int)SSM_S5_C_TRUNC_STANDARD &&
-                   (int)SSM_CFG_C_LECUN == (int)SSM_S5_C_LECUN &&
-                   (int)SSM_CFG_C_COMPLEX == (int)SSM_S5_C_COMPLEX,
-               "layer.c_init choices in the order of ssm_s5_c_init");
-
-/* The model the config describes, sized from the data where it says 0. */
-static int model_config(const ssm_config *c, const ssm_task_data *d, ssm_model_config *m) {
-    memset(m, 0, sizeof *m);
-    static const char *layers[] = {"s4", "s4d", "s5", "mamba"};
-    snprintf(m->layer, sizeof m->layer, "%s", layers[c->model.layer]);
-    if (c->layer.activation != SSM_CFG_ACT_GELU)
-        return ssm_error("layer.activation = gelu is the only setting implemented so far");
-    int s5 = c->model.layer == SSM_CFG_LAYER_S5;
-    static const char *s5_acts[] = {"full_glu", "", "gelu", "half_glu1", "half_glu2"};
-    if (s5 ? c->layer.final_act == SSM_CFG_FINAL_LINEAR
-           : c->layer.final_act != SSM_CFG_FINAL_GLU && c->model.layer != SSM_CFG_LAYER_MAMBA)
-        return ssm_error("layer.final_act: s4 and s4d use glu; s5 takes glu (full_glu), "
-                         "half_glu1, half_glu2 or none (gelu only)");
-    m->lcfg = (ssm_layer_config){
-        .d_model = c->model.d_model, .d_state = c->layer.d_state, .dt_min = c->layer.dt_min,
-        .dt_max = c->layer.dt_max, .disc = c->layer.discretization == SSM_CFG_DISC_BILINEAR,
-        .bidirectional = c->layer.bidirectional, .expand = c->layer.expand,
-        .d_conv = c->layer.d_conv, .dt_rank = c->layer.dt_rank, .dropout = c->model.dropout,
-        .tie_dropout = c->model.tie_dropout,
-        .dt_place = (ssm_param_place)c->layer.dt_group,
-        .b_place = (ssm_param_place)c->layer.b_group, .c_init = (int)c->layer.c_init,
-        .clip_eigs = c->layer.clip_eigs,
-        .l_max = d->train->longest > d->val->longest ? d->train->longest : d->val->longest,
-        .blocks = c->layer.blocks};
-    if (s5) snprintf(m->lcfg.activation, sizeof m->lcfg.activation, "%s", s5_acts[c->layer.final_act]);
-    if (d->test->longest > m->lcfg.l_max) m->lcfg.l_max = d->test->longest;
-    static const ssm_init_kind inits[] = {SSM_INIT_LIN, SSM_INIT_LEGS, SSM_INIT_LIN, SSM_INIT_INV,
-                                          SSM_INIT_REAL};
-    m->lcfg.init = inits[c->layer.init];
-    /* embedding: a row per token; linear: the position's values (pixels) as features */
-    m->embedding = c->model.encoder == SSM_CFG_ENC_EMBEDDING;
-    int64_t channels = d->train->channels > 0 ? d->train->channels : 1;
-    m->d_input = c->model.d_input ? c->model.d_input
-                                  : m->embedding ? d->train->vocab_size : channels;
-    int lm = c->model.task == SSM_CFG_TASK_LM;
-    m->d_output = c->model.n_classes ? c->model.n_classes
-                                     : (lm ? d->train->vocab_size : d->train->n_classes);
-    m->n_layers = c->model.n_layers;
-    static const ssm_norm_kind norms[] = {SSM_NORM_LAYER, SSM_NORM_RMS, SSM_NORM_BATCH};
-    m->norm = norms[c->model.norm];
-    m->bn_momentum = c->model.bn_momentum;
-    m->prenorm = c->model.prenorm;
-    m->residual = c->model.residual;
-    m->dropout = c->model.dropout;
-    m->tie_dropout = c->model.tie_dropout;
-    static const ssm_pool_kind pools[] = {SSM_POOL_MEAN, SSM_POOL_LAST, SSM_POOL_NONE};
-    m->pool = pools[c->model.pooling];
-    m->retrieval = c->model.decoder == SSM_CFG_DEC_RETRIEVAL;
-    m->retrieval_gelu = c->model.retrieval_act == SSM_CFG_RACT_GELU;
-    if (m->retrieval != (d->train->n_seq == 2))
-        return ssm_error("model.decoder = %s, but the data has %d sequence(s) per example",
-                         m->retrieval ? "retrieval" : "linear", d->train->n_seq);
-    /* language modelling on Mamba layers with tied embeddings: the official Mamba LM */
-    m->mamba_lm = lm && c->model.layer == SSM_CFG_LAYER_MAMBA && c->model.tie_embeddings;
-    if (m->embedding && d->train->vocab_size > m->d_input)
-        return ssm_error("model.d_input = %lld is smaller than the data's vocabulary (%lld)",
-                         (long long)m->d_input, (long long)d->train->vocab_size);
-    if (!m->embedding && m->d_input != channels)
-        return ssm_error("model.d_input = %lld, but the data has %lld value(s) per position "
-                         "for the linear encoder", (long long)m->d_input, (long long)channels);
-    return SSM_OK;
+/* The sizes the model takes from the data. */
+static ssm_data_sizes data_sizes(const ssm_task_data *d) {
+    int64_t l_max = d->train->longest > d->val->longest ? d->train->longest : d->val->longest;
+    if (d->test->longest > l_max) l_max = d->test->longest;
+    return (ssm_data_sizes){.vocab = d->train->vocab_size, .channels = d->train->channels,
+                            .n_classes = d->train->n_classes, .l_max = l_max,
+                            .n_seq = d->train->n_seq};
 }
 
 int ssm_trainer_init(ssm_trainer *t, const ssm_config *cfg, const char *out_dir) {
@@ -111,7 +48,8 @@ int ssm_trainer_init(ssm_trainer *t, const ssm_config *cfg, const char *out_dir)
     ssm_kernels_for(cfg->train.device)->set_gemm_tf32(cfg->train.tf32);
     if (ssm_task_load(cfg, &t->data) != SSM_OK) return SSM_EXIT_DATA;
     ssm_model_config mc;
-    if (model_config(cfg, &t->data, &mc) != SSM_OK) return SSM_EXIT_CONFIG;
+    ssm_data_sizes ds = data_sizes(&t->data);
+    if (ssm_model_config_from(cfg, &ds, &mc) != SSM_OK) return SSM_EXIT_CONFIG;
     t->model = ssm_model_new(&mc, SSM_F32, cfg->train.device);
     if (!t->model) return SSM_EXIT_CONFIG;
     ssm_model_init(t->model, (uint64_t)cfg->train.seed);
@@ -323,7 +261,10 @@ static int validate(ssm_trainer *t) {
     if (t->rank == 0 && ssm_curves_write_run(t->out_dir) != SSM_OK) /* a picture is no reason to stop */
         fprintf(stderr, "ssmtrain: warning: %s\n", ssm_last_error());
     if (t->tty) printf("\n");
-    printf("eval step %lld: val_loss %.4f val_acc %.4f\n", (long long)t->st.step, loss, acc);
+    printf("eval step %lld: val_loss %.4f val_acc %.4f", (long long)t->st.step, loss, acc);
+    if (t->cfg->data.task == SSM_CFG_DATA_LM_BYTES) /* nats per byte -> bits per byte */
+        printf(" val_bpb %.4f", loss / log(2.0));
+    printf("\n");
     int by_acc = t->cfg->checkpoint.metric == SSM_CFG_METRIC_VAL_ACC;
     if (by_acc ? acc > t->st.best_metric : loss < t->st.best_metric) {
         t->st.best_metric = by_acc ? acc : loss;
