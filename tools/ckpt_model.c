@@ -4,7 +4,7 @@
 #include "log.h"
 #include "modelcfg.h"
 
-static int contents_shape(void *arg, const char *name, int64_t *dims) {
+int ssm_ckpt_contents_shape(void *arg, const char *name, int64_t *dims) {
     const ssm_ckpt_contents *c = arg;
     for (int i = 0; i < c->n; i++)
         if (!strcmp(c->names[i], name)) {
@@ -24,7 +24,7 @@ ssm_model *ssm_ckpt_model(const char *path, ssm_device dev, ssm_config *cfg_out)
     char name[4200];
     snprintf(name, sizeof name, "%s (its config)", path);
     if (ssm_config_load_string(&cfg, c.config, name, NULL, 0) == SSM_OK &&
-        ssm_sizes_from_tensors(&cfg, contents_shape, &c, path, &d) == SSM_OK &&
+        ssm_sizes_from_tensors(&cfg, ssm_ckpt_contents_shape, &c, path, &d) == SSM_OK &&
         ssm_model_config_from(&cfg, &d, &mc) == SSM_OK)
         m = ssm_model_new(&mc, SSM_F32, dev);
     ssm_ckpt_contents_free(&c);

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "checkpoint.h"
+#include "ckpt_model.h"
 #include "import_config.h"
 #include "log.h"
 #include "modelcfg.h"
@@ -69,16 +70,6 @@ static void print_arch(const ssm_config *c, const ssm_data_sizes *d, int data) {
                                        ? " (byte-level: token id = byte value)" : "");
 }
 
-static int ckpt_shape(void *arg, const char *name, int64_t *dims) {
-    const ssm_ckpt_contents *c = arg;
-    for (int i = 0; i < c->n; i++)
-        if (!strcmp(c->names[i], name)) {
-            memcpy(dims, c->values[i]->shape, sizeof c->values[i]->shape);
-            return c->values[i]->ndim;
-        }
-    return 0;
-}
-
 static int info_ckpt(const char *path) {
     ssm_ckpt_contents c;
     if (ssm_ckpt_read_contents(path, &c) != SSM_OK) return SSM_ERR;
@@ -87,7 +78,7 @@ static int info_ckpt(const char *path) {
     ssm_config cfg;
     ssm_data_sizes d;
     if (ssm_config_load_string(&cfg, c.config, path, NULL, 0) == SSM_OK &&
-        ssm_sizes_from_tensors(&cfg, ckpt_shape, &c, path, &d) == SSM_OK)
+        ssm_sizes_from_tensors(&cfg, ssm_ckpt_contents_shape, &c, path, &d) == SSM_OK)
         print_arch(&cfg, &d, 1);
     else
         printf("architecture: %s model (its config does not load: %s)\n", c.layer, ssm_last_error());
