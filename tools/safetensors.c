@@ -101,6 +101,19 @@ void ssm_st_free(ssm_st_file *f) {
     memset(f, 0, sizeof *f);
 }
 
+/* Bytes of an element of a safetensors dtype; 0 for an unknown one. */
+static size_t dtype_size(const char *dt) {
+    static const struct {
+        const char *name;
+        size_t size;
+    } t[] = {{"F64", 8}, {"I64", 8}, {"U64", 8}, {"F32", 4}, {"I32", 4}, {"U32", 4},
+             {"F16", 2}, {"BF16", 2}, {"I16", 2}, {"U16", 2}, {"I8", 1}, {"U8", 1},
+             {"BOOL", 1}, {"F8_E4M3", 1}, {"F8_E5M2", 1}};
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
+        if (!strcmp(dt, t[i].name)) return t[i].size;
+    return 0;
+}
+
 /* The entry's object text: after "name": up to its closing brace (names are escaped
  * JSON strings; the header holds no nested objects below an entry). */
 int ssm_st_find(const ssm_st_file *f, const char *name, char dtype[8], int *ndim,
@@ -118,7 +131,7 @@ int ssm_st_find(const ssm_st_file *f, const char *name, char dtype[8], int *ndim
                *of = strstr(p, "\"data_offsets\":[");
     if (!end || !dt || !sh || !of || dt > end || sh > end || of > end)
         return ssm_error("safetensors: malformed entry %s", name);
-    if (sscanf(dt + 9, "%7[A-Z0-9]", dtype) != 1) return ssm_error("safetensors: %s: dtype", name);
+    if (sscanf(dt + 9, "%7[A-Z0-9_]", dtype) != 1) return ssm_error("safetensors: %s: dtype", name);
     *ndim = 0;
     for (const char *s = sh + 9; *s != ']';) {
         char *e;
@@ -130,6 +143,17 @@ int ssm_st_find(const ssm_st_file *f, const char *name, char dtype[8], int *ndim
     unsigned long long b0, b1;
     if (sscanf(of + 16, "%llu,%llu", &b0, &b1) != 2 || b1 < b0 || b1 > f->data_size)
         return ssm_error("safetensors: %s: data_offsets", name);
+    /* the shape and dtype must account for exactly the bytes given */
+    size_t esize = dtype_size(dtype);
+    unsigned long long want = esize;
+    for (int d = 0; d < *ndim; d++)
+        if (shape[d] < 0 || __builtin_mul_overflow(want, (unsigned long long)shape[d], &want))
+            return ssm_error("safetensors: %s: shape dimension %d is %lld", name, d,
+                             (long long)shape[d]);
+    if (!esize) return ssm_error("safetensors: %s: unknown dtype %s", name, dtype);
+    if (want != b1 - b0)
+        return ssm_error("safetensors: %s: %s shape holds %llu bytes, data_offsets give %llu",
+                         name, dtype, want, b1 - b0);
     *bytes = f->data + b0;
     *nbytes = (size_t)(b1 - b0);
     return SSM_OK;

@@ -32,7 +32,8 @@ typedef struct {
 int ssm_st_read(const char *path, ssm_st_file *f);
 void ssm_st_free(ssm_st_file *f);
 /* The entry `name`: dtype string (e.g. "F32"), shape, and its bytes. SSM_ERR if absent
- * or malformed. */
+ * or malformed (a known dtype, dimensions >= 0 and data_offsets spanning exactly the
+ * shape's bytes inside the data are required). */
 int ssm_st_find(const ssm_st_file *f, const char *name, char dtype[8], int *ndim,
                 int64_t *shape, const uint8_t **bytes, size_t *nbytes);
 
