@@ -85,6 +85,8 @@ void ssm_cli_usage(FILE *f, const char *prog) {
           "  2    bad command line or configuration, or the --out folder holds another run\n"
           "       or is in use (nothing is written)\n"
           "  3    stopped on a NaN/Inf loss or gradient (the last checkpoint is kept)\n"
+          "  4    out of host or GPU memory: the message names the op and the tensor's shape\n"
+          "       and size (the last checkpoint is kept)\n"
           "  130  interrupted by SIGINT (Ctrl-C), 143 by SIGTERM: the current step was finished\n"
           "       and DIR/ckpt/last.h5 written; continue with --resume (a second signal exits\n"
           "       at once, leaving the checkpoints of before)\n",
