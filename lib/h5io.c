@@ -116,6 +116,22 @@ int ssm_h5_dims(ssm_h5 *f, const char *dset, int *ndim, int64_t *shape) {
     return rc;
 }
 
+/* A dataspace whose size fits the data stored for it: a corrupted header could claim any
+ * shape, and the allocation for it must not be attempted. (Fill-value datasets store
+ * nothing: at most 2^28 elements of those.) */
+static int plausible(hid_t d, hid_t s, int nd, hsize_t *dims) {
+    if (H5Sget_simple_extent_dims(s, dims, NULL) < 0) return 0;
+    uint64_t numel = 1;
+    for (int i = 0; i < nd; i++)
+        if (__builtin_mul_overflow(numel, (uint64_t)dims[i], &numel) || numel > ((uint64_t)1 << 40))
+            return 0;
+    hid_t ft = H5Dget_type(d);
+    size_t esize = ft < 0 ? 0 : H5Tget_size(ft);
+    if (ft >= 0) H5Tclose(ft);
+    hsize_t stored = H5Dget_storage_size(d);
+    return esize > 0 && (numel * esize <= stored || numel <= ((uint64_t)1 << 28));
+}
+
 int ssm_h5_read(ssm_h5 *f, const char *dset, ssm_dtype dt, ssm_tensor **out) {
     *out = NULL;
     if (!ssm_h5_exists(f, dset)) return ssm_error("%s: no dataset %s", f->path, dset);
@@ -127,12 +143,16 @@ int ssm_h5_read(ssm_h5 *f, const char *dset, ssm_dtype dt, ssm_tensor **out) {
     int rc = SSM_OK;
     if (nd < 0 || nd > SSM_MAX_DIMS) {
         rc = ssm_error("%s: %s has %d dimensions (at most %d)", f->path, dset, nd, SSM_MAX_DIMS);
+    } else if (!plausible(d, s, nd, dims)) {
+        rc = ssm_error("%s: %s claims a shape its stored data cannot hold (corrupted file)",
+                       f->path, dset);
     } else {
-        H5Sget_simple_extent_dims(s, dims, NULL);
         int64_t shape[SSM_MAX_DIMS];
         for (int i = 0; i < nd; i++) shape[i] = (int64_t)dims[i];
-        ssm_tensor *t = ssm_tensor_new(dt, SSM_CPU, nd, shape);
-        if (H5Dread(d, native(dt), H5S_ALL, H5S_ALL, H5P_DEFAULT, t->data) < 0) {
+        ssm_tensor *t;
+        if (ssm_tensor_try_new(dt, SSM_CPU, nd, shape, &t) != SSM_OK) {
+            rc = SSM_ERR;
+        } else if (H5Dread(d, native(dt), H5S_ALL, H5S_ALL, H5P_DEFAULT, t->data) < 0) {
             rc = ssm_error("%s: reading %s failed (corrupted file or not numeric)", f->path, dset);
             ssm_tensor_free(t);
         } else {
