@@ -77,6 +77,8 @@ void ssm_shuffle_order(uint64_t seed, int64_t epoch, int64_t n, int64_t *perm) {
 }
 
 ssm_loader *ssm_loader_new(const ssm_dataset *d, const ssm_loader_opts *o) {
+    SSM_CHECK(o->world <= 1 || (o->rank >= 0 && o->rank < o->world),
+              "loader_new(%s): rank %d of %d", d->name, o->rank, o->world);
     SSM_CHECK(o->batch_size > 0, "loader_new(%s): batch_size %lld", d->name,
               (long long)o->batch_size);
     SSM_CHECK(o->fixed_len == 0 || o->fixed_len >= d->longest,
@@ -125,8 +127,12 @@ int ssm_loader_next(ssm_loader *l, ssm_arena *a, ssm_batch *b) {
             for (int64_t i = 0; i < n; i++) l->order[i] = i;
         l->order_epoch = l->epoch;
     }
-    int64_t take = left < B ? left : B;
-    ssm_batch_make(l->ds, l->order + l->index, take, l->opts.fixed_len, a, b);
+    int64_t take = left < B ? left : B, K = l->opts.world > 1 ? l->opts.world : 1;
+    int64_t lo = take * l->opts.rank / K, hi = take * (l->opts.rank + 1) / K;
+    if (hi > lo)
+        ssm_batch_make(l->ds, l->order + l->index + lo, hi - lo, l->opts.fixed_len, a, b);
+    else
+        memset(b, 0, sizeof *b);
     l->index += take;
     return 1;
 }

@@ -98,6 +98,10 @@ typedef struct ssm_loader_opts {
     int shuffle;       /* 0: dataset order (evaluation) */
     int drop_last;     /* drop the last partial batch of each epoch */
     int64_t fixed_len; /* 0: pad to the longest in the batch; > 0: pad to this length */
+    /* Data parallel: of every batch of take examples (the same on every rank), rank r of
+     * world K gets positions [take*r/K, take*(r+1)/K) of its example list, so which
+     * examples make a step does not depend on K. world 0 or 1: the whole batch. */
+    int rank, world;
 } ssm_loader_opts;
 
 /* One batch, on the CPU (the trainer copies it to the device). B examples give
@@ -139,7 +143,9 @@ void ssm_loader_free(ssm_loader *l);
 void ssm_loader_seek(ssm_loader *l, int64_t epoch, int64_t index);
 int64_t ssm_loader_batches_per_epoch(const ssm_loader *l);
 /* Fills b and returns 1, or returns 0 at the end of the epoch, having moved the
- * state to (epoch + 1, 0): `while (ssm_loader_next(l, a, &b)) {...}` is one epoch. */
+ * state to (epoch + 1, 0): `while (ssm_loader_next(l, a, &b)) {...}` is one epoch.
+ * (epoch, index) advance by the whole batch on every rank; a rank whose slice is empty
+ * (a batch of fewer examples than ranks) gets b->size == 0 and no tensors. */
 int ssm_loader_next(ssm_loader *l, struct ssm_arena *a, ssm_batch *b);
 
 #endif

@@ -10,13 +10,17 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 #include "arena.h"
-#include "log.h"
+#include "comm.h"
 #include "golden.h"
+#include "grad_sync.h"
+#include "optim.h"
 #include "golden_layers.h"
 #include "kernels.h"
 #include "layer.h"
+#include "log.h"
+#include "model.h"
+#include <string.h>
 #include "opcases.h"
 #include "ops.h"
 #include "testutil.h"
@@ -202,6 +206,122 @@ START_TEST(cuda_large_fft_and_gemm) {
     }
     for (int d = 0; d < 2; d++)
         for (int j = 0; j < 2; j++) ssm_tensor_free(y[d][j]);
+}
+END_TEST
+
+/* BatchNorm at a training step's size (ListOps: batch 50 x length 2000 rows, 128
+ * channels): the multi-block column reductions, the running statistics and evaluation
+ * mode against the CPU. */
+START_TEST(cuda_batchnorm_large) {
+    const int64_t R = 50 * 2000, C = 128;
+    ssm_tensor *x = tu_randn(SSM_F32, SSM_DIMS(R, C), 11, 2.0);
+    float *xd = x->data; /* per-channel offsets, as real activations have */
+    for (int64_t i = 0; i < R * C; i++) xd[i] += (float)(i % C) * 0.25f - 8.0f;
+    ssm_tensor *w = tu_randn(SSM_F32, SSM_DIMS(C), 12, 1.0), *b = tu_randn(SSM_F32, SSM_DIMS(C), 13, 1.0);
+    ssm_tensor *out[2][4];
+    for (int d = 0; d < 2; d++) {
+        ssm_device dev = d ? SSM_CUDA : SSM_CPU;
+        ssm_tensor *xi = ssm_tensor_to(NULL, x, dev), *wi = ssm_tensor_to(NULL, w, dev),
+                   *bi = ssm_tensor_to(NULL, b, dev);
+        ssm_tensor *rm = ssm_tensor_new(SSM_F32, dev, SSM_DIMS(C)), *rv = ssm_tensor_new(SSM_F32, dev, SSM_DIMS(C));
+        ssm_tensor_fill(rm, 0.0);
+        ssm_tensor_fill(rv, 1.0);
+        ssm_ctx *c = ssm_ctx_new(1);
+        ssm_tensor *y = NULL;
+        for (int k = 0; k < 3; k++) { /* three training steps move the running statistics */
+            y = ssm_batchnorm(c, xi, wi, bi, rm, rv, 1e-5, 0.1);
+            if (k < 2) ssm_ctx_reset(c);
+        }
+        out[d][0] = ssm_tensor_to(NULL, y, SSM_CPU);
+        out[d][1] = ssm_tensor_to(NULL, rm, SSM_CPU);
+        out[d][2] = ssm_tensor_to(NULL, rv, SSM_CPU);
+        ssm_ctx_reset(c);
+        c->training = 0;
+        out[d][3] = ssm_tensor_to(NULL, ssm_batchnorm(c, xi, wi, bi, rm, rv, 1e-5, 0.1), SSM_CPU);
+        ssm_ctx_free(c);
+        ssm_tensor *all[] = {xi, wi, bi, rm, rv};
+        for (int i = 0; i < 5; i++) ssm_tensor_free(all[i]);
+    }
+    const char *what[] = {"train output", "running_mean", "running_var", "eval output"};
+    for (int j = 0; j < 4; j++) {
+        double e = tu_rel_err(out[1][j], out[0][j]);
+        ck_assert_msg(e < 1e-5, "batchnorm %s: relative error %.3g", what[j], e);
+        ssm_tensor_free(out[0][j]);
+        ssm_tensor_free(out[1][j]);
+    }
+    ssm_tensor_free(x);
+    ssm_tensor_free(w);
+    ssm_tensor_free(b);
+}
+END_TEST
+
+/* A ListOps-shaped classifier (embedding, bidirectional S4D, post-norm BatchNorm, mean
+ * pooling over padded sequences of different lengths) gives the CPU's logits on CUDA in
+ * evaluation mode as in training mode: evaluation must not take another path. */
+START_TEST(cuda_model_eval_matches_cpu) {
+    const int64_t B = 4, L = 300, V = 18;
+    ssm_model_config mc;
+    memset(&mc, 0, sizeof mc);
+    snprintf(mc.layer, sizeof mc.layer, "s4d");
+    mc.lcfg = (ssm_layer_config){.d_model = 32, .d_state = 16, .dt_min = 1e-3, .dt_max = 1e-1,
+                                 .init = SSM_INIT_LIN, .disc = 0, .l_max = L, .bidirectional = 1};
+    mc.embedding = 1;
+    mc.d_input = V;
+    mc.d_output = 10;
+    mc.n_layers = 3;
+    mc.norm = SSM_NORM_BATCH;
+    mc.residual = 1;
+    mc.pool = SSM_POOL_MEAN;
+    ssm_tensor *tok = ssm_tensor_new(SSM_I32, SSM_CPU, SSM_DIMS(B, L));
+    ssm_tensor *pw = ssm_tensor_new(SSM_F32, SSM_CPU, SSM_DIMS(B, 1, L));
+    int32_t *t = tok->data;
+    float *w = pw->data;
+    const int64_t len[4] = {300, 120, 257, 31};
+    for (int64_t b = 0; b < B; b++)
+        for (int64_t l = 0; l < L; l++) {
+            t[b * L + l] = l < len[b] ? (int32_t)(3 + (b * 7 + l * 13) % (V - 3)) : 0;
+            w[b * L + l] = l < len[b] ? 1.0f / (float)len[b] : 0.0f;
+        }
+    ssm_tensor *out[2][3];
+    for (int d = 0; d < 2; d++) {
+        ssm_device dev = d ? SSM_CUDA : SSM_CPU;
+        ssm_model *m = ssm_model_new(&mc, SSM_F32, dev);
+        ck_assert_msg(m != NULL, "%s", ssm_last_error());
+        ssm_model_init(m, 5);
+        char name[128];
+        for (int i = 0; i < ssm_model_n_buffers(m); i++) { /* running statistics away from 0, 1 */
+            ssm_tensor *buf = ssm_model_buffer(m, i, name, sizeof name);
+            ssm_tensor *h = ssm_tensor_new(SSM_F32, SSM_CPU, buf->ndim, buf->shape);
+            for (int64_t j = 0; j < h->numel; j++)
+                ((float *)h->data)[j] = (float)(0.6 + 0.3 * sin((double)(7 * i + j)));
+            ssm_tensor_copy(buf, h);
+            ssm_tensor_free(h);
+        }
+        ssm_tensor *td = ssm_tensor_to(NULL, tok, dev), *wd = ssm_tensor_to(NULL, pw, dev);
+        ssm_ctx *c = ssm_ctx_new(1);
+        c->training = 0;
+        int saved = ssm_no_grad_begin(c); /* as ssm_trainer_evaluate */
+        out[d][0] = ssm_tensor_to(NULL, ssm_model_forward(c, m, td, wd), SSM_CPU);
+        ssm_no_grad_end(c, saved);
+        ssm_ctx_reset(c);
+        out[d][1] = ssm_tensor_to(NULL, ssm_model_forward(c, m, td, wd), SSM_CPU); /* eval, grads on */
+        ssm_ctx_reset(c);
+        c->training = 1;
+        out[d][2] = ssm_tensor_to(NULL, ssm_model_forward(c, m, td, wd), SSM_CPU);
+        ssm_ctx_free(c);
+        ssm_tensor_free(td);
+        ssm_tensor_free(wd);
+        ssm_model_free(m);
+    }
+    const char *what[] = {"eval (no grad)", "eval", "train"};
+    for (int j = 0; j < 3; j++) {
+        double e = tu_rel_err(out[1][j], out[0][j]);
+        ck_assert_msg(e < 1e-4, "model logits, %s: CUDA vs CPU relative error %.3g", what[j], e);
+        ssm_tensor_free(out[0][j]);
+        ssm_tensor_free(out[1][j]);
+    }
+    ssm_tensor_free(tok);
+    ssm_tensor_free(pw);
 }
 END_TEST
 
@@ -542,10 +662,70 @@ END_TEST
 START_TEST(cuda_s4d_layer_golden) { golden_s4d_layer(SSM_F32, SSM_CUDA, 1e-4); }
 END_TEST
 
+/* Data parallel on one GPU: the NCCL all-reduce of a world of one (comm.h's CUDA table)
+ * leaves training bit-identical to the plain path: 5 AdamW steps of the golden S4D layer,
+ * with and without ssm_grads_allreduce between backward and the update. A weight of
+ * 0.5 (exact in binary) halves every gradient exactly. */
+START_TEST(cuda_nccl_one_rank_matches_plain) {
+#ifdef SSM_HAVE_NCCL
+    ck_assert_str_eq(ssm_comm_for(SSM_CUDA)->name, "nccl");
+#endif
+    ssm_h5 *f = golden_open("s4d_layer.h5");
+    int64_t H = (int64_t)golden_attr(f, "H"), L = (int64_t)golden_attr(f, "L");
+    ssm_layer_config cfg = {.d_model = H, .d_state = (int64_t)golden_attr(f, "N"),
+                            .dt_min = 1e-3, .dt_max = 1e-1, .init = SSM_INIT_LIN, .l_max = L};
+    const ssm_layer_ops *ops = ssm_layer_ops_for("s4d");
+    ssm_tensor *vals[2];
+    for (int dist = 0; dist < 2; dist++) {
+        ssm_params *ps = ssm_params_new(SSM_F32, SSM_CUDA);
+        void *m = ops->create(&cfg, ps, "");
+        ssm_params_finalize(ps);
+        golden_load_params(f, ps);
+        ssm_optim *o = ssm_optim_new(SSM_OPT_ADAMW, ps, 1e-2, 0.01);
+        ssm_tensor *u = golden_tensor(f, "/inputs/u", SSM_F32, SSM_CUDA);
+        ssm_tensor *dy = golden_tensor(f, "/inputs/dy_y", SSM_F32, SSM_CUDA);
+        ssm_ctx *c = ssm_ctx_new(0);
+        for (int step = 0; step < 5; step++) {
+            ssm_tensor *out = ssm_transpose(c, ops->forward(c, m, ssm_transpose(c, u, 1, 2)), 1, 2);
+            ssm_params_zero_grad(ps);
+            ssm_backward_with(c, out, dy);
+            if (dist) {
+                ssm_tensor *g = ssm_tensor_to(NULL, ps->grads, SSM_CPU);
+                ssm_grads_allreduce(ps, 0.5);
+                ssm_tensor *h = ssm_tensor_to(NULL, ps->grads, SSM_CPU);
+                for (int64_t i = 0; i < g->numel; i++)
+                    ck_assert(((float *)h->data)[i] == 0.5f * ((float *)g->data)[i]);
+                ssm_tensor_free(g);
+                ssm_tensor_free(h);
+                ssm_kernels_for(SSM_CUDA)->scale(SSM_F32, ps->grads->data, ps->grads->data,
+                                                 ps->numel, 2.0, 0);
+                ssm_grads_allreduce(ps, 1.0);
+            }
+            ssm_optim_step(o, 1.0, ssm_clip_coef(ssm_grad_norm(ps), 1.0));
+            ssm_ctx_reset(c);
+        }
+        vals[dist] = ssm_tensor_to(NULL, ps->values, SSM_CPU);
+        ssm_ctx_free(c);
+        ssm_tensor_free(u);
+        ssm_tensor_free(dy);
+        ssm_optim_free(o);
+        ops->destroy(m);
+        ssm_params_free(ps);
+    }
+    ck_assert_int_eq(vals[0]->numel, vals[1]->numel);
+    ck_assert_msg(!memcmp(vals[0]->data, vals[1]->data, (size_t)vals[0]->numel * sizeof(float)),
+                  "parameters differ after the NCCL all-reduce");
+    ssm_tensor_free(vals[0]);
+    ssm_tensor_free(vals[1]);
+    ssm_h5_close(f);
+    ssm_comm_finalize();
+}
+END_TEST
+
 /* Out of GPU memory through the allocation paths the layers use (persistent tensors and
  * the per-step arena): SSM_ERR naming the device, the op, dtype, shape and size and
- * cudaMalloc's reason (ssm_tensor_new and the ops exit with status 4 and this message:
- * test_tensor's out_of_memory_in_an_op_exits_4); the device still works afterwards. */
+ * cudaMalloc's reason (ssm_tensor_new and the ops exit with status 5 and this message:
+ * test_tensor's out_of_memory_in_an_op_exits); the device still works afterwards. */
 START_TEST(cuda_out_of_memory_is_reported) {
     int64_t shape[2] = {(int64_t)1 << 20, (int64_t)1 << 20}; /* 4 TiB */
     ssm_tensor *t = NULL;
@@ -589,6 +769,8 @@ int main(void) {
     tcase_add_loop_test(t, cuda_matches_cpu, 0, opc_n_cases);
     tcase_add_test(t, cuda_entries_match_cpu);
     tcase_add_test(t, cuda_large_fft_and_gemm);
+    tcase_add_test(t, cuda_batchnorm_large);
+    tcase_add_test(t, cuda_model_eval_matches_cpu);
     tcase_add_test(t, cuda_embedding_bwd_deterministic);
     tcase_add_test(t, cuda_diag_step_matches_cpu);
     tcase_add_test(t, cuda_vandermonde_large);
@@ -603,6 +785,7 @@ int main(void) {
     tcase_add_test(t, cuda_mamba_block_golden);
     tcase_add_test(t, cuda_s5_zoh_golden);
     tcase_add_test(t, cuda_s5_bilinear_bidir_golden);
+    tcase_add_test(t, cuda_nccl_one_rank_matches_plain);
     tcase_add_test(t, cuda_out_of_memory_is_reported);
     suite_add_tcase(s, t);
     return tu_run(s, 0);

@@ -488,6 +488,47 @@ START_TEST(loader_resumes_exactly) {
 }
 END_TEST
 
+/* Data parallel: the slices of ranks 0..K-1 are, in order, the whole batch of one
+ * process (K = 3 over batches of 8 and the last of 103 % 8 = 7; K = 8 over a last
+ * batch of 7, where rank 0's slice is empty), and every rank keeps the same position. */
+START_TEST(loader_shards_by_rank) {
+    ssm_synth_params p = {SSM_SYNTH_INDUCTION, 8, 6, 0};
+    ssm_dataset *d;
+    ck_assert_int_eq(ssm_synth_dataset(&p, 1, 0, 103, &d), SSM_OK);
+    ssm_loader_opts o = {.batch_size = 8, .seed = 77, .shuffle = 1};
+    for (int K = 3; K <= 8; K += 5) {
+        ssm_loader *one = ssm_loader_new(d, &o), *r[8];
+        for (int k = 0; k < K; k++) {
+            ssm_loader_opts ok = o;
+            ok.rank = k, ok.world = K;
+            r[k] = ssm_loader_new(d, &ok);
+        }
+        ssm_batch b, s;
+        int empty = 0;
+        while (ssm_loader_next(one, NULL, &b)) {
+            int64_t at = 0;
+            for (int k = 0; k < K; k++) {
+                ck_assert_int_eq(ssm_loader_next(r[k], NULL, &s), 1);
+                ck_assert_int_eq(s.size, b.size * (k + 1) / K - b.size * k / K);
+                for (int64_t j = 0; j < s.size; j++) ck_assert_int_eq(s.index[j], b.index[at++]);
+                empty += s.size == 0;
+                ck_assert_int_eq(r[k]->index, one->index);
+                ssm_batch_free(&s);
+            }
+            ck_assert_int_eq(at, b.size);
+            ssm_batch_free(&b);
+        }
+        ck_assert_int_eq(empty, K == 8 ? 1 : 0);
+        for (int k = 0; k < K; k++) {
+            ck_assert_int_eq(ssm_loader_next(r[k], NULL, &s), 0);
+            ssm_loader_free(r[k]);
+        }
+        ssm_loader_free(one);
+    }
+    ssm_dataset_free(d);
+}
+END_TEST
+
 /* The official S4 loader's vocabulary order, computed by hand for the fixture: counts
  * X 5, 9 3, then 2, 8, [SM (2 each, by string), then 1, 3, 4, 5, 7, [MAX, [MED, [MIN (1
  * each); 0 and 6 are absent and map to <unk>. */
@@ -620,6 +661,7 @@ int main(void) {
     tcase_add_test(t, batches_pad_and_label);
     tcase_add_test(t, batches_targets_pairs_channels);
     tcase_add_test(t, loader_resumes_exactly);
+    tcase_add_test(t, loader_shards_by_rank);
     suite_add_tcase(s, t);
     return tu_run(s, 1);
 }

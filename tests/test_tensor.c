@@ -253,7 +253,7 @@ START_TEST(irfft_fft_vs_direct) {
 }
 END_TEST
 
-/* Out of memory: SSM_ERR (or, in an op, exit status 4) with a message naming the device,
+/* Out of memory: SSM_ERR (or, in an op, exit status 5) with a message naming the device,
  * the op and the dtype, shape and size; nothing aborts. */
 START_TEST(out_of_memory_names_op_and_sizes) {
     int64_t shape[2] = {(int64_t)1 << 40, (int64_t)1 << 20};
@@ -274,8 +274,8 @@ START_TEST(out_of_memory_names_op_and_sizes) {
 }
 END_TEST
 
-/* An op whose output cannot be allocated: exit status 4, the op and sizes on stderr. */
-START_TEST(out_of_memory_in_an_op_exits_4) {
+/* An op whose output cannot be allocated: exit status 5, the op and sizes on stderr. */
+START_TEST(out_of_memory_in_an_op_exits) {
     char dir[512], log[600];
     tu_tmpdir(dir, sizeof dir);
     snprintf(log, sizeof log, "%s/stderr", dir);
@@ -315,7 +315,7 @@ int main(void) {
     tcase_add_test(t, fft_conv_vs_direct);
     tcase_add_test(t, irfft_fft_vs_direct);
     tcase_add_test(t, out_of_memory_names_op_and_sizes);
-    tcase_add_test(t, out_of_memory_in_an_op_exits_4);
+    tcase_add_test(t, out_of_memory_in_an_op_exits);
     suite_add_tcase(s, t);
     return tu_run(s, 1);
 }

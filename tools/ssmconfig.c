@@ -319,6 +319,9 @@ const ssm_cfg_key ssm_cfg_keys[] = {
     INT(train, eval_every, "0", 0, BIG, "Validate every this many steps; 0 = after each epoch."),
     INT(train, log_every, "50", 0, BIG, "Log the training loss every this many steps; 0 = never."),
     INT(train, threads, "0", 0, 4096, "CPU threads (OpenMP); 0 = all cores."),
+    INT(train, check_replicas_every, "0", 0, BIG,
+        "Data parallel (mpirun): every this many steps, check that every rank holds the same "
+        "parameters as rank 0 (a checksum) and stop (exit status 4) if not; 0 = never."),
     ENUM(train, device, "cpu", devices, "Where tensors live (--device overrides)."),
     FLAG(train, tf32, "false",
          "cuda: matrix products on TF32 tensor cores (inputs rounded to 10-bit mantissas, about "

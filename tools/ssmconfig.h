@@ -124,6 +124,7 @@ typedef struct {
 
 typedef struct {
     int64_t seed, batch_size, epochs, max_steps, eval_every, log_every, threads;
+    int64_t check_replicas_every; /* data parallel: compare parameter checksums */
     ssm_device device;
     bool tf32; /* CUDA GEMMs on TF32 tensor cores */
 } ssm_cfg_train_section;

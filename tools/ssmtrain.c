@@ -1,10 +1,11 @@
-/* ssmtrain: train a state-space sequence model from an INI config.
+/* ssmtrain: train a state-space sequence model from an INI config; under mpirun, data
+ * parallel over the ranks (docs/DISTRIBUTED.md).
  *   ssmtrain CONFIG.ini [--set section.key=value]... [--resume CKPT.h5] [--out DIR]
  *            [--overwrite] [--device cpu|cuda] [--profile STEP [--profile-continue]]
  *   ssmtrain [CONFIG.ini] --eval-only CKPT.h5
  * Exit statuses: cli.c's --help (0 done, 1 data/IO, 2 usage/config/folder, 3 NaN/Inf,
- * 4 out of memory (log.h: ssm_out_of_memory), 128 + signal after an interrupt that saved
- * last.h5). */
+ * 4 replicas diverged, 5 out of memory (log.h: ssm_out_of_memory), 128 + signal after an
+ * interrupt that saved last.h5). */
 #ifdef HAVE_CONFIG_H
 #include <config.h>
 #endif
@@ -14,14 +15,42 @@
 #include <sys/stat.h>
 #include <time.h>
 #include "cli.h"
+#include "comm.h"
+#include "dist.h"
 #include "interrupt.h"
 #include "log.h"
 #include "rundir.h"
 #include "trainer.h"
 
 static int fail(int code) {
-    fprintf(stderr, "ssmtrain: error: %s\n", ssm_last_error());
+    if (ssm_comm_size() > 1)
+        fprintf(stderr, "ssmtrain: error: rank %d: %s\n", ssm_comm_rank(), ssm_last_error());
+    else
+        fprintf(stderr, "ssmtrain: error: %s\n", ssm_last_error());
     return code;
+}
+
+/* "ssmtrain 0.1.0 (cuda, mpi, nccl)": what this build can do */
+static void print_version(void) {
+    const char *parts[3];
+    int n = 0;
+#ifdef SSM_HAVE_CUDA
+    parts[n++] = "cuda";
+#endif
+    if (ssm_comm_mpi_built()) parts[n++] = ssm_comm_mpi_built();
+    if (ssm_comm_nccl_built()) parts[n++] = ssm_comm_nccl_built();
+    printf("ssmtrain %s", PACKAGE_VERSION);
+    for (int i = 0; i < n; i++) printf("%s%s", i ? ", " : " (", parts[i]);
+    printf("%s\n", n ? ")" : "");
+}
+
+/* A data-parallel run: rank 0 alone speaks on standard output (errors still come from
+ * every rank). */
+static void join_world(int *argc, char ***argv) {
+    if (ssm_comm_init(argc, argv) == 1) return;
+    if (ssm_comm_rank() != 0 && !freopen("/dev/null", "w", stdout))
+        fprintf(stderr, "ssmtrain: warning: rank %d: cannot silence standard output\n",
+                ssm_comm_rank());
 }
 
 static int file_exists(const char *path) {
@@ -47,7 +76,7 @@ static int final_test(ssm_trainer *t, double t0) {
     snprintf(best, sizeof best, "%s/best.h5", t->ckpt_dir);
     int64_t step = t->st.step;
     const char *which = "last";
-    if (file_exists(best)) {
+    if (ssm_dist_root_value(file_exists(best))) { /* rank 0's view, so all ranks agree */
         if (ssm_trainer_resume(t, best, 0) != SSM_OK) return fail(SSM_EXIT_DATA);
         step = t->ckpt_step;
         which = "best";
@@ -122,20 +151,33 @@ static int resume_point(const ssm_trainer *t, const char *ckpt) {
     return 1;
 }
 
+/* The run folder and its lock: rank 0's (rundir.h); every rank learns the outcome.
+ * 0, or the exit status. */
+static int open_rundir(ssm_rundir *dir, const ssm_trainer *t, const ssm_cli *cli) {
+    int refused = 0, rc = 0;
+    if (t->rank == 0 &&
+        ssm_rundir_open(dir, t->out_dir, t->ckpt_dir, cli->resume, cli->overwrite, &refused) != SSM_OK)
+        rc = fail(refused ? SSM_EXIT_USAGE : SSM_EXIT_DATA);
+    return ssm_dist_root_value(rc);
+}
+
 int main(int argc, char **argv) {
     double t0 = wall_s();
+    join_world(&argc, &argv);
     setvbuf(stdout, NULL, _IOLBF, 0); /* a log file or pipe sees each line when it is said */
     ssm_cli cli;
     int r = ssm_cli_parse(&cli, argc, argv);
     if (r == SSM_CLI_HELP || r == SSM_CLI_VERSION) {
         if (r == SSM_CLI_HELP) ssm_cli_usage(stdout, argv[0]);
-        else printf("ssmtrain %s\n", PACKAGE_VERSION);
+        else print_version();
         ssm_cli_free(&cli);
+        ssm_comm_finalize();
         return 0;
     }
     if (r != SSM_CLI_RUN) {
         fprintf(stderr, "ssmtrain: error: %s\n(run 'ssmtrain --help' for usage)\n", ssm_last_error());
         ssm_cli_free(&cli);
+        ssm_comm_finalize();
         return SSM_EXIT_USAGE;
     }
     ssm_config cfg;
@@ -143,11 +185,14 @@ int main(int argc, char **argv) {
     if (cfg_rc != SSM_OK) {
         int code = cli.config ? SSM_EXIT_USAGE : SSM_EXIT_DATA;
         ssm_cli_free(&cli);
+        ssm_comm_finalize();
         return fail(code);
     }
+    if (cfg.train.device == SSM_CUDA && ssm_comm_size() > 1)
+        ssm_cuda_select_device(ssm_comm_local_rank()); /* one GPU a rank, by node-local rank */
     ssm_trainer t;
     ssm_rundir dir = {.lock_fd = -1};
-    int rc = 0, refused, init = ssm_trainer_init(&t, &cfg, cli.out ? cli.out : ".");
+    int rc = 0, init = ssm_trainer_init(&t, &cfg, cli.out ? cli.out : ".");
     if (init != SSM_OK) {
         rc = fail(init);
     } else if (cli.eval_only) {
@@ -166,14 +211,14 @@ int main(int argc, char **argv) {
             ssm_error("--profile %ld: this run has %lld step(s) to go (1 .. %lld)", cli.profile_step,
                       (long long)(t.total_steps - t.st.step), (long long)(t.total_steps - t.st.step));
             rc = fail(SSM_EXIT_USAGE);
-        } else if (go && t.write_outputs &&
-                   ssm_rundir_open(&dir, t.out_dir, t.ckpt_dir, cli.resume, cli.overwrite, &refused) !=
-                       SSM_OK) {
-            rc = fail(refused ? SSM_EXIT_USAGE : SSM_EXIT_DATA);
+        } else if (go && t.write_outputs && (rc = open_rundir(&dir, &t, &cli)) != 0) {
+            /* said by rank 0; the others stop with it */
         } else if (go) {
-            printf("ssmtrain %s: %s model, %lld parameters, %lld steps on %s; %s%s\n",
+            char ranks[48] = "";
+            if (t.world > 1) snprintf(ranks, sizeof ranks, " x %d ranks", t.world);
+            printf("ssmtrain %s: %s model, %lld parameters, %lld steps on %s%s; %s%s\n",
                    PACKAGE_VERSION, t.model->cfg.layer, (long long)t.model->ps->numel,
-                   (long long)t.total_steps, ssm_device_name(cfg.train.device),
+                   (long long)t.total_steps, ssm_device_name(cfg.train.device), ranks,
                    t.write_outputs ? "writing " : "profiling, writing nothing",
                    t.write_outputs ? t.out_dir : "");
             ssm_interrupt_install();
@@ -185,5 +230,8 @@ int main(int argc, char **argv) {
     ssm_rundir_close(&dir);
     ssm_trainer_free(&t);
     ssm_cli_free(&cli);
+    /* a failure on one rank may leave the others inside a collective: end them all */
+    if (ssm_comm_size() > 1 && rc > 0 && rc < 128) ssm_comm_abort(rc);
+    ssm_comm_finalize();
     return rc;
 }

@@ -8,7 +8,9 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include "comm.h"
 #include "curves.h"
+#include "dist.h"
 #include "h5io.h"
 #include "log.h"
 #include "interrupt.h"
@@ -130,6 +132,8 @@ int ssm_trainer_init(ssm_trainer *t, const ssm_config *cfg, const char *out_dir)
     free(ini);
     t->tty = isatty(STDOUT_FILENO);
     t->write_outputs = 1;
+    t->rank = ssm_comm_rank();
+    t->world = ssm_comm_size();
     return SSM_OK;
 }
 
@@ -244,7 +248,8 @@ static void count_correct(const ssm_tensor *logits, const ssm_tensor *target_cpu
 }
 
 void ssm_trainer_evaluate(ssm_trainer *t, const ssm_dataset *d, double *loss, double *acc) {
-    ssm_loader_opts lo = {.batch_size = t->cfg->train.batch_size, .shuffle = 0};
+    ssm_loader_opts lo = {.batch_size = t->cfg->train.batch_size, .shuffle = 0,
+                          .rank = t->rank, .world = t->world};
     ssm_loader *l = ssm_loader_new(d, &lo);
     ssm_ctx *c = t->ctx;
     int saved = ssm_no_grad_begin(c), training = c->training;
@@ -254,6 +259,7 @@ void ssm_trainer_evaluate(ssm_trainer *t, const ssm_dataset *d, double *loss, do
     int64_t correct = 0, count = 0, weight = 0;
     ssm_batch b;
     while (ssm_loader_next(l, c->arena, &b)) {
+        if (!b.size) continue; /* this rank's slice of a short batch is empty */
         dev_batch db = to_device(t, &b);
         ssm_tensor *logits = ssm_model_forward(c, t->model, db.tokens, db.pool_w);
         ssm_tensor *lv = ssm_cross_entropy(c, logits, db.target, NULL, SSM_IGNORE_INDEX);
@@ -268,6 +274,9 @@ void ssm_trainer_evaluate(ssm_trainer *t, const ssm_dataset *d, double *loss, do
     c->training = training;
     c->rng_offset = offset; /* evaluation draws nothing, but keep the stream exact anyway */
     ssm_no_grad_end(c, saved);
+    double sums[4] = {sum, (double)correct, (double)count, (double)weight};
+    ssm_dist_sum(sums, 4); /* over the ranks' slices */
+    sum = sums[0], correct = (int64_t)sums[1], count = (int64_t)sums[2], weight = (int64_t)sums[3];
     *loss = weight ? sum / (double)weight : 0;
     *acc = count ? (double)correct / (double)count : 0;
 }
@@ -310,6 +319,7 @@ static void progress(ssm_trainer *t, double loss, double acc, double lr, double 
 }
 
 static int save(ssm_trainer *t, const char *name) {
+    if (t->rank != 0) return SSM_OK; /* rank 0 writes for all: the replicas are identical */
     char path[700];
     snprintf(path, sizeof path, "%s/%s", t->ckpt_dir, name);
     t->st.rng_offset = t->ctx->rng_offset;
@@ -325,7 +335,7 @@ static int validate(ssm_trainer *t) {
     ssm_metrics_write(&t->metrics, &(ssm_metrics_row){.step = t->st.step,
                                                       .epoch = ssm_trainer_epoch(t), .split = "val",
                                                       .loss = loss, .acc = acc});
-    if (ssm_curves_write_run(t->out_dir) != SSM_OK) /* a picture is no reason to stop */
+    if (t->rank == 0 && ssm_curves_write_run(t->out_dir) != SSM_OK) /* a picture is no reason to stop */
         fprintf(stderr, "ssmtrain: warning: %s\n", ssm_last_error());
     if (t->tty) printf("\n");
     printf("eval step %lld: val_loss %.4f val_acc %.4f\n", (long long)t->st.step, loss, acc);
@@ -390,10 +400,19 @@ static double eta_s(const ssm_trainer *t, double train_s, int64_t steps_done) {
     return (double)left * step_s + (double)evals * val_s + test_s;
 }
 
+/* Targets of a batch the loss counts (labels, or per-position targets). */
+static int64_t counted(const ssm_batch *b) {
+    const ssm_tensor *y = b->labels ? b->labels : b->targets;
+    int64_t n = 0;
+    if (!b->size) return 0;
+    for (int64_t i = 0; i < y->numel; i++) n += ((const int32_t *)y->data)[i] != SSM_IGNORE_INDEX;
+    return n;
+}
+
 int ssm_trainer_run(ssm_trainer *t) {
     const ssm_config *cfg = t->cfg;
     char path[700];
-    if (t->write_outputs) {
+    if (t->write_outputs && t->rank == 0) {
         int64_t dropped;
         snprintf(path, sizeof path, "%s/config.ini", t->out_dir);
         if (ssm_mkdirs(t->ckpt_dir) != SSM_OK ||
@@ -405,7 +424,7 @@ int ssm_trainer_run(ssm_trainer *t) {
                    "written)\n", t->metrics.path, (long long)dropped, (long long)t->st.step);
     }
     ssm_loader_opts lo = {.batch_size = cfg->train.batch_size, .seed = (uint64_t)cfg->train.seed,
-                          .shuffle = 1};
+                          .shuffle = 1, .rank = t->rank, .world = t->world};
     ssm_loader *l = ssm_loader_new(t->data.train, &lo);
     ssm_loader_seek(l, t->st.epoch, t->st.data_index);
     ssm_ctx *c = t->ctx;
@@ -415,8 +434,8 @@ int ssm_trainer_run(ssm_trainer *t) {
     double sum_loss = 0, busy_s = 0, train_s = 0, t_log = now_s(), last_lr = 0, last_gnorm = 0;
     int64_t correct = 0, count = 0, n_logged = 0, tokens = 0, start_step = t->st.step;
     int64_t validated = -1;
-    int rc = 0, log_every = cfg->train.log_every;
-    while (t->st.step < t->total_steps && !ssm_interrupted()) {
+    int rc = 0, log_every = cfg->train.log_every, sig = 0;
+    while (t->st.step < t->total_steps && !(sig = ssm_dist_stop_signal())) {
         double t_step = now_s();
         ssm_batch b;
         if (!ssm_loader_next(l, c->arena, &b)) { /* a checkpoint written at an epoch's end */
@@ -425,19 +444,32 @@ int ssm_trainer_run(ssm_trainer *t) {
             ssm_ctx_reset(c);
             continue;
         }
-        dev_batch db = to_device(t, &b);
+        /* data parallel: this rank's slice; a slice without a counted target adds nothing */
+        int64_t own = counted(&b);
+        int skip = t->world > 1 && own == 0;
+        uint64_t rng_base = c->rng_offset;
+        if (t->world > 1) ssm_dist_rng_begin(c, rng_base);
+        dev_batch db = skip ? (dev_batch){0} : to_device(t, &b);
         ssm_profile prof;
         int profiling = t->profile_step && t->st.step - start_step + 1 == t->profile_step;
         if (profiling) ssm_profile_attach(c, &prof, t->model->ps->device);
-        ssm_tensor *logits = ssm_model_forward(c, t->model, db.tokens, db.pool_w);
-        ssm_tensor *loss = ssm_cross_entropy(c, logits, db.target, NULL, SSM_IGNORE_INDEX);
+        ssm_tensor *logits = NULL, *loss = NULL;
+        if (!skip) {
+            logits = ssm_model_forward(c, t->model, db.tokens, db.pool_w);
+            loss = ssm_cross_entropy(c, logits, db.target, NULL, SSM_IGNORE_INDEX);
+        }
         ssm_params_zero_grad(ps);
-        ssm_backward(c, loss);
+        if (!skip) ssm_backward(c, loss);
         if (profiling) {
             ssm_profile_attach(c, NULL, t->model->ps->device);
             print_profile(t, &prof);
         }
-        double lv = ssm_tensor_get(loss, 0), gnorm = ssm_grad_norm(ps);
+        int64_t step_correct = 0, step_count = 0;
+        if (!skip) count_correct(logits, b.labels ? b.labels : b.targets, &step_correct, &step_count);
+        ssm_dist_stats ds = {.count = (double)own, .loss = skip ? 0 : ssm_tensor_get(loss, 0),
+                             .correct = (double)step_correct, .tokens = (double)db.n_tokens};
+        ssm_dist_step(ps, &ds, c, rng_base); /* the whole batch's loss and gradient */
+        double lv = ds.loss, gnorm = ssm_grad_norm(ps);
         if (!isfinite(lv) || !isfinite(gnorm)) {
             const char *p = first_nonfinite(ps);
             char kept[800];
@@ -450,10 +482,10 @@ int ssm_trainer_run(ssm_trainer *t) {
             rc = SSM_EXIT_NONFINITE;
             break;
         }
-        count_correct(logits, b.labels ? b.labels : b.targets, &correct, &count);
+        correct += (int64_t)ds.correct, count += (int64_t)ds.count;
         double factor = ssm_lr_factor(&t->sched, t->st.step);
         ssm_optim_step(t->opt, factor, ssm_clip_coef(gnorm, cfg->optim.grad_clip));
-        tokens += db.n_tokens;
+        tokens += (int64_t)ds.tokens;
         sum_loss += lv;
         n_logged++;
         last_lr = cfg->optim.lr * factor;
@@ -463,6 +495,12 @@ int ssm_trainer_run(ssm_trainer *t) {
         t->st.step++;
         /* the epoch ends with its last batch, not at the next draw: epoch counts completed
          * passes in the metrics, the progress line and the checkpoint alike */
+        int every = (int)cfg->train.check_replicas_every;
+        if (every > 0 && t->st.step % every == 0 &&
+            ssm_dist_check_replicas(ps, t->st.step) != SSM_OK) {
+            rc = SSM_EXIT_DIVERGED;
+            break;
+        }
         int epoch_end = l->index >= t->data.train->n;
         if (epoch_end) ssm_loader_seek(l, l->epoch + 1, 0);
         t->st.epoch = l->epoch;
@@ -497,7 +535,7 @@ int ssm_trainer_run(ssm_trainer *t) {
     }
     ssm_loader_free(l);
     if (t->tty && log_every > 0) printf("\n");
-    int sig = ssm_interrupted();
+    if (rc == 0 && !sig && t->st.step == t->total_steps) sig = ssm_dist_stop_signal();
     if (rc == 0 && sig && t->write_outputs) {
         if (log_every > 0 && n_logged) { /* the steps since the last train row */
             double now = now_s(), tps = tokens / (now - t_log - busy_s > 1e-9 ? now - t_log - busy_s : 1e-9);

@@ -14,9 +14,9 @@
 #include "tasks.h"
 
 /* Exit statuses of ssmtrain (also in --help and docs/CONFIG.md); out of memory exits
- * with SSM_EXIT_OOM = 4 (log.h); an interrupt by signal s exits with 128 + s after saving
+ * with SSM_EXIT_OOM = 5 (log.h); an interrupt by signal s exits with 128 + s after saving
  * last.h5 (interrupt.h). */
-enum { SSM_EXIT_DATA = 1, SSM_EXIT_CONFIG = 2, SSM_EXIT_NONFINITE = 3 };
+enum { SSM_EXIT_DATA = 1, SSM_EXIT_CONFIG = 2, SSM_EXIT_NONFINITE = 3, SSM_EXIT_DIVERGED = 4 };
 
 typedef struct {
     const ssm_config *cfg;
@@ -37,6 +37,7 @@ typedef struct {
     int64_t ckpt_step;       /* set by ssm_trainer_resume: the loaded checkpoint's step */
     double eval_s;           /* seconds of the validations so far (for the ETA) */
     int64_t n_evals;
+    int rank, world;         /* data parallel (lib/comm.h): rank 0 alone writes files */
 } ssm_trainer;
 
 /* Builds data, model and optimizer from the config (nothing is written yet).

@@ -1,0 +1,15 @@
+/* Data-parallel ranks kept in step: gradients combined over the ranks (lib/comm.h),
+ * and a checksum of the parameters to check that every rank holds the same ones. */
+#ifndef SSM_GRAD_SYNC_H
+#define SSM_GRAD_SYNC_H
+#include <stdint.h>
+#include "params.h"
+
+/* grads = sum over ranks of (weight_r * grads_r), on every rank: weight_r = n_r / N for
+ * a mean over N counted targets of which rank r holds n_r. With weight 1 the local
+ * gradient is not touched before the sum. */
+void ssm_grads_allreduce(ssm_params *ps, double weight);
+/* 64-bit FNV-1a of the parameters' bytes (identical parameters, identical sums). */
+uint64_t ssm_params_checksum(const ssm_params *ps);
+
+#endif

@@ -1,0 +1,51 @@
+#include "dist.h"
+#include <math.h>
+#include "comm.h"
+#include "grad_sync.h"
+#include "interrupt.h"
+#include "log.h"
+
+void ssm_dist_rng_begin(ssm_ctx *c, uint64_t base) {
+    c->rng_offset = base + (uint64_t)ssm_comm_rank() * SSM_DIST_RNG_STRIDE;
+}
+
+void ssm_dist_step(ssm_params *ps, ssm_dist_stats *s, ssm_ctx *c, uint64_t rng_base) {
+    if (ssm_comm_size() == 1) return;
+    double own = s->count;
+    double draws = (double)(c->rng_offset - rng_base - (uint64_t)ssm_comm_rank() * SSM_DIST_RNG_STRIDE);
+    double x[5] = {s->count, own ? s->loss * own : 0, s->correct, s->tokens, draws};
+    ssm_comm_allreduce_f64(x, 5, SSM_REDUCE_SUM);
+    s->count = x[0], s->correct = x[2], s->tokens = x[3];
+    s->loss = x[0] > 0 ? x[1] / x[0] : NAN; /* no counted target at all: as one process */
+    c->rng_offset = rng_base + (uint64_t)x[4];
+    ssm_grads_allreduce(ps, x[0] > 0 ? own / x[0] : 0);
+}
+
+int ssm_dist_stop_signal(void) {
+    if (ssm_comm_size() == 1) return ssm_interrupted();
+    double s = ssm_interrupted();
+    ssm_comm_allreduce_f64(&s, 1, SSM_REDUCE_MAX);
+    return (int)s;
+}
+
+void ssm_dist_sum(double *x, int n) { ssm_comm_allreduce_f64(x, n, SSM_REDUCE_SUM); }
+
+int ssm_dist_root_value(int v) {
+    ssm_comm_for(SSM_CPU)->broadcast(&v, sizeof v, 0);
+    return v;
+}
+
+int ssm_dist_check_replicas(const ssm_params *ps, int64_t step) {
+    if (ssm_comm_size() == 1) return SSM_OK;
+    uint64_t mine = ssm_params_checksum(ps), root = mine;
+    ssm_comm_for(SSM_CPU)->broadcast(&root, sizeof root, 0);
+    /* the lowest rank that differs, or the world size */
+    double first = mine != root ? ssm_comm_rank() : ssm_comm_size();
+    first = -first;
+    ssm_comm_allreduce_f64(&first, 1, SSM_REDUCE_MAX);
+    int bad = (int)-first;
+    if (bad == ssm_comm_size()) return SSM_OK;
+    return ssm_error("step %lld: the parameters of rank %d differ from rank 0's "
+                     "(train.check_replicas_every): the replicas diverged; training stopped",
+                     (long long)step, bad);
+}

@@ -1,0 +1,36 @@
+/* The trainer's data-parallel steps (lib/comm.h underneath): each rank trains on its
+ * slice of every global batch (data/dataset.h: ssm_loader_opts.rank), the gradients
+ * are combined into the whole batch's gradient, and every rank applies the same
+ * update. In a world of one each function is what the single-process trainer did. */
+#ifndef SSM_DIST_H
+#define SSM_DIST_H
+#include <stdint.h>
+#include "params.h"
+#include "tape.h"
+
+/* What one rank saw in a step; after ssm_dist_step, the sums over the ranks. */
+typedef struct {
+    double count;    /* counted targets (the loss is their mean) */
+    double loss;     /* mean loss of this rank's targets; after: of the whole batch */
+    double correct;  /* correct predictions */
+    double tokens;   /* input tokens */
+} ssm_dist_stats;
+
+/* Dropout counters: rank r draws from base + r * SSM_DIST_RNG_STRIDE in a step, so ranks
+ * never share random numbers; ssm_dist_step then moves every rank to base + all draws. */
+#define SSM_DIST_RNG_STRIDE (UINT64_C(1) << 44)
+/* Before the step's forward: where this rank's draws start (base = c->rng_offset). */
+void ssm_dist_rng_begin(ssm_ctx *c, uint64_t base);
+/* After backward: sums the statistics, makes the gradients the whole batch's (each rank's
+ * weighted by its share of the counted targets) and moves the RNG past every rank's draws. */
+void ssm_dist_step(ssm_params *ps, ssm_dist_stats *s, ssm_ctx *c, uint64_t rng_base);
+/* The signal that stops the run, the same on every rank: the largest received on any. */
+int ssm_dist_stop_signal(void);
+/* Evaluation sums over the ranks, in place. */
+void ssm_dist_sum(double *x, int n);
+/* Rank 0's value of v, on every rank. */
+int ssm_dist_root_value(int v);
+/* SSM_OK, or an error naming the step when some rank's parameters differ from rank 0's. */
+int ssm_dist_check_replicas(const ssm_params *ps, int64_t step);
+
+#endif
