@@ -34,8 +34,14 @@ int ssm_no_grad_begin(ssm_ctx *c) {
 
 void ssm_no_grad_end(ssm_ctx *c, int saved) { c->grad_enabled = saved; }
 
+#undef ssm_new_like_shape
+ssm_tensor *ssm_new_like_shape_at(ssm_ctx *c, const ssm_tensor *x, int ndim, const int64_t *shape,
+                                  const char *fn) {
+    return ssm_tensor_arena_at(c->arena, x->dtype, x->device, ndim, shape, fn);
+}
+
 ssm_tensor *ssm_new_like_shape(ssm_ctx *c, const ssm_tensor *x, int ndim, const int64_t *shape) {
-    return ssm_tensor_arena(c->arena, x->dtype, x->device, ndim, shape);
+    return ssm_new_like_shape_at(c, x, ndim, shape, NULL);
 }
 
 int ssm_needs_grad(ssm_ctx *c, ssm_tensor *const *in, int n) {
@@ -93,9 +99,11 @@ static void run_backward(ssm_ctx *c) {
         ssm_node *n = &c->nodes[i];
         if (!n->out->grad) continue; /* nothing flowed into this node */
         if (c->profile) ssm_profile_bwd_begin(c->profile);
+        ssm_alloc_site(n->op, 1);
         n->backward(c, n);
         if (c->profile) ssm_profile_bwd_end(c->profile, n->op);
     }
+    ssm_alloc_site(NULL, 0);
     c->n_nodes = 0; /* a tape is used once */
 }
 

@@ -59,6 +59,10 @@ void ssm_backward_with(ssm_ctx *c, ssm_tensor *out, const ssm_tensor *dout);
 /* --- for op implementations --- */
 /* New per-step tensor of the given shape with x's dtype and device. */
 ssm_tensor *ssm_new_like_shape(ssm_ctx *c, const ssm_tensor *x, int ndim, const int64_t *shape);
+#define ssm_new_like_shape(...) ssm_new_like_shape_at(__VA_ARGS__, __func__)
+/* The same, naming the calling op in out-of-memory messages (the macro passes it). */
+ssm_tensor *ssm_new_like_shape_at(ssm_ctx *c, const ssm_tensor *x, int ndim, const int64_t *shape,
+                                  const char *fn);
 /* Whether an op with these inputs must record a node. */
 int ssm_needs_grad(ssm_ctx *c, ssm_tensor *const *in, int n);
 /* Append a node for out (marks out as requiring grad); returns it for the op to fill. */

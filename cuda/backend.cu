@@ -48,9 +48,13 @@ void *ssm_cuda_scratch(int slot, size_t bytes) {
         size_t sz = bytes + bytes / 4; /* grow with headroom: fewer reallocations */
         sz = (sz + ((size_t)1 << 20) - 1) & ~(((size_t)1 << 20) - 1);
         cudaError_t e = cudaMalloc(&buf[slot], sz);
-        if (e != cudaSuccess)
-            ssm_panic("cuda: scratch: cudaMalloc of %zu bytes failed: %s", sz,
-                      cudaGetErrorString(e));
+        if (e != cudaSuccess) {
+            buf[slot] = NULL;
+            cap[slot] = 0;
+            (void)cudaGetLastError();
+            ssm_out_of_memory("cuda: scratch buffer %d needs %zu bytes: cudaMalloc: %s", slot, sz,
+                              cudaGetErrorString(e));
+        }
         cap[slot] = sz;
     }
     return buf[slot];
@@ -78,8 +82,14 @@ void *ssm_cuda_alloc(size_t bytes) {
     void *p = NULL;
     /* a zero-byte request still gets a distinct non-NULL pointer, as malloc may */
     cudaError_t e = cudaMalloc(&p, bytes ? bytes : 1);
-    if (e != cudaSuccess)
-        ssm_panic("cuda: alloc: cudaMalloc of %zu bytes failed: %s", bytes, cudaGetErrorString(e));
+    if (e != cudaSuccess) { /* kernels.h: NULL and the reason; the caller names op and sizes */
+        (void)cudaGetLastError(); /* not sticky: clear it for the next error check */
+        size_t free_b = 0, total_b = 0;
+        if (cudaMemGetInfo(&free_b, &total_b) != cudaSuccess) (void)cudaGetLastError();
+        ssm_error("cudaMalloc of %zu bytes failed: %s (%.1f MiB of %.1f MiB free)", bytes,
+                  cudaGetErrorString(e), free_b / 1048576.0, total_b / 1048576.0);
+        return NULL;
+    }
     return p;
 }
 

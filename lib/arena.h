@@ -14,8 +14,11 @@ typedef struct ssm_arena ssm_arena;
 
 ssm_arena *ssm_arena_new(void);
 void ssm_arena_free(ssm_arena *a);
-/* 256-byte aligned block of `bytes` on `dev`, valid until the next reset. */
+/* 256-byte aligned block of `bytes` on `dev`, valid until the next reset. Out of memory:
+ * exits through ssm_out_of_memory (log.h); ssm_arena_try_alloc returns NULL instead, with
+ * the reason in ssm_last_error(). */
 void *ssm_arena_alloc(ssm_arena *a, ssm_device dev, size_t bytes);
+void *ssm_arena_try_alloc(ssm_arena *a, ssm_device dev, size_t bytes);
 void ssm_arena_reset(ssm_arena *a);
 /* Underlying malloc/cudaMalloc calls so far (tests check a steady step adds none). */
 uint64_t ssm_arena_system_allocs(const ssm_arena *a);

@@ -7,8 +7,8 @@
 static void *cpu_alloc(size_t bytes) {
     /* 256 bytes, as cudaMalloc: arena offsets keep that alignment on both devices */
     size_t sz = (bytes + 255) / 256 * 256; /* aligned_alloc wants a multiple */
-    void *p = aligned_alloc(256, sz ? sz : 256);
-    SSM_CHECK(p, "cpu: out of memory allocating %zu bytes", bytes);
+    void *p = bytes > SIZE_MAX - 255 ? NULL : aligned_alloc(256, sz ? sz : 256);
+    if (!p) ssm_error("aligned_alloc of %zu bytes failed", bytes);
     return p;
 }
 static void cpu_free(void *p) { free(p); }

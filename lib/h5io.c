@@ -1,4 +1,5 @@
 #include "h5io.h"
+#include <errno.h>
 #include <hdf5.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,7 +10,15 @@ struct ssm_h5 {
     char *path;
 };
 
-static void quiet(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
+/* Errors are ours to report. HDF5 1.10 crashes in its exit handler (H5F__close_cb)
+ * after an H5Fclose that failed (a full disk while writing a checkpoint): the library is
+ * not torn down at exit (H5dont_atexit only works before its first call). */
+static void quiet(void) {
+    static int first = 1;
+    if (first) H5dont_atexit();
+    first = 0;
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+}
 
 static ssm_h5 *wrap(hid_t id, const char *path) {
     ssm_h5 *f = calloc(1, sizeof *f);
@@ -47,11 +56,21 @@ ssm_h5 *ssm_h5_create(const char *path) {
     return wrap(id, path);
 }
 
+/* The system's reason for a failed HDF5 call (errno cleared before it), e.g. a full disk. */
+static const char *why(void) { return errno ? strerror(errno) : "HDF5 error"; }
+
 int ssm_h5_close(ssm_h5 *f) {
     if (!f) return SSM_OK;
     int rc = SSM_OK;
-    if (H5Fflush(f->id, H5F_SCOPE_GLOBAL) < 0 || H5Fclose(f->id) < 0)
-        rc = ssm_error("%s: flushing or closing failed", f->path);
+    errno = 0;
+    /* both, even when the flush fails: the file is closed either way */
+    herr_t flushed = H5Fflush(f->id, H5F_SCOPE_GLOBAL);
+    int flush_errno = errno;
+    herr_t closed = H5Fclose(f->id);
+    if (flushed < 0 || closed < 0) {
+        if (flush_errno) errno = flush_errno;
+        rc = ssm_error("%s: flushing or closing failed: %s", f->path, why());
+    }
     free(f->path);
     free(f);
     return rc;
@@ -113,6 +132,22 @@ int ssm_h5_dtype_name(ssm_h5 *f, const char *dset, char *buf, size_t n) {
     return SSM_OK;
 }
 
+/* A dataspace whose size fits the data stored for it: a corrupted header could claim any
+ * shape, and the allocation for it must not be attempted. (Fill-value datasets store
+ * nothing: at most 2^28 elements of those.) */
+static int plausible(hid_t d, hid_t s, int nd, hsize_t *dims) {
+    if (H5Sget_simple_extent_dims(s, dims, NULL) < 0) return 0;
+    uint64_t numel = 1;
+    for (int i = 0; i < nd; i++)
+        if (__builtin_mul_overflow(numel, (uint64_t)dims[i], &numel) || numel > ((uint64_t)1 << 40))
+            return 0;
+    hid_t ft = H5Dget_type(d);
+    size_t esize = ft < 0 ? 0 : H5Tget_size(ft);
+    if (ft >= 0) H5Tclose(ft);
+    hsize_t stored = H5Dget_storage_size(d);
+    return esize > 0 && (numel * esize <= stored || numel <= ((uint64_t)1 << 28));
+}
+
 int ssm_h5_read(ssm_h5 *f, const char *dset, ssm_dtype dt, ssm_tensor **out) {
     *out = NULL;
     if (!ssm_h5_exists(f, dset)) return ssm_error("%s: no dataset %s", f->path, dset);
@@ -124,12 +159,16 @@ int ssm_h5_read(ssm_h5 *f, const char *dset, ssm_dtype dt, ssm_tensor **out) {
     int rc = SSM_OK;
     if (nd < 0 || nd > SSM_MAX_DIMS) {
         rc = ssm_error("%s: %s has %d dimensions (at most %d)", f->path, dset, nd, SSM_MAX_DIMS);
+    } else if (!plausible(d, s, nd, dims)) {
+        rc = ssm_error("%s: %s claims a shape its stored data cannot hold (corrupted file)",
+                       f->path, dset);
     } else {
-        H5Sget_simple_extent_dims(s, dims, NULL);
         int64_t shape[SSM_MAX_DIMS];
         for (int i = 0; i < nd; i++) shape[i] = (int64_t)dims[i];
-        ssm_tensor *t = ssm_tensor_new(dt, SSM_CPU, nd, shape);
-        if (H5Dread(d, native(dt), H5S_ALL, H5S_ALL, H5P_DEFAULT, t->data) < 0) {
+        ssm_tensor *t;
+        if (ssm_tensor_try_new(dt, SSM_CPU, nd, shape, &t) != SSM_OK) {
+            rc = SSM_ERR;
+        } else if (H5Dread(d, native(dt), H5S_ALL, H5S_ALL, H5P_DEFAULT, t->data) < 0) {
             rc = ssm_error("%s: reading %s failed (corrupted file or not numeric)", f->path, dset);
             ssm_tensor_free(t);
         } else {
@@ -180,8 +219,9 @@ int ssm_h5_write(ssm_h5 *f, const char *dset, const ssm_tensor *t) {
     hid_t d = H5Dcreate2(f->id, dset, native(t->dtype), s, H5P_DEFAULT, dcpl, H5P_DEFAULT);
     H5Pclose(dcpl);
     int rc = SSM_OK;
+    errno = 0;
     if (d < 0 || H5Dwrite(d, native(t->dtype), H5S_ALL, H5S_ALL, H5P_DEFAULT, host->data) < 0)
-        rc = ssm_error("%s: writing %s failed", f->path, dset);
+        rc = ssm_error("%s: writing %s failed: %s", f->path, dset, why());
     if (d >= 0) H5Dclose(d);
     H5Sclose(s);
     ssm_tensor_free(tmp);

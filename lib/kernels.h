@@ -52,7 +52,9 @@ typedef struct ssm_kernels {
     const char *name;
 
     /* --- memory --- */
-    void *(*alloc)(size_t bytes); /* aborts on failure */
+    /* NULL on failure, with the reason in ssm_last_error() (callers report the op and
+     * sizes: tensor.h) */
+    void *(*alloc)(size_t bytes);
     void (*free)(void *p);
     void (*memset0)(void *p, size_t bytes);
     void (*copy)(void *dst, const void *src, size_t bytes); /* within this device */

@@ -15,6 +15,16 @@ void ssm_panic(const char *fmt, ...) {
     abort();
 }
 
+void ssm_out_of_memory(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("ssm: error: out of memory: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    exit(SSM_EXIT_OOM);
+}
+
 int ssm_error(const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);

@@ -18,6 +18,12 @@ enum { SSM_OK = 0, SSM_ERR = -1 };
 SSM_NORETURN void ssm_panic(const char *fmt, ...) SSM_PRINTF(1, 2);
 #define SSM_CHECK(cond, ...) do { if (!(cond)) ssm_panic(__VA_ARGS__); } while (0)
 
+/* Out of host or GPU memory: print the message (what was being allocated, for which op)
+ * and exit with SSM_EXIT_OOM, a documented status, instead of crashing. Checkpoints on
+ * disk are untouched (they are replaced atomically). */
+enum { SSM_EXIT_OOM = 5 };
+SSM_NORETURN void ssm_out_of_memory(const char *fmt, ...) SSM_PRINTF(1, 2);
+
 /* Record an error about external input; returns SSM_ERR. */
 int ssm_error(const char *fmt, ...) SSM_PRINTF(1, 2);
 const char *ssm_last_error(void);

@@ -28,38 +28,138 @@ static void set_shape(ssm_tensor *t, int ndim, const int64_t *shape) {
         SSM_CHECK(shape[i] >= 0, "tensor: negative size %lld in dimension %d",
                   (long long)shape[i], i);
         t->shape[i] = shape[i];
-        t->numel *= shape[i];
+        SSM_CHECK(!__builtin_mul_overflow(t->numel, shape[i], &t->numel),
+                  "tensor: %d dimensions of more than 2^63 elements", ndim);
     }
     for (int i = ndim; i < SSM_MAX_DIMS; i++) t->shape[i] = 1;
 }
 
-static size_t nbytes(const ssm_tensor *t) { return (size_t)t->numel * ssm_dtype_size(t->dtype); }
+/* Bytes of t's data; SIZE_MAX when that overflows (no allocation can succeed). */
+static size_t nbytes(const ssm_tensor *t) {
+    size_t n;
+    return __builtin_mul_overflow((size_t)t->numel, ssm_dtype_size(t->dtype), &n) ? SIZE_MAX : n;
+}
 
-ssm_tensor *ssm_tensor_new(ssm_dtype dt, ssm_device dev, int ndim, const int64_t *shape) {
+/* --- out of memory: name the op and the sizes --- */
+static _Thread_local const char *site_op;
+static _Thread_local int site_backward;
+
+void ssm_alloc_site(const char *op, int backward) {
+    site_op = op;
+    site_backward = backward;
+}
+
+static void human_bytes(size_t n, char *buf, size_t cap) {
+    static const char *const unit[] = {"bytes", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+    double v = (double)n;
+    int u = 0;
+    while (v >= 1024 && u < 6) v /= 1024, u++;
+    snprintf(buf, cap, u ? "%.1f %s" : "%.0f %s", v, unit[u]);
+}
+
+/* "cuda: ssm_linear (forward) needs a f32 [8, 1024] tensor (32.0 KiB): <backend's reason>",
+ * fn being the function that asked (the op, or its backward with the node's op name). */
+static void oom_message(char *msg, size_t cap, const ssm_tensor *t, size_t bytes, const char *fn) {
+    char shape[160] = "[", size[32], why[512];
+    size_t off = 1;
+    for (int i = 0; i < t->ndim && off < sizeof shape; i++)
+        off += (size_t)snprintf(shape + off, sizeof shape - off, i ? ", %lld" : "%lld",
+                                (long long)t->shape[i]);
+    if (off < sizeof shape) snprintf(shape + off, sizeof shape - off, "]");
+    human_bytes(bytes, size, sizeof size);
+    snprintf(why, sizeof why, "%s", ssm_last_error());
+    char op[160];
+    if (site_op && site_backward)
+        snprintf(op, sizeof op, "the backward of op '%s' (%s)", site_op, fn ? fn : "?");
+    else if (site_op)
+        snprintf(op, sizeof op, "op '%s' (%s)", site_op, fn ? fn : "?");
+    else
+        snprintf(op, sizeof op, "%s", fn ? fn : "an allocation");
+    snprintf(msg, cap, "%s: %s needs a %s %s tensor (%s): %s", ssm_device_name(t->device), op,
+             ssm_dtype_name(t->dtype), shape, size, why);
+}
+
+/* The data of t on its device, or NULL with ssm_last_error() set (an impossible size
+ * never reaches the backend). */
+static void *alloc_data(ssm_tensor *t, size_t bytes) {
+    if (bytes == SIZE_MAX || bytes > (size_t)INT64_MAX) {
+        ssm_error("the size overflows");
+        return NULL;
+    }
+    return ssm_kernels_for(t->device)->alloc(bytes ? bytes : 1);
+}
+
+/* A persistent tensor, or NULL with the out-of-memory message in msg. */
+static ssm_tensor *new_tensor(ssm_dtype dt, ssm_device dev, int ndim, const int64_t *shape,
+                              const char *fn, char *msg, size_t cap) {
     ssm_tensor *t = calloc(1, sizeof *t);
     SSM_CHECK(t, "tensor: out of memory");
     t->dtype = dt;
     t->device = dev;
     set_shape(t, ndim, shape);
     t->flags = SSM_T_OWNS_HEADER | SSM_T_OWNS_DATA;
-    t->data = ssm_kernels_for(dev)->alloc(nbytes(t) ? nbytes(t) : 1);
+    t->data = alloc_data(t, nbytes(t));
+    if (!t->data) {
+        oom_message(msg, cap, t, nbytes(t), fn);
+        free(t);
+        return NULL;
+    }
     return t;
 }
 
-ssm_tensor *ssm_tensor_arena(ssm_arena *a, ssm_dtype dt, ssm_device dev, int ndim,
-                             const int64_t *shape) {
-    if (!a) return ssm_tensor_new(dt, dev, ndim, shape);
+int ssm_tensor_try_new(ssm_dtype dt, ssm_device dev, int ndim, const int64_t *shape,
+                       ssm_tensor **out) {
+    char msg[1024];
+    *out = new_tensor(dt, dev, ndim, shape, NULL, msg, sizeof msg);
+    return *out ? SSM_OK : ssm_error("out of memory on %s", msg);
+}
+
+#undef ssm_tensor_new
+#undef ssm_tensor_arena
+#undef ssm_tensor_like
+
+ssm_tensor *ssm_tensor_new_at(ssm_dtype dt, ssm_device dev, int ndim, const int64_t *shape,
+                              const char *fn) {
+    char msg[1024];
+    ssm_tensor *t = new_tensor(dt, dev, ndim, shape, fn, msg, sizeof msg);
+    if (!t) ssm_out_of_memory("%s", msg);
+    return t;
+}
+
+ssm_tensor *ssm_tensor_new(ssm_dtype dt, ssm_device dev, int ndim, const int64_t *shape) {
+    return ssm_tensor_new_at(dt, dev, ndim, shape, NULL);
+}
+
+ssm_tensor *ssm_tensor_arena_at(ssm_arena *a, ssm_dtype dt, ssm_device dev, int ndim,
+                                const int64_t *shape, const char *fn) {
+    if (!a) return ssm_tensor_new_at(dt, dev, ndim, shape, fn);
     ssm_tensor *t = ssm_arena_alloc(a, SSM_CPU, sizeof *t);
     memset(t, 0, sizeof *t);
     t->dtype = dt;
     t->device = dev;
     set_shape(t, ndim, shape);
-    t->data = ssm_arena_alloc(a, dev, nbytes(t));
+    size_t bytes = nbytes(t);
+    t->data = bytes > (size_t)INT64_MAX ? NULL : ssm_arena_try_alloc(a, dev, bytes);
+    if (!t->data) {
+        if (bytes > (size_t)INT64_MAX) ssm_error("the size overflows");
+        char msg[1024];
+        oom_message(msg, sizeof msg, t, bytes, fn);
+        ssm_out_of_memory("%s", msg);
+    }
     return t;
 }
 
+ssm_tensor *ssm_tensor_arena(ssm_arena *a, ssm_dtype dt, ssm_device dev, int ndim,
+                             const int64_t *shape) {
+    return ssm_tensor_arena_at(a, dt, dev, ndim, shape, NULL);
+}
+
+ssm_tensor *ssm_tensor_like_at(ssm_arena *a, const ssm_tensor *t, const char *fn) {
+    return ssm_tensor_arena_at(a, t->dtype, t->device, t->ndim, t->shape, fn);
+}
+
 ssm_tensor *ssm_tensor_like(ssm_arena *a, const ssm_tensor *t) {
-    return ssm_tensor_arena(a, t->dtype, t->device, t->ndim, t->shape);
+    return ssm_tensor_like_at(a, t, NULL);
 }
 
 ssm_tensor *ssm_tensor_alias(ssm_arena *a, ssm_tensor *t, int ndim, const int64_t *shape) {

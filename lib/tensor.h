@@ -41,13 +41,31 @@ size_t ssm_dtype_size(ssm_dtype dt);
 const char *ssm_dtype_name(ssm_dtype dt);
 const char *ssm_device_name(ssm_device d);
 
-/* Persistent tensor (malloc/cudaMalloc); release with ssm_tensor_free. */
+/* Persistent tensor (malloc/cudaMalloc); release with ssm_tensor_free. Out of memory,
+ * this and the arena tensors below exit through ssm_out_of_memory (log.h) with a message
+ * naming the device, the op (ssm_alloc_site) and the dtype, shape and bytes. */
 ssm_tensor *ssm_tensor_new(ssm_dtype dt, ssm_device dev, int ndim, const int64_t *shape);
+/* Same, returning SSM_ERR with that message instead of exiting (*out NULL). */
+int ssm_tensor_try_new(ssm_dtype dt, ssm_device dev, int ndim, const int64_t *shape,
+                       ssm_tensor **out);
+/* The op whose backward this thread runs (autograd sets it per node), for out-of-memory
+ * messages; NULL: none. */
+void ssm_alloc_site(const char *op, int backward);
 /* Per-step tensor: header and data from the arena, freed by ssm_arena_reset. */
 ssm_tensor *ssm_tensor_arena(struct ssm_arena *a, ssm_dtype dt, ssm_device dev, int ndim,
                              const int64_t *shape);
 /* Same dtype/device/shape as t, from the arena (or persistent when a is NULL). */
 ssm_tensor *ssm_tensor_like(struct ssm_arena *a, const ssm_tensor *t);
+/* The same, naming the calling function in out-of-memory messages; the macros pass it. */
+ssm_tensor *ssm_tensor_new_at(ssm_dtype dt, ssm_device dev, int ndim, const int64_t *shape,
+                              const char *fn);
+ssm_tensor *ssm_tensor_arena_at(struct ssm_arena *a, ssm_dtype dt, ssm_device dev, int ndim,
+                                const int64_t *shape, const char *fn);
+ssm_tensor *ssm_tensor_like_at(struct ssm_arena *a, const ssm_tensor *t, const char *fn);
+/* (variadic: a compound-literal shape holds commas) */
+#define ssm_tensor_new(...) ssm_tensor_new_at(__VA_ARGS__, __func__)
+#define ssm_tensor_arena(...) ssm_tensor_arena_at(__VA_ARGS__, __func__)
+#define ssm_tensor_like(...) ssm_tensor_like_at(__VA_ARGS__, __func__)
 /* Header that shares t's data under another shape (same numel). */
 ssm_tensor *ssm_tensor_alias(struct ssm_arena *a, ssm_tensor *t, int ndim, const int64_t *shape);
 void ssm_tensor_free(ssm_tensor *t);

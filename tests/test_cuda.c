@@ -10,7 +10,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
+#include "arena.h"
 #include "comm.h"
 #include "golden.h"
 #include "grad_sync.h"
@@ -722,6 +722,38 @@ START_TEST(cuda_nccl_one_rank_matches_plain) {
 }
 END_TEST
 
+/* Out of GPU memory through the allocation paths the layers use (persistent tensors and
+ * the per-step arena): SSM_ERR naming the device, the op, dtype, shape and size and
+ * cudaMalloc's reason (ssm_tensor_new and the ops exit with status 5 and this message:
+ * test_tensor's out_of_memory_in_an_op_exits); the device still works afterwards. */
+START_TEST(cuda_out_of_memory_is_reported) {
+    int64_t shape[2] = {(int64_t)1 << 20, (int64_t)1 << 20}; /* 4 TiB */
+    ssm_tensor *t = NULL;
+    ssm_alloc_site("probe", 1);
+    ck_assert_int_eq(ssm_tensor_try_new(SSM_F32, SSM_CUDA, 2, shape, &t), SSM_ERR);
+    ssm_alloc_site(NULL, 0);
+    ck_assert_ptr_null(t);
+    const char *m = ssm_last_error();
+    ck_assert_msg(strstr(m, "out of memory on cuda: the backward of op 'probe' (?) needs a f32 "
+                            "[1048576, 1048576] tensor (4.0 TiB): cudaMalloc of 4398046511104 "
+                            "bytes failed: ") != NULL, "%s", m);
+    ck_assert_msg(strstr(m, "MiB free)") != NULL, "%s", m);
+    ssm_arena *a = ssm_arena_new();
+    ck_assert_ptr_null(ssm_arena_try_alloc(a, SSM_CUDA, (size_t)1 << 42));
+    ck_assert_msg(strstr(ssm_last_error(), "cudaMalloc of") != NULL, "%s", ssm_last_error());
+    ssm_arena_free(a);
+    /* not sticky: allocations, copies and kernels work on */
+    int64_t n = 1000;
+    ssm_tensor *x = tu_rand(SSM_F32, 1, &n, 7, -1, 1);
+    ssm_tensor *g = ssm_tensor_to(NULL, x, SSM_CUDA);
+    ssm_tensor *back = ssm_tensor_to(NULL, g, SSM_CPU);
+    ck_assert(!memcmp(x->data, back->data, (size_t)n * sizeof(float)));
+    ssm_tensor_free(x);
+    ssm_tensor_free(g);
+    ssm_tensor_free(back);
+}
+END_TEST
+
 int main(void) {
     if (!ssm_device_available(SSM_CUDA)) {
 #ifdef SSM_HAVE_CUDA
@@ -754,6 +786,7 @@ int main(void) {
     tcase_add_test(t, cuda_s5_zoh_golden);
     tcase_add_test(t, cuda_s5_bilinear_bidir_golden);
     tcase_add_test(t, cuda_nccl_one_rank_matches_plain);
+    tcase_add_test(t, cuda_out_of_memory_is_reported);
     suite_add_tcase(s, t);
     return tu_run(s, 0);
 }

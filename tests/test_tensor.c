@@ -1,14 +1,22 @@
 /* Tensors, arena, RNG and CPU kernels checked by independent paths
  * (known-answer vectors, naive loops, direct convolution). */
 #include <math.h>
+#include <stdio.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 #include "arena.h"
 #include "kernels.h"
+#include "log.h"
 #include "ops.h"
 #include "optim.h"
 #include "philox.h"
 #include "testutil.h"
+
+/* ASan would report an impossible allocation instead of returning NULL to the caller */
+const char *__asan_default_options(void);
+const char *__asan_default_options(void) { return "allocator_may_return_null=1"; }
 
 /* Random123's known-answer vectors for philox4x32-10. */
 START_TEST(philox_known_answers) {
@@ -245,6 +253,54 @@ START_TEST(irfft_fft_vs_direct) {
 }
 END_TEST
 
+/* Out of memory: SSM_ERR (or, in an op, exit status 5) with a message naming the device,
+ * the op and the dtype, shape and size; nothing aborts. */
+START_TEST(out_of_memory_names_op_and_sizes) {
+    int64_t shape[2] = {(int64_t)1 << 40, (int64_t)1 << 20};
+    ssm_tensor *t = NULL;
+    ssm_tensor *x = ssm_tensor_new(SSM_F32, SSM_CPU, 1, shape + 1);
+    ssm_alloc_site("probe", 1); /* as autograd's backward pass sets it */
+    ck_assert_int_eq(ssm_tensor_try_new(SSM_F32, SSM_CPU, 2, shape, &t), SSM_ERR);
+    ck_assert_ptr_null(t);
+    const char *m = ssm_last_error();
+    ck_assert_msg(strstr(m, "out of memory on cpu: the backward of op 'probe' (?) needs a f32 "
+                            "[1099511627776, 1048576] tensor (4.0 EiB): aligned_alloc of") != NULL,
+                  "%s", m);
+    int64_t big[1] = {(int64_t)1 << 62}; /* 2^65 bytes: the size itself overflows */
+    ck_assert_int_eq(ssm_tensor_try_new(SSM_F64, SSM_CPU, 1, big, &t), SSM_ERR);
+    ck_assert_msg(strstr(ssm_last_error(), "the size overflows") != NULL, "%s", ssm_last_error());
+    ssm_alloc_site(NULL, 0);
+    ssm_tensor_free(x);
+}
+END_TEST
+
+/* An op whose output cannot be allocated: exit status 5, the op and sizes on stderr. */
+START_TEST(out_of_memory_in_an_op_exits) {
+    char dir[512], log[600];
+    tu_tmpdir(dir, sizeof dir);
+    snprintf(log, sizeof log, "%s/stderr", dir);
+    fflush(stderr);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        if (!freopen(log, "w", stderr)) _exit(100);
+        ssm_ctx *c = ssm_ctx_new(1);
+        ssm_tensor *x = ssm_tensor_new(SSM_F32, SSM_CPU, 1, (int64_t[]){1 << 20});
+        ssm_expand(c, x, 0, (int64_t)1 << 40); /* 4 EiB */
+        _exit(101);
+    }
+    int status;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    char *err = tu_slurp(log, NULL);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == SSM_EXIT_OOM, "status %d: %s",
+                  status, err);
+    ck_assert_msg(strstr(err, "ssm: error: out of memory: cpu: ssm_expand needs a f32 "
+                              "[1099511627776, 1048576] tensor (4.0 EiB): ") != NULL, "%s", err);
+    free(err);
+    tu_rm_tree(dir);
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("tensor");
     TCase *t = tcase_create("core");
@@ -258,6 +314,8 @@ int main(void) {
     tcase_add_test(t, permute_vs_index);
     tcase_add_test(t, fft_conv_vs_direct);
     tcase_add_test(t, irfft_fft_vs_direct);
+    tcase_add_test(t, out_of_memory_names_op_and_sizes);
+    tcase_add_test(t, out_of_memory_in_an_op_exits);
     suite_add_tcase(s, t);
     return tu_run(s, 1);
 }

@@ -134,7 +134,11 @@ static int write_ckpt(const char *tmp, void *arg) {
 int ssm_ckpt_save(const char *path, const ssm_model *m, const ssm_optim *o,
                   const ssm_train_state *st) {
     ckpt_content c = {m, o, st};
-    return ssm_replace_file(path, write_ckpt, &c);
+    if (ssm_replace_file(path, write_ckpt, &c) == SSM_OK) return SSM_OK;
+    char why[1024];
+    snprintf(why, sizeof why, "%s", ssm_last_error());
+    return ssm_error("cannot write checkpoint %s (the previous one, if any, is kept): %s", path,
+                     why);
 }
 
 static const char *shape_str(int nd, const int64_t *shape, char *buf, size_t n) {

@@ -87,6 +87,8 @@ void ssm_cli_usage(FILE *f, const char *prog) {
           "  3    stopped on a NaN/Inf loss or gradient (the last checkpoint is kept)\n"
           "  4    data parallel: a rank's parameters differ from rank 0's\n"
           "       (train.check_replicas_every)\n"
+          "  5    out of host or GPU memory: the message names the op and the tensor's shape\n"
+          "       and size (the last checkpoint is kept)\n"
           "  130  interrupted by SIGINT (Ctrl-C), 143 by SIGTERM: the current step was finished\n"
           "       and DIR/ckpt/last.h5 written; continue with --resume (a second signal exits\n"
           "       at once, leaving the checkpoints of before)\n",

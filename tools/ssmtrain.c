@@ -4,7 +4,8 @@
  *            [--overwrite] [--device cpu|cuda] [--profile STEP [--profile-continue]]
  *   ssmtrain [CONFIG.ini] --eval-only CKPT.h5
  * Exit statuses: cli.c's --help (0 done, 1 data/IO, 2 usage/config/folder, 3 NaN/Inf,
- * 128 + signal after an interrupt that saved last.h5). */
+ * 4 replicas diverged, 5 out of memory (log.h: ssm_out_of_memory), 128 + signal after an
+ * interrupt that saved last.h5). */
 #ifdef HAVE_CONFIG_H
 #include <config.h>
 #endif

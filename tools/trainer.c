@@ -12,6 +12,7 @@
 #include "curves.h"
 #include "dist.h"
 #include "modelcfg.h"
+#include "h5io.h"
 #include "log.h"
 #include "interrupt.h"
 #include "ops.h"
@@ -101,9 +102,42 @@ void ssm_trainer_free(ssm_trainer *t) {
     ssm_metrics_close(&t->metrics);
 }
 
+/* After a failed load: append the model keys (sections model and layer) in which the
+ * checkpoint's stored config differs from this run's, so a checkpoint of another model
+ * size names the setting, not only the first tensor that does not fit. */
+static int explain_mismatch(const ssm_trainer *t, const char *ckpt) {
+    char msg[1024], diff[768] = "", a[SSM_CFG_STR_MAX + 8], b[SSM_CFG_STR_MAX + 8], name[128];
+    snprintf(msg, sizeof msg, "%s", ssm_last_error());
+    size_t cap = sizeof t->st.config + 1, used = 0;
+    char *text = malloc(cap);
+    ssm_config *old = malloc(sizeof *old);
+    SSM_CHECK(text && old, "trainer: out of memory");
+    ssm_h5 *f = ssm_h5_open(ckpt);
+    if (f && ssm_h5_attr_string(f, "/", "config", text, cap) == SSM_OK &&
+        ssm_config_load_string(old, text, ckpt, NULL, 0) == SSM_OK) {
+        for (size_t i = 0; i < ssm_cfg_nkeys && used < sizeof diff; i++) {
+            const ssm_cfg_key *k = &ssm_cfg_keys[i];
+            if (strcmp(k->section, "model") && strcmp(k->section, "layer")) continue;
+            snprintf(name, sizeof name, "%s.%s", k->section, k->key);
+            ssm_config_get(old, name, a, sizeof a);
+            ssm_config_get(t->cfg, name, b, sizeof b);
+            if (strcmp(a, b))
+                used += (size_t)snprintf(diff + used, sizeof diff - used,
+                                         "%s%s = %s in the checkpoint, %s in the config",
+                                         used ? "; " : "", name, a, b);
+        }
+    }
+    ssm_h5_close(f);
+    free(text);
+    free(old);
+    return diff[0] ? ssm_error("%s (the checkpoint is of another model: %s)", msg, diff)
+                   : ssm_error("%s", msg);
+}
+
 int ssm_trainer_resume(ssm_trainer *t, const char *ckpt, int with_optim) {
     ssm_train_state st = t->st;
-    if (ssm_ckpt_load(ckpt, t->model, with_optim ? t->opt : NULL, &st) != SSM_OK) return SSM_ERR;
+    if (ssm_ckpt_load(ckpt, t->model, with_optim ? t->opt : NULL, &st) != SSM_OK)
+        return explain_mismatch(t, ckpt);
     t->ckpt_step = st.step;
     if (with_optim) {
         memcpy(st.config, t->st.config, sizeof st.config); /* the run's config, not the old one */

@@ -13,8 +13,9 @@
 #include "ssmconfig.h"
 #include "tasks.h"
 
-/* Exit statuses of ssmtrain (also in --help and docs/CONFIG.md); an interrupt by
- * signal s exits with 128 + s after saving last.h5 (interrupt.h). */
+/* Exit statuses of ssmtrain (also in --help and docs/CONFIG.md); out of memory exits
+ * with SSM_EXIT_OOM = 5 (log.h); an interrupt by signal s exits with 128 + s after saving
+ * last.h5 (interrupt.h). */
 enum { SSM_EXIT_DATA = 1, SSM_EXIT_CONFIG = 2, SSM_EXIT_NONFINITE = 3, SSM_EXIT_DIVERGED = 4 };
 
 typedef struct {
