@@ -53,9 +53,10 @@ static int train_losses(const char *run, double *loss, int cap) {
 
 START_TEST(lra_config_trains) {
     const char *task = fixtures[_i / N_LAYERS].task, *layer = layers[_i % N_LAYERS];
-    char dir[512], cfg[700], run[700], data[700];
+    char dir[512], rel[96], cfg[700], run[700], data[700];
     tu_tmpdir(dir, sizeof dir);
-    snprintf(cfg, sizeof cfg, "%s/configs/lra/%s_%s.ini", SSM_SRCDIR, task, layer);
+    snprintf(rel, sizeof rel, "../../configs/lra/%s_%s.ini", task, layer);
+    snprintf(cfg, sizeof cfg, "%s", tu_data(rel)); /* $SSM_TEST_DATA moves it with the data */
     snprintf(run, sizeof run, "%s/run", dir);
     snprintf(data, sizeof data, "data.path=%s", tu_data(fixtures[_i / N_LAYERS].path));
     char batch[64];
