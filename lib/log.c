@@ -1,4 +1,5 @@
 #include "log.h"
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -53,4 +54,10 @@ void ssm_debug(const char *fmt, ...) {
     va_start(ap, fmt);
     vlog(2, fmt, ap);
     va_end(ap);
+}
+
+double ssm_now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }

@@ -33,4 +33,7 @@ extern int ssm_log_level;
 void ssm_info(const char *fmt, ...) SSM_PRINTF(1, 2);
 void ssm_debug(const char *fmt, ...) SSM_PRINTF(1, 2);
 
+/* Seconds on the monotonic clock (for durations, rates and ETAs). */
+double ssm_now_s(void);
+
 #endif

@@ -4,12 +4,6 @@
 #include <time.h>
 #include "log.h"
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 int64_t ssm_model_vocab(const ssm_model *m) {
     return m->lm ? m->lm->cfg.vocab_size : m->cfg.d_output;
 }
@@ -37,7 +31,7 @@ int ssm_generate(ssm_model *m, const int32_t *prompt, int64_t n_prompt, int64_t 
     float *logits = malloc(sizeof(float) * (size_t)V);
     void *work = malloc(2 * sizeof(double) * (size_t)V);
     SSM_CHECK(logits && work, "generate: out of memory");
-    double t0 = now_s();
+    double t0 = ssm_now_s();
     for (int64_t i = 0; i < n_prompt + n_new - 1; i++) {
         int32_t id = i < n_prompt ? prompt[i] : out[i - n_prompt];
         ssm_tensor_from_host(tok, &id);
@@ -50,7 +44,7 @@ int ssm_generate(ssm_model *m, const int32_t *prompt, int64_t n_prompt, int64_t 
     }
     if (stats) {
         stats->steps = n_prompt + n_new - 1;
-        stats->seconds = now_s() - t0;
+        stats->seconds = ssm_now_s() - t0;
     }
     free(logits);
     free(work);

@@ -9,12 +9,6 @@
 #include "log.h"
 #include "replace_file.h"
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 /* The whole file, NUL-terminated (malloc'd); NULL with errno set when unreadable. */
 static char *slurp(const char *path) {
     FILE *f = fopen(path, "rb");
@@ -74,7 +68,7 @@ int ssm_metrics_open(ssm_metrics *m, const char *dir, int64_t step, int64_t *dro
     memset(m, 0, sizeof *m);
     *dropped = 0;
     snprintf(m->path, sizeof m->path, "%s/metrics.jsonl", dir);
-    m->t0 = now_s();
+    m->t0 = ssm_now_s();
     if (step > 0) {
         char *text = slurp(m->path);
         if (text) {
@@ -93,7 +87,7 @@ int ssm_metrics_open(ssm_metrics *m, const char *dir, int64_t step, int64_t *dro
 void ssm_metrics_write(ssm_metrics *m, const ssm_metrics_row *r) {
     if (!m->f) return;
     fprintf(m->f, "{\"step\": %lld, \"epoch\": %.4f, \"time_s\": %.3f, \"split\": \"%s\", "
-            "\"loss\": %.9g, \"acc\": %.6f", (long long)r->step, r->epoch, now_s() - m->t0,
+            "\"loss\": %.9g, \"acc\": %.6f", (long long)r->step, r->epoch, ssm_now_s() - m->t0,
             r->split, r->loss, r->acc);
     if (!strcmp(r->split, "train"))
         fprintf(m->f, ", \"lr\": %.9g, \"grad_norm\": %.9g, \"tokens_per_s\": %.1f", r->lr,

@@ -89,12 +89,6 @@ static int parse_u64(const char *s, uint64_t lo, uint64_t hi, uint64_t *out) {
     return 1;
 }
 
-static double now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
 typedef struct {
     const char *name;
     double start, last;
@@ -103,7 +97,7 @@ typedef struct {
 
 static void show(int64_t written, int64_t skipped, int64_t total, void *arg) {
     progress *pr = arg;
-    double t = now();
+    double t = ssm_now_s();
     int done = written + skipped == total;
     if (!done && t - pr->last < (pr->tty ? 0.25 : 10.0)) return;
     pr->last = t;
@@ -126,7 +120,7 @@ static int run_pathfinder(const args *a) {
     ssm_pathfinder_preset((int)a->resolution, &p);
     char name[32];
     snprintf(name, sizeof name, "pathfinder%d", (int)a->resolution);
-    progress pr = {name, now(), 0, isatty(2)};
+    progress pr = {name, ssm_now_s(), 0, isatty(2)};
     ssm_pathfinder_set_opts o = {.n = (int64_t)a->n, .batch_size = (int64_t)a->batch_size,
                                  .seed = a->seed, .threads = (int)a->threads,
                                  .progress = show, .progress_arg = &pr};
@@ -138,7 +132,7 @@ static int run_pathfinder(const args *a) {
     char sub[64];
     ssm_pathfinder_dirname(&p, sub, sizeof sub);
     printf("ssmdata: %s, %" PRIu64 " images (seed %" PRIu64 ") in %s/%s, %.1f s\n", name, a->n,
-           a->seed, a->out, sub, now() - pr.start);
+           a->seed, a->out, sub, ssm_now_s() - pr.start);
     return 0;
 }
 
@@ -162,7 +156,7 @@ static int make_dirs(const char *path) {
 
 static int run_listops(const args *a) {
     if (!make_dirs(a->out)) return EXIT_IO;
-    double t0 = now();
+    double t0 = ssm_now_s();
     int64_t n[3] = {(int64_t)a->n_train, (int64_t)a->n_val, (int64_t)a->n_test};
     ssm_listops_gen g = ssm_listops_gen_lra();
     ssm_listops_set *s;
@@ -185,7 +179,7 @@ static int run_listops(const args *a) {
         begin += n[k];
     }
     ssm_listops_set_free(s);
-    double t = now() - t0;
+    double t = ssm_now_s() - t0;
     printf("ssmdata: listops, %" PRId64 "/%" PRId64 "/%" PRId64 " expressions (seed %" PRIu64
            ") in %s/basic_{train,val,test}.tsv, %.1f s (%.0f expressions/s)\n",
            n[0], n[1], n[2], a->seed, a->out, t, (double)(n[0] + n[1] + n[2]) / (t > 0 ? t : 1));

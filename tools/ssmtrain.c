@@ -58,12 +58,6 @@ static int file_exists(const char *path) {
     return stat(path, &s) == 0;
 }
 
-static double wall_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 static void fmt_hms(double s, char *buf, size_t n) {
     long v = (long)(s + 0.5);
     snprintf(buf, n, "%ld:%02ld:%02ld", v / 3600, v / 60 % 60, v % 60);
@@ -82,7 +76,7 @@ static int final_test(ssm_trainer *t, double t0) {
         which = "best";
     }
     const char *metric = t->cfg->checkpoint.metric == SSM_CFG_METRIC_VAL_ACC ? "val_acc" : "val_loss";
-    fmt_hms(wall_s() - t0, wall, sizeof wall);
+    fmt_hms(ssm_now_s() - t0, wall, sizeof wall);
     snprintf(used, sizeof used, "%s/%s.h5 (step %lld)", t->ckpt_dir, which, (long long)step);
     printf("summary: best %s %.4f; test on %s; %lld steps, wall time %s; outputs in %s/\n", metric,
            t->st.best_metric, used, (long long)t->st.step, wall, t->out_dir);
@@ -162,7 +156,7 @@ static int open_rundir(ssm_rundir *dir, const ssm_trainer *t, const ssm_cli *cli
 }
 
 int main(int argc, char **argv) {
-    double t0 = wall_s();
+    double t0 = ssm_now_s();
     join_world(&argc, &argv);
     setvbuf(stdout, NULL, _IOLBF, 0); /* a log file or pipe sees each line when it is said */
     ssm_cli cli;

@@ -20,12 +20,6 @@
 #include "rundir.h"
 #include "s5.h"
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 /* The sizes the model takes from the data. */
 static ssm_data_sizes data_sizes(const ssm_task_data *d) {
     int64_t l_max = d->train->longest > d->val->longest ? d->train->longest : d->val->longest;
@@ -285,9 +279,9 @@ static int save(ssm_trainer *t, const char *name) {
 
 /* Validation, best/last checkpoints. */
 static int validate(ssm_trainer *t) {
-    double loss, acc, t0 = now_s();
+    double loss, acc, t0 = ssm_now_s();
     ssm_trainer_evaluate(t, t->data.val, &loss, &acc);
-    t->eval_s += now_s() - t0;
+    t->eval_s += ssm_now_s() - t0;
     t->n_evals++;
     ssm_metrics_write(&t->metrics, &(ssm_metrics_row){.step = t->st.step,
                                                       .epoch = ssm_trainer_epoch(t), .split = "val",
@@ -391,12 +385,12 @@ int ssm_trainer_run(ssm_trainer *t) {
     ssm_params *ps = t->model->ps;
     /* since the last train row: summed loss, correct/counted targets, steps, tokens, and
      * the seconds spent on validation and checkpoints (not counted in tok/s) */
-    double sum_loss = 0, busy_s = 0, train_s = 0, t_log = now_s(), last_lr = 0, last_gnorm = 0;
+    double sum_loss = 0, busy_s = 0, train_s = 0, t_log = ssm_now_s(), last_lr = 0, last_gnorm = 0;
     int64_t correct = 0, count = 0, n_logged = 0, tokens = 0, start_step = t->st.step;
     int64_t validated = -1;
     int rc = 0, log_every = cfg->train.log_every, sig = 0;
     while (t->st.step < t->total_steps && !(sig = ssm_dist_stop_signal())) {
-        double t_step = now_s();
+        double t_step = ssm_now_s();
         ssm_batch b;
         if (!ssm_loader_next(l, c->arena, &b)) { /* a checkpoint written at an epoch's end */
             t->st.epoch = l->epoch;
@@ -465,7 +459,7 @@ int ssm_trainer_run(ssm_trainer *t) {
         if (epoch_end) ssm_loader_seek(l, l->epoch + 1, 0);
         t->st.epoch = l->epoch;
         t->st.data_index = l->index;
-        double now = now_s();
+        double now = ssm_now_s();
         train_s += now - t_step;
         if (profiling && !t->profile_continue) {
             if (t->tty) printf("\n");
@@ -490,7 +484,7 @@ int ssm_trainer_run(ssm_trainer *t) {
             if (!t->write_outputs) continue;
             if ((val ? validate(t) : save(t, "last.h5")) != SSM_OK) { rc = SSM_EXIT_DATA; break; }
             if (val) validated = t->st.step;
-            busy_s += now_s() - now;
+            busy_s += ssm_now_s() - now;
         }
     }
     ssm_loader_free(l);
@@ -498,7 +492,7 @@ int ssm_trainer_run(ssm_trainer *t) {
     if (rc == 0 && !sig && t->st.step == t->total_steps) sig = ssm_dist_stop_signal();
     if (rc == 0 && sig && t->write_outputs) {
         if (log_every > 0 && n_logged) { /* the steps since the last train row */
-            double now = now_s(), tps = tokens / (now - t_log - busy_s > 1e-9 ? now - t_log - busy_s : 1e-9);
+            double now = ssm_now_s(), tps = tokens / (now - t_log - busy_s > 1e-9 ? now - t_log - busy_s : 1e-9);
             ssm_metrics_write(&t->metrics, &(ssm_metrics_row){
                 .step = t->st.step, .epoch = ssm_trainer_epoch(t), .split = "train",
                 .loss = sum_loss / (double)n_logged, .acc = count ? (double)correct / count : 0,
