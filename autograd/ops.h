@@ -124,6 +124,11 @@ ssm_tensor *ssm_selective_scan(ssm_ctx *c, ssm_tensor *u, ssm_tensor *delta, ssm
  * or NULL (0 = class excluded from the softmax) */
 ssm_tensor *ssm_cross_entropy(ssm_ctx *c, ssm_tensor *logits, ssm_tensor *target,
                               ssm_tensor *class_mask, int32_t ignore_index);
+/* The same, also adding the batch's loss, counted targets and correct argmax predictions
+ * to st (device memory: kernels.h xent_stats), so a step's statistics stay on the device. */
+ssm_tensor *ssm_cross_entropy_stats(ssm_ctx *c, ssm_tensor *logits, ssm_tensor *target,
+                                    ssm_tensor *class_mask, int32_t ignore_index,
+                                    ssm_step_stats *st);
 ssm_tensor *ssm_mse(ssm_ctx *c, ssm_tensor *pred, ssm_tensor *target); /* mean of squares */
 
 #endif

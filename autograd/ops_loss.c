@@ -13,6 +13,12 @@ static void xent_bw(ssm_ctx *c, ssm_node *n) {
 
 ssm_tensor *ssm_cross_entropy(ssm_ctx *c, ssm_tensor *logits, ssm_tensor *target,
                               ssm_tensor *class_mask, int32_t ignore_index) {
+    return ssm_cross_entropy_stats(c, logits, target, class_mask, ignore_index, NULL);
+}
+
+ssm_tensor *ssm_cross_entropy_stats(ssm_ctx *c, ssm_tensor *logits, ssm_tensor *target,
+                                    ssm_tensor *class_mask, int32_t ignore_index,
+                                    ssm_step_stats *st) {
     ssm_tensor *in[3] = {logits, target, class_mask};
     const ssm_kernels *k = ssm_kernels_of("cross_entropy", in, 3);
     int64_t C = logits->shape[logits->ndim - 1], rows = logits->numel / C;
@@ -25,6 +31,9 @@ ssm_tensor *ssm_cross_entropy(ssm_ctx *c, ssm_tensor *logits, ssm_tensor *target
     ssm_tensor *lse = ssm_new_like_shape(c, logits, SSM_DIMS(rows + 1));
     k->xent_fwd(logits->dtype, logits->data, target->data, ssm_data_or_null(class_mask),
                 loss->data, lse->data, rows, C, ignore_index);
+    if (st)
+        k->xent_stats(logits->dtype, logits->data, target->data, loss->data, lse->data, rows, C,
+                      ignore_index, st);
     if (ssm_needs_grad(c, &logits, 1)) {
         ssm_node *n = ssm_record(c, "cross_entropy", xent_bw, loss, in, 3);
         n->saved[0] = lse;

@@ -21,6 +21,8 @@ ssm_optim *ssm_optim_new(ssm_optim_kind kind, ssm_params *ps, double lr, double 
         o->v = ssm_tensor_new(ps->dtype, ps->device, SSM_DIMS(ps->numel));
         ssm_tensor_zero(o->v);
     }
+    o->hp = ssm_kernels_for(ps->device)->alloc(sizeof *o->hp);
+    if (!o->hp) ssm_out_of_memory("optim: %s", ssm_last_error());
     return o;
 }
 
@@ -28,32 +30,57 @@ void ssm_optim_free(ssm_optim *o) {
     if (!o) return;
     ssm_tensor_free(o->m);
     ssm_tensor_free(o->v);
+    ssm_kernels_for(o->params->device)->free(o->hp);
     free(o);
 }
 
-void ssm_optim_step(ssm_optim *o, double lr_factor, double grad_scale) {
+_Static_assert(SSM_MAX_GROUPS == SSM_OPT_GROUPS, "optimizer groups: params.h and kernels.h");
+
+static void upload(ssm_optim *o, double lr_factor, double max_norm, double grad_scale) {
+    ssm_params *ps = o->params;
+    ssm_optim_hp hp = {.beta1 = o->beta1, .beta2 = o->beta2, .eps = o->eps,
+                       .momentum = o->momentum, .step = ++o->step,
+                       .decoupled = o->kind == SSM_OPT_ADAMW, .nesterov = o->nesterov,
+                       .max_norm = max_norm, .grad_scale = grad_scale};
+    for (int g = 0; g < SSM_MAX_GROUPS; g++) {
+        hp.end[g] = ps->group_begin[g + 1];
+        hp.lr[g] = o->group[g].lr * lr_factor;
+        hp.weight_decay[g] = o->group[g].weight_decay;
+    }
+    ssm_kernels_for(ps->device)->from_host(o->hp, &hp, sizeof hp);
+}
+
+void ssm_optim_prepare(ssm_optim *o, double lr_factor, double max_norm) {
+    upload(o, lr_factor, max_norm, 1.0);
+}
+
+void ssm_optim_apply(ssm_optim *o, const ssm_step_stats *st) {
     ssm_params *ps = o->params;
     const ssm_kernels *k = ssm_kernels_for(ps->device);
-    size_t es = ssm_dtype_size(ps->dtype);
-    o->step++;
-    for (int g = 0; g < SSM_MAX_GROUPS; g++) {
-        int64_t b = ps->group_begin[g], n = ps->group_begin[g + 1] - b;
-        if (n == 0) continue;
-        size_t at = (size_t)b * es;
-        char *p = (char *)ps->values->data + at, *gr = (char *)ps->grads->data + at;
-        char *m = (char *)o->m->data + at;
-        double lr = o->group[g].lr * lr_factor, wd = o->group[g].weight_decay;
-        if (o->kind == SSM_OPT_SGD)
-            k->sgd(ps->dtype, p, gr, m, n, lr, o->momentum, wd, o->nesterov, o->step == 1,
-                   grad_scale);
-        else
-            k->adamw(ps->dtype, p, gr, m, (char *)o->v->data + at, n, lr, o->beta1, o->beta2,
-                     o->eps, wd, o->step, o->kind == SSM_OPT_ADAMW, grad_scale);
-    }
+    if (o->kind == SSM_OPT_SGD)
+        k->sgd(ps->dtype, ps->values->data, ps->grads->data, o->m->data, ps->numel, o->hp, st);
+    else
+        k->adamw(ps->dtype, ps->values->data, ps->grads->data, o->m->data, o->v->data, ps->numel,
+                 o->hp, st);
+}
+
+void ssm_optim_step(ssm_optim *o, double lr_factor, double grad_scale) {
+    upload(o, lr_factor, 0, grad_scale);
+    ssm_optim_apply(o, NULL);
+}
+
+void ssm_grad_norm_sq_into(const ssm_params *ps, ssm_step_stats *st) {
+    ssm_kernels_for(ps->device)->sumsq(ps->dtype, ps->grads->data, ps->numel, &st->gnorm_sq);
 }
 
 double ssm_grad_norm(const ssm_params *ps) {
-    return sqrt(ssm_kernels_for(ps->device)->sumsq(ps->dtype, ps->grads->data, ps->numel));
+    const ssm_kernels *k = ssm_kernels_for(ps->device);
+    ssm_step_stats *d = k->alloc(sizeof *d), h;
+    if (!d) ssm_out_of_memory("grad_norm: %s", ssm_last_error());
+    ssm_grad_norm_sq_into(ps, d);
+    k->to_host(&h, d, sizeof h);
+    k->free(d);
+    return sqrt(h.gnorm_sq);
 }
 
 double ssm_clip_coef(double norm, double max_norm) {

@@ -3,6 +3,7 @@
  * global-norm gradient clipping; learning-rate schedules. */
 #ifndef SSM_OPTIM_H
 #define SSM_OPTIM_H
+#include "kernels.h"
 #include "params.h"
 
 typedef enum { SSM_OPT_ADAMW = 0, SSM_OPT_ADAM = 1, SSM_OPT_SGD = 2 } ssm_optim_kind;
@@ -20,6 +21,7 @@ typedef struct ssm_optim {
     ssm_group_hparams group[SSM_MAX_GROUPS];
     int64_t step;             /* updates done so far */
     ssm_tensor *m, *v;        /* flat moments (SGD: m is the momentum buffer) */
+    ssm_optim_hp *hp;         /* this update's hyper-parameters, in the parameters' memory */
 } ssm_optim;
 
 /* Every group starts with (lr, weight_decay); change opt->group[g] for others.
@@ -29,9 +31,19 @@ void ssm_optim_free(ssm_optim *o);
 /* One update: lr of group g = group[g].lr * lr_factor; gradients are multiplied by
  * grad_scale first (pass ssm_clip_coef() to fold clipping into the update). */
 void ssm_optim_step(ssm_optim *o, double lr_factor, double grad_scale);
+/* The same in two halves, for a step that stays on the device (and may be a captured
+ * graph): ssm_optim_prepare counts the update and uploads its hyper-parameters (lr
+ * factor, clipping at max_norm, <= 0: none); ssm_optim_apply launches the update, which
+ * takes the gradient norm from st (device memory, kernels.h: ssm_step_stats) and skips
+ * itself when st holds a non-finite loss or norm. prepare runs outside a capture, apply
+ * may be captured. */
+void ssm_optim_prepare(ssm_optim *o, double lr_factor, double max_norm);
+void ssm_optim_apply(ssm_optim *o, const ssm_step_stats *st);
 
 /* Global L2 norm of all gradients. */
 double ssm_grad_norm(const ssm_params *ps);
+/* Its square into st->gnorm_sq (device memory), with no host round trip. */
+void ssm_grad_norm_sq_into(const ssm_params *ps, ssm_step_stats *st);
 /* PyTorch clip_grad_norm_: coefficient min(1, max_norm / (norm + 1e-6)); 1 when max_norm <= 0. */
 double ssm_clip_coef(double norm, double max_norm);
 /* Scale the gradients in place by the clip coefficient; returns the pre-clip norm. */

@@ -186,9 +186,9 @@ static void bench_block(ssm_device dev, int64_t Bn, int64_t H, int64_t N, int64_
     b.backward = 1;
     double fwdbwd = bench_time_ms(dev, block_step, &b, reps);
     printf("case=block device=%s batch=%lld d_model=%lld d_inner=%lld L=%lld d_state=%lld "
-           "fwd_ms=%.3f fwdbwd_ms=%.3f\n",
+           "fwd_ms=%.3f fwdbwd_ms=%.3f peak_mib=%.0f\n",
            ssm_device_name(dev), (long long)Bn, (long long)H, (long long)b.m.d_inner, (long long)L,
-           (long long)N, fwd, fwdbwd);
+           (long long)N, fwd, fwdbwd, bench_peak_mib(dev));
     if (profile) { /* one more step with the per-op clock attached */
         ssm_profile prof;
         ssm_profile_attach(b.c, &prof, dev);
@@ -205,7 +205,8 @@ static void bench_block(ssm_device dev, int64_t Bn, int64_t H, int64_t N, int64_
 static int usage(const char *prog, int status) {
     fprintf(stderr,
             "usage: %s [--device cpu|cuda] [--case scan|block] [--batch n --d_model n "
-            "--d_inner n --L n --d_state n] [--chunk n] [--tf32] [--reps n] [--profile]\n"
+            "--d_inner n --L n --d_state n] [--chunk n] [--precision fp32|tf32|bf16] [--reps n] [--profile]\n"
+            "  --tf32     the same as --precision tf32\n"
             "  --profile  after the block's timings, its time per op (forward and backward)\n",
             prog);
     return status;
@@ -214,7 +215,8 @@ static int usage(const char *prog, int status) {
 int main(int argc, char **argv) {
     const char *device = "cuda", *which = NULL;
     int64_t Bn = 0, H = 0, Di = 0, L = 0, N = 0, chunk = 0;
-    int reps = 20, tf32 = 0, profile = 0;
+    int reps = 20, profile = 0;
+    ssm_gemm_precision prec = SSM_GEMM_FP32;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         int has = i + 1 < argc;
@@ -226,7 +228,10 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--L") && has) L = atoll(argv[++i]);
         else if (!strcmp(a, "--d_state") && has) N = atoll(argv[++i]);
         else if (!strcmp(a, "--chunk") && has) chunk = atoll(argv[++i]);
-        else if (!strcmp(a, "--tf32")) tf32 = 1;
+        else if (!strcmp(a, "--tf32")) prec = SSM_GEMM_TF32;
+        else if (!strcmp(a, "--precision") && has) {
+            if (!bench_parse_precision(argv[++i], &prec)) return usage(argv[0], 2);
+        }
         else if (!strcmp(a, "--profile")) profile = 1;
         else if (!strcmp(a, "--reps") && has) reps = atoi(argv[++i]);
         else return usage(argv[0], strcmp(a, "--help") ? 2 : 0);
@@ -247,8 +252,8 @@ int main(int argc, char **argv) {
     if (!L) L = cuda ? 2048 : 1024;
     if (!N) N = 16;
     if (reps < 1) reps = 1;
-    ssm_kernels_for(dev)->set_gemm_tf32(tf32); /* the block's GEMMs; the scan has none */
-    if (tf32) printf("gemm=tf32\n");
+    ssm_kernels_for(dev)->set_gemm_precision(prec); /* the block's GEMMs; the scan has none */
+    printf("gemm=%s\n", bench_precision_name(prec));
     if (Bn < 1 || H < 1 || Di < 1 || L < 1 || N < 1 || N > SSM_SCAN_MAX_STATE) {
         fprintf(stderr, "bench_mamba: need batch, d_model, d_inner, L >= 1 and d_state in "
                         "1 .. %d\n", SSM_SCAN_MAX_STATE);

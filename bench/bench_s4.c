@@ -58,7 +58,8 @@ static double time_it(bench *b, int backward, int reps) {
 
 static int usage(const char *prog, int status) {
     fprintf(stderr,
-            "usage: %s [--device cpu|cuda] [--layer s4|s4d] [--B n --H n --N n --L n] [--reps n]\n",
+            "usage: %s [--device cpu|cuda] [--layer s4|s4d] [--B n --H n --N n --L n] [--reps n]\n"
+            "          [--precision fp32|tf32|bf16]\n",
             prog);
     return status;
 }
@@ -67,6 +68,7 @@ int main(int argc, char **argv) {
     const char *device = "cuda", *layer = "s4d";
     int64_t B = 0, H = 0, N = 0, L = 0;
     int reps = 10;
+    ssm_gemm_precision prec = SSM_GEMM_FP32;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         int has = i + 1 < argc;
@@ -77,6 +79,9 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--N") && has) N = atoll(argv[++i]);
         else if (!strcmp(a, "--L") && has) L = atoll(argv[++i]);
         else if (!strcmp(a, "--reps") && has) reps = atoi(argv[++i]);
+        else if (!strcmp(a, "--precision") && has) {
+            if (!bench_parse_precision(argv[++i], &prec)) return usage(argv[0], 2);
+        }
         else return usage(argv[0], strcmp(a, "--help") ? 2 : 0);
     }
     ssm_device dev;
@@ -110,6 +115,7 @@ int main(int argc, char **argv) {
     ssm_rng r = {1234, 0};
     b.ops->init(b.m, &r);
     const ssm_kernels *k = ssm_kernels_for(dev);
+    k->set_gemm_precision(prec);
     b.x = ssm_tensor_new(SSM_F32, dev, SSM_DIMS(B, L, H));
     b.dy = ssm_tensor_new(SSM_F32, dev, SSM_DIMS(B, L, H));
     k->rand_normal(SSM_F32, b.x->data, b.x->numel, 11, 0, 0.0, 1.0);
@@ -118,9 +124,9 @@ int main(int argc, char **argv) {
     b.c = ssm_ctx_new(1);
 
     double fwd = time_it(&b, 0, reps), fwdbwd = time_it(&b, 1, reps);
-    printf("layer=%s device=%s B=%lld H=%lld N=%lld L=%lld fwd_ms=%.3f fwdbwd_ms=%.3f\n",
-           layer, ssm_device_name(dev), (long long)B, (long long)H, (long long)N, (long long)L, fwd,
-           fwdbwd);
+    printf("layer=%s device=%s precision=%s B=%lld H=%lld N=%lld L=%lld fwd_ms=%.3f "
+           "fwdbwd_ms=%.3f peak_mib=%.0f\n", layer, ssm_device_name(dev), bench_precision_name(prec),
+           (long long)B, (long long)H, (long long)N, (long long)L, fwd, fwdbwd, bench_peak_mib(dev));
 
     ssm_ctx_free(b.c);
     b.ops->destroy(b.m);

@@ -3,6 +3,7 @@
 #endif
 #include "timing.h"
 #include <stdlib.h>
+#include <string.h>
 #include "kernels.h"
 #include "log.h"
 
@@ -26,4 +27,23 @@ double bench_time_ms(ssm_device dev, bench_fn fn, void *arg, int reps) {
     double med = t[reps / 2];
     free(t);
     return med;
+}
+
+static const char *const prec_names[] = {"fp32", "tf32", "bf16"};
+
+int bench_parse_precision(const char *name, ssm_gemm_precision *p) {
+    for (int i = 0; i < 3; i++)
+        if (!strcmp(name, prec_names[i])) {
+            *p = (ssm_gemm_precision)i;
+            return 1;
+        }
+    return 0;
+}
+
+const char *bench_precision_name(ssm_gemm_precision p) { return prec_names[p]; }
+
+double bench_peak_mib(ssm_device dev) {
+    size_t now, peak;
+    ssm_kernels_for(dev)->mem_stats(&now, &peak);
+    return (double)peak / 1048576.0;
 }

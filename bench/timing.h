@@ -3,6 +3,7 @@
  * a device sync. Shared by bench_ops, bench_s4 and bench_mamba. */
 #ifndef SSM_BENCH_TIMING_H
 #define SSM_BENCH_TIMING_H
+#include "kernels.h"
 #include "tensor.h"
 
 typedef void (*bench_fn)(void *arg);
@@ -10,5 +11,11 @@ typedef void (*bench_fn)(void *arg);
 /* Median time of fn(arg) in ms over reps runs, after 3 warm-up runs (plans, handles,
  * arenas and caches are then in place). */
 double bench_time_ms(ssm_device dev, bench_fn fn, void *arg, int reps);
+
+/* --precision NAME: fp32, tf32 or bf16 into *p; 0 when the name is none of them. */
+int bench_parse_precision(const char *name, ssm_gemm_precision *p);
+const char *bench_precision_name(ssm_gemm_precision p);
+/* Peak device memory of this process so far in MiB (kernels.h: mem_stats; CPU: 0). */
+double bench_peak_mib(ssm_device dev);
 
 #endif

@@ -16,25 +16,63 @@ int ssm_cuda_sm_count(void) {
     return sms;
 }
 
-static int gemm_tf32 = 0;
+cudaStream_t ssm_cuda_stream(void) {
+    static cudaStream_t s = NULL;
+    if (!s) CUDA_CHECK(cudaStreamCreate(&s));
+    return s;
+}
+
+static ssm_gemm_precision gemm_precision = SSM_GEMM_FP32;
+
+ssm_gemm_precision ssm_cuda_gemm_precision(void) { return gemm_precision; }
+
+static void set_math_mode(cublasHandle_t h) {
+    /* FP32 by default (TF32 tensor cores off): results agree with the CPU to 1e-5; BF16
+     * converts the operands and calls cublasGemmEx (gemm.cu), whatever the mode */
+    CUBLAS_CHECK(cublasSetMathMode(h, gemm_precision == SSM_GEMM_TF32 ? CUBLAS_TF32_TENSOR_OP_MATH
+                                                                     : CUBLAS_DEFAULT_MATH));
+}
 
 cublasHandle_t ssm_cuda_cublas(void) {
     static cublasHandle_t h = NULL;
     if (!h) {
         CUBLAS_CHECK(cublasCreate(&h));
-        /* plain FP32 by default (TF32 tensor cores off): results agree with the CPU to 1e-5 */
-        CUBLAS_CHECK(cublasSetMathMode(h, gemm_tf32 ? CUBLAS_TF32_TENSOR_OP_MATH
-                                                    : CUBLAS_DEFAULT_MATH));
+        set_math_mode(h);
         CUBLAS_CHECK(cublasSetStream(h, ssm_cuda_stream()));
+        /* a workspace of our own: cuBLAS would otherwise allocate one lazily, which a
+         * captured step must not do (32 MiB: NVIDIA's recommendation for Hopper) */
+        size_t ws = (size_t)32 << 20;
+        void *p = NULL;
+        CUDA_CHECK(cudaMalloc(&p, ws));
+        CUBLAS_CHECK(cublasSetWorkspace(h, p, ws));
     }
     return h;
 }
 
-/* kernels.h: set_gemm_tf32 (opt-in, e.g. train.tf32) */
-static void cuda_set_gemm_tf32(int on) {
-    gemm_tf32 = on != 0;
-    CUBLAS_CHECK(cublasSetMathMode(ssm_cuda_cublas(), gemm_tf32 ? CUBLAS_TF32_TENSOR_OP_MATH
-                                                                : CUBLAS_DEFAULT_MATH));
+/* kernels.h: set_gemm_precision (train.precision) */
+static void cuda_set_gemm_precision(ssm_gemm_precision p) {
+    gemm_precision = p;
+    set_math_mode(ssm_cuda_cublas());
+}
+
+/* kernels.h: mem_stats. The device's used memory less what was in use before our first
+ * allocation (the context), sampled at each call: the arena keeps its high-water chunk,
+ * so after a step the figure includes that step's peak. */
+static size_t mem_base, mem_peak;
+static int mem_base_set;
+
+static size_t mem_used(void) {
+    size_t free_b = 0, total_b = 0;
+    CUDA_CHECK(cudaMemGetInfo(&free_b, &total_b));
+    return total_b - free_b;
+}
+
+static void cuda_mem_stats(size_t *now, size_t *peak) {
+    size_t u = mem_used();
+    u = u > mem_base ? u - mem_base : 0;
+    if (u > mem_peak) mem_peak = u;
+    *now = u;
+    *peak = mem_peak;
 }
 
 void *ssm_cuda_scratch(int slot, size_t bytes) {
@@ -80,6 +118,10 @@ const char *ssm_cufft_error_string(cufftResult r) {
 
 void *ssm_cuda_alloc(size_t bytes) {
     void *p = NULL;
+    if (!mem_base_set) { /* before the first allocation: what the context holds */
+        mem_base = mem_used();
+        mem_base_set = 1;
+    }
     /* a zero-byte request still gets a distinct non-NULL pointer, as malloc may */
     cudaError_t e = cudaMalloc(&p, bytes ? bytes : 1);
     if (e != cudaSuccess) { /* kernels.h: NULL and the reason; the caller names op and sizes */
@@ -165,7 +207,7 @@ static void fill_table(ssm_kernels *t) {
     t->permute = ssm_cuda_permute;
     t->slice_copy = ssm_cuda_slice_copy;
     t->sumsq = ssm_cuda_sumsq;
-    t->set_gemm_tf32 = cuda_set_gemm_tf32;
+    t->set_gemm_precision = cuda_set_gemm_precision;
     t->gemm = ssm_cuda_gemm;
     t->layernorm_fwd = ssm_cuda_layernorm_fwd;
     t->layernorm_bwd = ssm_cuda_layernorm_bwd;
@@ -175,6 +217,7 @@ static void fill_table(ssm_kernels *t) {
     t->batchnorm_bwd = ssm_cuda_batchnorm_bwd;
     t->xent_fwd = ssm_cuda_xent_fwd;
     t->xent_bwd = ssm_cuda_xent_bwd;
+    t->xent_stats = ssm_cuda_xent_stats;
     t->embedding_fwd = ssm_cuda_embedding_fwd;
     t->embedding_bwd = ssm_cuda_embedding_bwd;
     t->dropout_fwd = ssm_cuda_dropout_fwd;
@@ -201,6 +244,12 @@ static void fill_table(ssm_kernels *t) {
     t->rand_normal = ssm_cuda_rand_normal;
     t->adamw = ssm_cuda_adamw;
     t->sgd = ssm_cuda_sgd;
+    t->graph_begin = ssm_cuda_graph_begin;
+    t->graph_end = ssm_cuda_graph_end;
+    t->graph_launch = ssm_cuda_graph_launch;
+    t->graph_free = ssm_cuda_graph_free;
+    t->set_rng_base = ssm_cuda_set_rng_base;
+    t->mem_stats = cuda_mem_stats;
 }
 
 /* NULL when no GPU is usable (no driver, no device): callers and tests probe

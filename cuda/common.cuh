@@ -52,16 +52,22 @@ const char *ssm_cufft_error_string(cufftResult r);
                       (dt) == SSM_F64 ? "f64" : (dt) == SSM_I32 ? "i32" : "unknown");  \
     } while (0)
 
-/* --- the stream: the default one for now; every launch and async copy goes
- * through this accessor so moving to a private stream is a one-line change --- */
-static inline cudaStream_t ssm_cuda_stream(void) { return (cudaStream_t)0; }
+/* --- the stream: every launch and async copy goes through this accessor. A stream
+ * of our own (blocking: it still orders with the legacy default stream), since the
+ * legacy stream cannot be captured into a CUDA graph (backend.cu) --- */
+cudaStream_t ssm_cuda_stream(void);
+/* The value added to dropout counter offsets in kernels (kernels.h: set_rng_base), a
+ * device pointer to one uint64_t: 0 except while a captured step replays. */
+const uint64_t *ssm_cuda_rng_base(void);
 
 /* --- device facts and shared resources (backend.cu) --- */
 int ssm_cuda_sm_count(void);
 cublasHandle_t ssm_cuda_cublas(void);
+ssm_gemm_precision ssm_cuda_gemm_precision(void); /* kernels.h: set_gemm_precision */
 /* Grow-only device scratch, one buffer per slot so one entry can hold several
  * at once. Contents are undefined; valid until the next call for the same slot. */
-enum { SSM_SCR_REDUCE, SSM_SCR_OP, SSM_SCR_FFT, SSM_SCR_FFTWORK, SSM_SCR_COUNT };
+enum { SSM_SCR_REDUCE, SSM_SCR_OP, SSM_SCR_FFT, SSM_SCR_FFTWORK, SSM_SCR_GEMM_A, SSM_SCR_GEMM_B,
+       SSM_SCR_COUNT };
 void *ssm_cuda_scratch(int slot, size_t bytes);
 
 /* --- launch geometry: grid-stride loops, so the grid is capped --- */

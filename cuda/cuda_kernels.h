@@ -20,6 +20,12 @@ void ssm_cuda_copy(void *dst, const void *src, size_t bytes);
 void ssm_cuda_to_host(void *host_dst, const void *src, size_t bytes);
 void ssm_cuda_from_host(void *dst, const void *host_src, size_t bytes);
 void ssm_cuda_sync(void);
+/* graph.cu: capture and replay of a step (kernels.h: graph_*, set_rng_base) */
+void ssm_cuda_graph_begin(void);
+void *ssm_cuda_graph_end(void);
+void ssm_cuda_graph_launch(void *graph);
+void ssm_cuda_graph_free(void *graph);
+void ssm_cuda_set_rng_base(uint64_t base);
 
 /* elementwise.cu */
 void ssm_cuda_fill(ssm_dtype dt, void *y, int64_t n, double value);
@@ -42,7 +48,7 @@ void ssm_cuda_permute(ssm_dtype dt, const void *x, void *y, int ndim, const int6
 void ssm_cuda_slice_copy(ssm_dtype dt, const void *x, void *y, int64_t outer, int64_t nx,
                          int64_t ny, int64_t inner, int64_t x_off, int64_t y_off, int64_t len,
                          int acc);
-double ssm_cuda_sumsq(ssm_dtype dt, const void *x, int64_t n);
+void ssm_cuda_sumsq(ssm_dtype dt, const void *x, int64_t n, double *out);
 /* gemm.cu */
 void ssm_cuda_gemm(ssm_dtype dt, int transa, int transb, int64_t m, int64_t n, int64_t k,
                    double alpha, const void *a, int64_t lda, int64_t stride_a, const void *b,
@@ -71,6 +77,9 @@ void ssm_cuda_xent_fwd(ssm_dtype dt, const void *logits, const int32_t *target,
 void ssm_cuda_xent_bwd(ssm_dtype dt, const void *logits, const int32_t *target,
                        const int32_t *class_mask, const void *lse, const void *dloss,
                        void *dlogits, int64_t rows, int64_t C, int32_t ignore_index);
+void ssm_cuda_xent_stats(ssm_dtype dt, const void *logits, const int32_t *target,
+                         const void *loss, const void *lse, int64_t rows, int64_t C,
+                         int32_t ignore_index, ssm_step_stats *st);
 /* nn.cu */
 void ssm_cuda_embedding_fwd(ssm_dtype dt, const void *W, const int32_t *idx, void *y, int64_t n,
                             int64_t dim, int64_t vocab);
@@ -137,11 +146,10 @@ void ssm_cuda_rand_uniform(ssm_dtype dt, void *y, int64_t n, uint64_t seed, uint
 void ssm_cuda_rand_normal(ssm_dtype dt, void *y, int64_t n, uint64_t seed, uint64_t offset,
                           double mean, double std);
 /* optim.cu */
-void ssm_cuda_adamw(ssm_dtype dt, void *p, const void *g, void *m, void *v, int64_t n, double lr,
-                    double beta1, double beta2, double eps, double wd, int64_t step,
-                    int decoupled, double grad_scale);
-void ssm_cuda_sgd(ssm_dtype dt, void *p, const void *g, void *buf, int64_t n, double lr,
-                  double momentum, double wd, int nesterov, int first_step, double grad_scale);
+void ssm_cuda_adamw(ssm_dtype dt, void *p, const void *g, void *m, void *v, int64_t n,
+                    const ssm_optim_hp *hp, const ssm_step_stats *st);
+void ssm_cuda_sgd(ssm_dtype dt, void *p, const void *g, void *buf, int64_t n,
+                  const ssm_optim_hp *hp, const ssm_step_stats *st);
 
 #ifdef __cplusplus
 }

@@ -84,3 +84,49 @@ void ssm_cuda_xent_bwd(ssm_dtype dt, const void *logits, const int32_t *target,
         ignore_index);
     LAUNCH_CHECK();
 }
+
+/* kernels.h: xent_stats. A warp per row finds the argmax (NaN never wins, ties to the
+ * lowest class) and adds its hits to st->correct; counts are whole numbers, so the
+ * atomic additions are exact in any order. Thread 0 of block 0 adds the count and the
+ * loss (one addition each: deterministic). */
+__device__ __forceinline__ bool beats(float a, int64_t ia, float b, int64_t ib) {
+    if (isnan(a) != isnan(b)) return isnan(b);
+    return a > b || (!(a < b) && ia < ib); /* equal values, or both NaN: the lower index */
+}
+
+static __global__ void xent_stats_kernel(const float *logits, const int32_t *target,
+                                         const float *loss, const float *lse, int64_t rows,
+                                         int64_t C, int32_t ignore_index, ssm_step_stats *st) {
+    if (blockIdx.x == 0 && threadIdx.x == 0) {
+        double count = lse[rows];
+        st->count += count;
+        if (loss) st->loss_sum += (double)loss[0] * count;
+    }
+    double hits = 0;
+    WARP_STRIDE(r, lane, rows) {
+        int32_t t = target[r];
+        if (t == ignore_index) continue; /* uniform across the warp */
+        const float *z = logits + r * C;
+        float bv = NAN;
+        int64_t bi = C; /* no column yet: any column beats it */
+        for (int64_t c = lane; c < C; c += 32)
+            if (bi == C || beats(z[c], c, bv, bi)) bv = z[c], bi = c;
+        for (int m = 16; m > 0; m >>= 1) {
+            float ov = __shfl_xor_sync(0xffffffffu, bv, m);
+            int64_t oi = __shfl_xor_sync(0xffffffffu, bi, m);
+            if (oi < C && (bi == C || beats(ov, oi, bv, bi))) bv = ov, bi = oi;
+        }
+        if (lane == 0) hits += bi == t;
+    }
+    if (hits > 0) atomicAdd(&st->correct, hits);
+}
+
+void ssm_cuda_xent_stats(ssm_dtype dt, const void *logits, const int32_t *target,
+                         const void *loss, const void *lse, int64_t rows, int64_t C,
+                         int32_t ignore_index, ssm_step_stats *st) {
+    SSM_CUDA_F32(dt, "xent_stats");
+    xent_stats_kernel<<<ssm_grid_warps(rows > 0 ? rows : 1), SSM_THREADS, 0,
+                        ssm_cuda_stream()>>>(CF32(logits), target, CF32(loss), CF32(lse), rows,
+                                             C, ignore_index, st);
+    LAUNCH_CHECK();
+}

@@ -73,16 +73,21 @@ void ssm_cuda_embedding_bwd(ssm_dtype dt, const void *dy, const int32_t *idx, vo
     LAUNCH_CHECK();
 }
 
-/* --- dropout: keep element i when u(seed, offset + i) >= p; scale kept by 1/(1-p) --- */
+/* --- dropout: keep element i when u(seed, offset + i) >= p; scale kept by 1/(1-p).
+ * The offset is the argument plus the replay base (graph.cu: 0 outside replays) --- */
 
 static __global__ void dropout_fwd_kernel(const float *x, float *y, int64_t n, double p,
-                                          float s, uint64_t seed, uint64_t offset) {
+                                          float s, uint64_t seed, uint64_t offset,
+                                          const uint64_t *base) {
+    offset += *base;
     GRID_STRIDE(i, n)
         y[i] = ssm_philox_uniform(seed, offset + (uint64_t)i) >= p ? x[i] * s : 0.0f;
 }
 
 static __global__ void dropout_bwd_kernel(const float *dy, float *dx, int64_t n, double p,
-                                          float s, uint64_t seed, uint64_t offset) {
+                                          float s, uint64_t seed, uint64_t offset,
+                                          const uint64_t *base) {
+    offset += *base;
     GRID_STRIDE(i, n)
         if (ssm_philox_uniform(seed, offset + (uint64_t)i) >= p) dx[i] += dy[i] * s;
 }
@@ -101,8 +106,8 @@ void ssm_cuda_dropout_fwd(ssm_dtype dt, const void *x, void *y, int64_t n, doubl
         ssm_cuda_copy(y, x, (size_t)n * sizeof(float));
         return;
     }
-    dropout_fwd_kernel<<<ssm_grid(n), SSM_THREADS, 0, ssm_cuda_stream()>>>(CF32(x), F32(y), n,
-                                                                           p, s, seed, offset);
+    dropout_fwd_kernel<<<ssm_grid(n), SSM_THREADS, 0, ssm_cuda_stream()>>>(
+        CF32(x), F32(y), n, p, s, seed, offset, ssm_cuda_rng_base());
     LAUNCH_CHECK();
 }
 
@@ -116,8 +121,8 @@ void ssm_cuda_dropout_bwd(ssm_dtype dt, const void *dy, void *dx, int64_t n, dou
         ssm_cuda_scale(SSM_F32, dy, dx, n, 1.0, 1);
         return;
     }
-    dropout_bwd_kernel<<<ssm_grid(n), SSM_THREADS, 0, ssm_cuda_stream()>>>(CF32(dy), F32(dx), n,
-                                                                           p, s, seed, offset);
+    dropout_bwd_kernel<<<ssm_grid(n), SSM_THREADS, 0, ssm_cuda_stream()>>>(
+        CF32(dy), F32(dx), n, p, s, seed, offset, ssm_cuda_rng_base());
     LAUNCH_CHECK();
 }
 

@@ -4,73 +4,106 @@
 #include <math.h>
 #include "common.cuh"
 
+/* The gradient multiplier (kernels.h: adamw): clipping from the step's statistics, or
+ * hp->grad_scale; -1: a non-finite loss or norm, no update. */
+__device__ double grad_multiplier(const ssm_optim_hp *hp, const ssm_step_stats *st) {
+    if (!st) return hp->grad_scale;
+    if (!isfinite(st->loss_sum) || !isfinite(st->gnorm_sq)) return -1;
+    if (hp->max_norm <= 0) return 1;
+    double coef = hp->max_norm / (sqrt(st->gnorm_sq) + 1e-6);
+    return coef < 1 ? coef : 1;
+}
+
+/* the group of element i */
+__device__ __forceinline__ int group_of(const int64_t *end, int64_t i) {
+    int g = 0;
+    while (g < SSM_OPT_GROUPS - 1 && i >= end[g]) g++;
+    return g;
+}
+
 /* Adam: g = s grad + wd p;  AdamW: p *= 1 - lr wd, g = s grad;
  * m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2;
- * p -= (lr / (1 - b1^t)) m / (sqrt(v) / sqrt(1 - b2^t) + eps) */
-struct adam_consts {
-    float step_size, bc2_sqrt, decay, l2, b1, b2, c1, c2, eps, s;
+ * p -= (lr / (1 - b1^t)) m / (sqrt(v) / sqrt(1 - b2^t) + eps).
+ * The per-group scalars are formed in double once per block (shared memory). */
+struct adam_group {
+    float step_size, decay, l2;
 };
 
 static __global__ void adamw_kernel(float *p, const float *g, float *m, float *v, int64_t n,
-                                    adam_consts k) {
+                                    const ssm_optim_hp *hp, const ssm_step_stats *st) {
+    __shared__ adam_group cg[SSM_OPT_GROUPS];
+    __shared__ int64_t end[SSM_OPT_GROUPS];
+    __shared__ float scale;
+    if (threadIdx.x < SSM_OPT_GROUPS) {
+        int k = threadIdx.x;
+        double lr = hp->lr[k], wd = hp->weight_decay[k];
+        cg[k].step_size = (float)(lr / (1 - pow(hp->beta1, (double)hp->step)));
+        cg[k].decay = hp->decoupled ? (float)(1 - lr * wd) : 1.0f;
+        cg[k].l2 = hp->decoupled ? 0.0f : (float)wd;
+        end[k] = hp->end[k];
+    }
+    if (threadIdx.x == 0) scale = (float)grad_multiplier(hp, st);
+    __syncthreads();
+    const float s = scale;
+    if (s < 0) return; /* non-finite: the step is skipped */
+    const float bc2_sqrt = (float)sqrt(1 - pow(hp->beta2, (double)hp->step));
+    const float b1 = (float)hp->beta1, b2 = (float)hp->beta2, c1 = (float)(1 - hp->beta1),
+                c2 = (float)(1 - hp->beta2), eps = (float)hp->eps;
     GRID_STRIDE(i, n) {
+        const adam_group k = cg[group_of(end, i)];
         float pi = p[i];
-        float gi = k.s * g[i] + k.l2 * pi;
-        float mi = k.b1 * m[i] + k.c1 * gi;
-        float vi = k.b2 * v[i] + k.c2 * gi * gi;
+        float gi = s * g[i] + k.l2 * pi;
+        float mi = b1 * m[i] + c1 * gi;
+        float vi = b2 * v[i] + c2 * gi * gi;
         m[i] = mi;
         v[i] = vi;
-        p[i] = pi * k.decay - k.step_size * mi / (sqrtf(vi) / k.bc2_sqrt + k.eps);
+        p[i] = pi * k.decay - k.step_size * mi / (sqrtf(vi) / bc2_sqrt + eps);
     }
 }
 
-void ssm_cuda_adamw(ssm_dtype dt, void *p, const void *g, void *m, void *v, int64_t n, double lr,
-                    double beta1, double beta2, double eps, double wd, int64_t step,
-                    int decoupled, double grad_scale) {
+void ssm_cuda_adamw(ssm_dtype dt, void *p, const void *g, void *m, void *v, int64_t n,
+                    const ssm_optim_hp *hp, const ssm_step_stats *st) {
     SSM_CUDA_F32(dt, "adamw");
-    if (step < 1)
-        ssm_panic("cuda: adamw: step is %lld, must be >= 1 (1-based, after this update)",
-                  (long long)step);
     if (n <= 0) return;
-    adam_consts k;
-    k.step_size = (float)(lr / (1 - pow(beta1, (double)step)));
-    k.bc2_sqrt = (float)sqrt(1 - pow(beta2, (double)step));
-    k.decay = decoupled ? (float)(1 - lr * wd) : 1.0f;
-    k.l2 = decoupled ? 0.0f : (float)wd;
-    k.b1 = (float)beta1;
-    k.b2 = (float)beta2;
-    k.c1 = (float)(1 - beta1);
-    k.c2 = (float)(1 - beta2);
-    k.eps = (float)eps;
-    k.s = (float)grad_scale;
     adamw_kernel<<<ssm_grid(n), SSM_THREADS, 0, ssm_cuda_stream()>>>(F32(p), CF32(g), F32(m),
-                                                                     F32(v), n, k);
+                                                                     F32(v), n, hp, st);
     LAUNCH_CHECK();
 }
 
 /* SGD (dampening 0): d = s grad + wd p; with momentum, buf = d on the first step,
  * else momentum buf + d, and d = nesterov ? d + momentum buf : buf; p -= lr d */
-static __global__ void sgd_kernel(float *p, const float *g, float *buf, int64_t n, float lr,
-                                  float mu, float l2, int nesterov, int first_step, float s) {
+static __global__ void sgd_kernel(float *p, const float *g, float *buf, int64_t n,
+                                  const ssm_optim_hp *hp, const ssm_step_stats *st) {
+    __shared__ float lr[SSM_OPT_GROUPS], l2[SSM_OPT_GROUPS];
+    __shared__ int64_t end[SSM_OPT_GROUPS];
+    __shared__ float scale;
+    if (threadIdx.x < SSM_OPT_GROUPS) {
+        lr[threadIdx.x] = (float)hp->lr[threadIdx.x];
+        l2[threadIdx.x] = (float)hp->weight_decay[threadIdx.x];
+        end[threadIdx.x] = hp->end[threadIdx.x];
+    }
+    if (threadIdx.x == 0) scale = (float)grad_multiplier(hp, st);
+    __syncthreads();
+    const float s = scale, mu = (float)hp->momentum;
+    if (s < 0) return;
+    const int nesterov = hp->nesterov, first_step = hp->step == 1;
     GRID_STRIDE(i, n) {
-        float d = s * g[i] + l2 * p[i];
+        int k = group_of(end, i);
+        float d = s * g[i] + l2[k] * p[i];
         if (mu != 0.0f) {
             float b = first_step ? d : mu * buf[i] + d;
             buf[i] = b;
             d = nesterov ? d + mu * b : b;
         }
-        p[i] -= lr * d;
+        p[i] -= lr[k] * d;
     }
 }
 
-void ssm_cuda_sgd(ssm_dtype dt, void *p, const void *g, void *buf, int64_t n, double lr,
-                  double momentum, double wd, int nesterov, int first_step, double grad_scale) {
+void ssm_cuda_sgd(ssm_dtype dt, void *p, const void *g, void *buf, int64_t n,
+                  const ssm_optim_hp *hp, const ssm_step_stats *st) {
     SSM_CUDA_F32(dt, "sgd");
-    if (momentum != 0 && !buf)
-        ssm_panic("cuda: sgd: momentum %g needs a momentum buffer", momentum);
     if (n <= 0) return;
-    sgd_kernel<<<ssm_grid(n), SSM_THREADS, 0, ssm_cuda_stream()>>>(
-        F32(p), CF32(g), F32(buf), n, (float)lr, (float)momentum, (float)wd, nesterov,
-        first_step, (float)grad_scale);
+    sgd_kernel<<<ssm_grid(n), SSM_THREADS, 0, ssm_cuda_stream()>>>(F32(p), CF32(g), F32(buf), n,
+                                                                   hp, st);
     LAUNCH_CHECK();
 }

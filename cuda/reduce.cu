@@ -125,13 +125,11 @@ struct dstore {
     __device__ void operator()(int64_t, int64_t, double s) const { *out = s; }
 };
 
-double ssm_cuda_sumsq(ssm_dtype dt, const void *x, int64_t n) {
+void ssm_cuda_sumsq(ssm_dtype dt, const void *x, int64_t n, double *out) {
     SSM_CUDA_F32(dt, "sumsq");
-    if (n <= 0) return 0.0;
-    double *d = (double *)ssm_cuda_scratch(SSM_SCR_OP, sizeof(double));
-    col_reduce<double>(1, n, 1, sq_val{CF32(x)}, dstore{d});
-    double h = 0.0;
-    CUDA_CHECK(cudaMemcpyAsync(&h, d, sizeof h, cudaMemcpyDeviceToHost, ssm_cuda_stream()));
-    CUDA_CHECK(cudaStreamSynchronize(ssm_cuda_stream()));
-    return h;
+    if (n <= 0) {
+        CUDA_CHECK(cudaMemsetAsync(out, 0, sizeof *out, ssm_cuda_stream()));
+        return;
+    }
+    col_reduce<double>(1, n, 1, sq_val{CF32(x)}, dstore{out});
 }

@@ -23,7 +23,13 @@ static double now_ms(void) {
 static double timer_t0;
 static void cpu_timer_start(void) { timer_t0 = now_ms(); }
 static double cpu_timer_stop_ms(void) { return now_ms() - timer_t0; }
-static void cpu_set_gemm_tf32(int on) { (void)on; } /* no TF32 on the CPU */
+static void cpu_set_gemm_precision(ssm_gemm_precision p) { (void)p; } /* always FP32 */
+static void cpu_mem_stats(size_t *now, size_t *peak) { *now = *peak = 0; }
+/* no graphs on the CPU, so no replays: the base stays 0 */
+static void cpu_set_rng_base(uint64_t base) {
+    SSM_CHECK(base == 0, "cpu: set_rng_base(%llu): the CPU replays no graphs",
+              (unsigned long long)base);
+}
 
 static const ssm_kernels cpu_table = {
     .name = "cpu",
@@ -47,7 +53,7 @@ static const ssm_kernels cpu_table = {
     .permute = ssm_cpu_permute,
     .slice_copy = ssm_cpu_slice_copy,
     .sumsq = ssm_cpu_sumsq,
-    .set_gemm_tf32 = cpu_set_gemm_tf32,
+    .set_gemm_precision = cpu_set_gemm_precision,
     .gemm = ssm_cpu_gemm,
     .layernorm_fwd = ssm_cpu_layernorm_fwd,
     .layernorm_bwd = ssm_cpu_layernorm_bwd,
@@ -57,6 +63,7 @@ static const ssm_kernels cpu_table = {
     .batchnorm_bwd = ssm_cpu_batchnorm_bwd,
     .xent_fwd = ssm_cpu_xent_fwd,
     .xent_bwd = ssm_cpu_xent_bwd,
+    .xent_stats = ssm_cpu_xent_stats,
     .embedding_fwd = ssm_cpu_embedding_fwd,
     .embedding_bwd = ssm_cpu_embedding_bwd,
     .dropout_fwd = ssm_cpu_dropout_fwd,
@@ -83,6 +90,8 @@ static const ssm_kernels cpu_table = {
     .rand_normal = ssm_cpu_rand_normal,
     .adamw = ssm_cpu_adamw,
     .sgd = ssm_cpu_sgd,
+    .mem_stats = cpu_mem_stats,
+    .set_rng_base = cpu_set_rng_base,
 };
 
 const ssm_kernels *ssm_cpu_kernels(void) { return &cpu_table; }

@@ -35,7 +35,7 @@ void ssm_cpu_permute(ssm_dtype dt, const void *x, void *y, int ndim, const int64
 void ssm_cpu_slice_copy(ssm_dtype dt, const void *x, void *y, int64_t outer, int64_t nx,
                         int64_t ny, int64_t inner, int64_t x_off, int64_t y_off, int64_t len,
                         int acc);
-double ssm_cpu_sumsq(ssm_dtype dt, const void *x, int64_t n);
+void ssm_cpu_sumsq(ssm_dtype dt, const void *x, int64_t n, double *out);
 /* cpu_gemm.c */
 void ssm_cpu_gemm(ssm_dtype dt, int transa, int transb, int64_t m, int64_t n, int64_t k,
                   double alpha, const void *a, int64_t lda, int64_t stride_a, const void *b,
@@ -64,6 +64,9 @@ void ssm_cpu_xent_fwd(ssm_dtype dt, const void *logits, const int32_t *target,
 void ssm_cpu_xent_bwd(ssm_dtype dt, const void *logits, const int32_t *target,
                       const int32_t *class_mask, const void *lse, const void *dloss,
                       void *dlogits, int64_t rows, int64_t C, int32_t ignore_index);
+void ssm_cpu_xent_stats(ssm_dtype dt, const void *logits, const int32_t *target, const void *loss,
+                        const void *lse, int64_t rows, int64_t C, int32_t ignore_index,
+                        ssm_step_stats *st);
 /* cpu_nn.c */
 void ssm_cpu_embedding_fwd(ssm_dtype dt, const void *W, const int32_t *idx, void *y, int64_t n,
                            int64_t dim, int64_t vocab);
@@ -129,10 +132,9 @@ void ssm_cpu_rand_uniform(ssm_dtype dt, void *y, int64_t n, uint64_t seed, uint6
 void ssm_cpu_rand_normal(ssm_dtype dt, void *y, int64_t n, uint64_t seed, uint64_t offset,
                          double mean, double std);
 /* cpu_optim.c */
-void ssm_cpu_adamw(ssm_dtype dt, void *p, const void *g, void *m, void *v, int64_t n, double lr,
-                   double beta1, double beta2, double eps, double wd, int64_t step,
-                   int decoupled, double grad_scale);
-void ssm_cpu_sgd(ssm_dtype dt, void *p, const void *g, void *buf, int64_t n, double lr,
-                 double momentum, double wd, int nesterov, int first_step, double grad_scale);
+void ssm_cpu_adamw(ssm_dtype dt, void *p, const void *g, void *m, void *v, int64_t n,
+                   const ssm_optim_hp *hp, const ssm_step_stats *st);
+void ssm_cpu_sgd(ssm_dtype dt, void *p, const void *g, void *buf, int64_t n,
+                 const ssm_optim_hp *hp, const ssm_step_stats *st);
 
 #endif

@@ -59,6 +59,12 @@ void ssm_cpu_xent_bwd(ssm_dtype dt, const void *logits, const int32_t *target,
              ignore_index);
 }
 
+void ssm_cpu_xent_stats(ssm_dtype dt, const void *logits, const int32_t *target, const void *loss,
+                        const void *lse, int64_t rows, int64_t C, int32_t ignore_index,
+                        ssm_step_stats *st) {
+    DISPATCH(xent_stats, dt, logits, target, loss, lse, rows, C, ignore_index, st);
+}
+
 #else /* ---------------- template body, T = float or double ---------------- */
 
 /* lse is written for every row, ignored ones included (they simply do not count). */
@@ -101,6 +107,25 @@ static void FN(xent_bwd)(const T *logits, const int32_t *target, const int32_t *
         for (int64_t c = 0; c < C; c++)
             if (!mask || mask[c]) dz[c] += scale * (exp(z[c] - l) - (c == t));
     }
+}
+
+/* kernels.h: xent_stats. The argmax ignores NaN (a NaN logit never wins). */
+static void FN(xent_stats)(const T *logits, const int32_t *target, const T *loss, const T *lse,
+                           int64_t rows, int64_t C, int32_t ignore_index, ssm_step_stats *st) {
+    int64_t correct = 0;
+#pragma omp parallel for schedule(static) reduction(+ : correct) if (rows * C >= PAR_MIN)
+    for (int64_t r = 0; r < rows; r++) {
+        if (target[r] == ignore_index) continue;
+        const T *z = logits + r * C;
+        int64_t best = 0;
+        for (int64_t c = 1; c < C; c++)
+            if (z[c] > z[best] || (isnan(z[best]) && !isnan(z[c]))) best = c;
+        correct += best == target[r];
+    }
+    double count = (double)lse[rows];
+    st->correct += (double)correct;
+    st->count += count;
+    if (loss) st->loss_sum += (double)loss[0] * count;
 }
 
 #endif

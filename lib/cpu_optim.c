@@ -25,19 +25,48 @@
 #define DISPATCH(fname, dt, ...) \
     SSM_CPU_DISPATCH(#fname, dt, fname##_f32(__VA_ARGS__), fname##_f64(__VA_ARGS__))
 
-void ssm_cpu_adamw(ssm_dtype dt, void *p, const void *g, void *m, void *v, int64_t n, double lr,
-                   double beta1, double beta2, double eps, double wd, int64_t step,
-                   int decoupled, double grad_scale) {
-    SSM_CHECK(step >= 1, "adamw: step is %lld, must be >= 1 (1-based, after this "
-              "update)", (long long)step);
-    DISPATCH(adamw, dt, p, g, m, v, n, lr, beta1, beta2, eps, wd, step, decoupled, grad_scale);
+/* The multiplier of the gradients: clipping from the step's statistics, or the given
+ * scale; -1 when the statistics are not finite (no update). */
+static double grad_multiplier(const ssm_optim_hp *hp, const ssm_step_stats *st) {
+    if (!st) return hp->grad_scale;
+    if (!isfinite(st->loss_sum) || !isfinite(st->gnorm_sq)) return -1;
+    if (hp->max_norm <= 0) return 1;
+    double coef = hp->max_norm / (sqrt(st->gnorm_sq) + 1e-6);
+    return coef < 1 ? coef : 1;
 }
 
-void ssm_cpu_sgd(ssm_dtype dt, void *p, const void *g, void *buf, int64_t n, double lr,
-                 double momentum, double wd, int nesterov, int first_step, double grad_scale) {
-    SSM_CHECK(momentum == 0 || buf, "sgd: momentum %g needs a momentum buffer",
-              momentum);
-    DISPATCH(sgd, dt, p, g, buf, n, lr, momentum, wd, nesterov, first_step, grad_scale);
+void ssm_cpu_adamw(ssm_dtype dt, void *p, const void *g, void *m, void *v, int64_t n,
+                   const ssm_optim_hp *hp, const ssm_step_stats *st) {
+    SSM_CHECK(hp->step >= 1, "adamw: step is %lld, must be >= 1 (1-based, after this "
+              "update)", (long long)hp->step);
+    double s = grad_multiplier(hp, st);
+    if (s < 0) return;
+    for (int gr = 0; gr < SSM_OPT_GROUPS; gr++) {
+        int64_t lo = gr ? hp->end[gr - 1] : 0, hi = hp->end[gr] < n ? hp->end[gr] : n;
+        if (hi <= lo) continue;
+        size_t es = ssm_dtype_size(dt), at = (size_t)lo * es;
+        void *pp = (char *)p + at, *mm = (char *)m + at, *vv = (char *)v + at;
+        const void *gg = (const char *)g + at;
+        DISPATCH(adamw, dt, pp, gg, mm, vv, hi - lo, hp->lr[gr], hp->beta1, hp->beta2, hp->eps, hp->weight_decay[gr],
+                 hp->step, hp->decoupled, s);
+    }
+}
+
+void ssm_cpu_sgd(ssm_dtype dt, void *p, const void *g, void *buf, int64_t n,
+                 const ssm_optim_hp *hp, const ssm_step_stats *st) {
+    SSM_CHECK(hp->momentum == 0 || buf, "sgd: momentum %g needs a momentum buffer",
+              hp->momentum);
+    double s = grad_multiplier(hp, st);
+    if (s < 0) return;
+    for (int gr = 0; gr < SSM_OPT_GROUPS; gr++) {
+        int64_t lo = gr ? hp->end[gr - 1] : 0, hi = hp->end[gr] < n ? hp->end[gr] : n;
+        if (hi <= lo) continue;
+        size_t es = ssm_dtype_size(dt), at = (size_t)lo * es;
+        void *pp = (char *)p + at, *bb = buf ? (char *)buf + at : NULL;
+        const void *gg = (const char *)g + at;
+        DISPATCH(sgd, dt, pp, gg, bb, hi - lo, hp->lr[gr], hp->momentum, hp->weight_decay[gr], hp->nesterov,
+                 hp->step == 1, s);
+    }
 }
 
 #else /* ---------------- template body, T = float or double ---------------- */

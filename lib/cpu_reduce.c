@@ -51,8 +51,6 @@ void ssm_cpu_slice_copy(ssm_dtype dt, const void *x, void *y, int64_t outer, int
                      slice_copy_f64(x, y, outer, nx, ny, inner, x_off, y_off, len, acc));
 }
 
-double ssm_cpu_sumsq(ssm_dtype dt, const void *x, int64_t n) {
-    double s = 0;
-    SSM_CPU_DISPATCH("sumsq", dt, s = sumsq_f32(x, n), s = sumsq_f64(x, n));
-    return s;
+void ssm_cpu_sumsq(ssm_dtype dt, const void *x, int64_t n, double *out) {
+    SSM_CPU_DISPATCH("sumsq", dt, *out = sumsq_f32(x, n), *out = sumsq_f64(x, n));
 }

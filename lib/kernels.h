@@ -43,6 +43,36 @@ typedef enum {
     SSM_BIN_COUNT
 } ssm_binary_op;
 
+/* GEMM precision for f32 operands and results:
+ *  FP32: full single precision (the default; CPU and CUDA agree to 1e-5);
+ *  TF32: tensor cores with inputs rounded to 10-bit mantissas (about 1e-3 relative);
+ *  BF16: inputs rounded to bfloat16 (8-bit mantissas, about 4e-3 relative), products
+ *        and sums in f32 on the tensor cores (autocast's matmul). */
+typedef enum { SSM_GEMM_FP32 = 0, SSM_GEMM_TF32 = 1, SSM_GEMM_BF16 = 2 } ssm_gemm_precision;
+
+/* A training step's statistics, kept in device memory (xent_stats, sumsq) and read back
+ * once the step is over. */
+typedef struct ssm_step_stats {
+    double loss_sum; /* sum of the per-target losses */
+    double correct;  /* counted targets predicted right */
+    double count;    /* counted targets (target != ignore_index) */
+    double gnorm_sq; /* squared global gradient norm */
+} ssm_step_stats;
+
+/* An optimizer's per-update hyper-parameters for a flat buffer of up to SSM_OPT_GROUPS
+ * groups (kernels.h: adamw, sgd). */
+#define SSM_OPT_GROUPS 4
+typedef struct ssm_optim_hp {
+    int64_t end[SSM_OPT_GROUPS]; /* group g holds elements [end[g - 1], end[g]), end[-1] = 0 */
+    double lr[SSM_OPT_GROUPS], weight_decay[SSM_OPT_GROUPS];
+    double beta1, beta2, eps; /* Adam */
+    double momentum;          /* SGD */
+    int64_t step;             /* 1-based count of updates, this one included */
+    int32_t decoupled, nesterov;
+    double max_norm;          /* global-norm clipping (with stats); <= 0: none */
+    double grad_scale;        /* the gradient multiplier when no stats are given */
+} ssm_optim_hp;
+
 /* numerators per Cauchy call: (B, P) x (C, Q) for rank 1, (B, P) x (C0, C1, Q) bidirectional */
 #define SSM_CAUCHY_MAX_S 6
 #define SSM_CONV_MAX_K 8 /* conv1d_causal: the widest kernel (Mamba's d_conv is 4) */
@@ -104,16 +134,15 @@ typedef struct ssm_kernels {
     void (*slice_copy)(ssm_dtype dt, const void *x, void *y, int64_t outer, int64_t nx,
                        int64_t ny, int64_t inner, int64_t x_off, int64_t y_off, int64_t len,
                        int acc);
-    /* sum of squares, returned to the host in double (global gradient norm) */
-    double (*sumsq)(ssm_dtype dt, const void *x, int64_t n);
+    /* *out = sum of squares in double, out in this device's memory (the global gradient
+     * norm stays on the device: a step needs no host round trip) */
+    void (*sumsq)(ssm_dtype dt, const void *x, int64_t n, double *out);
 
     /* --- GEMM, row-major: C_b = alpha * op(A_b) @ op(B_b) + beta * C_b for b < batch;
      * op(A) is m x k, op(B) is k x n; trans = 1 transposes; lda/ldb/ldc are the row
      * lengths of the stored matrices; a stride of 0 reuses one matrix for every b. */
-    /* GEMM precision for f32: 0 = full FP32 (default; CPU and CUDA agree to 1e-5), 1 = TF32
-     * tensor cores where the backend has them (inputs rounded to 10-bit mantissas: about
-     * 1e-3 relative, several times faster on Hopper). The CPU ignores it. */
-    void (*set_gemm_tf32)(int on);
+    /* GEMM precision for f32 operands (ssm_gemm_precision); the CPU ignores it. */
+    void (*set_gemm_precision)(ssm_gemm_precision p);
     void (*gemm)(ssm_dtype dt, int transa, int transb, int64_t m, int64_t n, int64_t k,
                  double alpha, const void *a, int64_t lda, int64_t stride_a, const void *b,
                  int64_t ldb, int64_t stride_b, double beta, void *c, int64_t ldc,
@@ -158,6 +187,13 @@ typedef struct ssm_kernels {
     void (*xent_bwd)(ssm_dtype dt, const void *logits, const int32_t *target,
                      const int32_t *class_mask, const void *lse, const void *dloss,
                      void *dlogits, int64_t rows, int64_t C, int32_t ignore_index);
+    /* Step statistics from a finished xent_fwd (st in this device's memory):
+     * st->correct += rows whose counted target is the argmax of its logits (ties to the
+     * lowest class, NaN logits never win, all NaN: class 0), st->count += lse[rows],
+     * st->loss_sum += loss[0] * lse[rows] (loss may be NULL: the loss is not added). */
+    void (*xent_stats)(ssm_dtype dt, const void *logits, const int32_t *target, const void *loss,
+                       const void *lse, int64_t rows, int64_t C, int32_t ignore_index,
+                       ssm_step_stats *st);
 
     /* --- layers' building blocks --- */
     /* y[r, :] = W[idx[r], :], W [vocab, dim]; idx out of range is a programmer error */
@@ -304,17 +340,35 @@ typedef struct ssm_kernels {
     void (*rand_normal)(ssm_dtype dt, void *y, int64_t n, uint64_t seed, uint64_t offset,
                         double mean, double std);
 
-    /* --- optimizers over flat buffers --- */
+    /* --- optimizers over flat buffers, one pass over every group --- */
+    /* hp and st are in this device's memory (uploaded before the update: a captured step
+     * replays with the values of the step it runs). Gradients are multiplied by
+     * min(1, hp->max_norm / (sqrt(st->gnorm_sq) + 1e-6)) (PyTorch clip_grad_norm_; 1 when
+     * max_norm <= 0) or, when st is NULL, by hp->grad_scale. When st holds a non-finite
+     * loss_sum or gnorm_sq nothing is updated (the trainer then stops on it). */
     /* Adam (decoupled = 0: g += wd * p) or AdamW (decoupled = 1: p *= 1 - lr * wd), PyTorch
-     * semantics; g is first multiplied by grad_scale (global-norm clipping folded in);
-     * step is the 1-based step count after this update. */
-    void (*adamw)(ssm_dtype dt, void *p, const void *g, void *m, void *v, int64_t n, double lr,
-                  double beta1, double beta2, double eps, double wd, int64_t step, int decoupled,
-                  double grad_scale);
-    /* SGD with momentum (PyTorch: buf = momentum * buf + g, or buf = g on the first step;
+     * semantics, n elements. */
+    void (*adamw)(ssm_dtype dt, void *p, const void *g, void *m, void *v, int64_t n,
+                  const ssm_optim_hp *hp, const ssm_step_stats *st);
+    /* SGD with momentum (PyTorch: buf = momentum * buf + g, or buf = g on step 1;
      * g += wd * p first; nesterov: g + momentum * buf) */
-    void (*sgd)(ssm_dtype dt, void *p, const void *g, void *buf, int64_t n, double lr,
-                double momentum, double wd, int nesterov, int first_step, double grad_scale);
+    void (*sgd)(ssm_dtype dt, void *p, const void *g, void *buf, int64_t n,
+                const ssm_optim_hp *hp, const ssm_step_stats *st);
+
+    /* --- CUDA graphs (graph_* NULL where the backend has none): the trainer captures a step
+     * once and replays it. graph_begin starts capturing this backend's stream, graph_end
+     * stops and returns an executable graph (NULL with ssm_last_error() when the capture
+     * failed: something in the step cannot be captured); set_rng_base sets the value added
+     * to every dropout counter offset from now on (0 outside replays), so a replay draws
+     * the counters of the step it runs. */
+    void (*graph_begin)(void);
+    void *(*graph_end)(void);
+    void (*graph_launch)(void *graph);
+    void (*graph_free)(void *graph);
+    void (*set_rng_base)(uint64_t base);
+    /* Bytes of device memory in use by this process now, and the most since the last
+     * reset (CUDA: the allocator's figures; CPU: 0). */
+    void (*mem_stats)(size_t *now, size_t *peak);
 } ssm_kernels;
 
 /* The table for a device; aborts with a clear message if that backend is absent. */

@@ -458,7 +458,7 @@ START_TEST(round_trip_everything_changed) {
         "weight_decay = 0.05\nmomentum = 0.95\nnesterov = true\nschedule = step\n"
         "warmup_steps = 100\ndecay_steps = 4000\nmin_lr_ratio = 0.01\nstep_size = 77\ngamma = 0.5\ngrad_clip = 1.5\n"
         "[train]\nseed = 1234567890123\nbatch_size = 8\nepochs = 0\nmax_steps = 5000\n"
-        "eval_every = 250\nlog_every = 10\nthreads = 3\ncheck_replicas_every = 9\ndevice = cuda\ntf32 = true\n"
+        "eval_every = 250\nlog_every = 10\nthreads = 3\ncheck_replicas_every = 9\ndevice = cuda\ntf32 = true\nprecision = tf32\ncuda_graph = off\n"
         "[checkpoint]\ndir = /tmp/some dir/ck#1\nsave_every = 500\nkeep_best = false\n"
         "metric = val_loss\n";
     load_ok(&c, text, NULL, 0);
@@ -651,8 +651,8 @@ START_TEST(cli_errors) {
                      "--resume and --eval-only exclude each other");
     expect_cli_error("ssmtrain a.ini --device tpu", "unknown device 'tpu'; expected cpu|cuda");
     expect_cli_error("ssmtrain a.ini --device", "option --device needs a value (--device cpu|cuda)");
-    expect_cli_error("ssmtrain a.ini --profile 0", "option --profile: '0' is not a step number");
-    expect_cli_error("ssmtrain a.ini --profile=2x", "option --profile: '2x' is not a step number");
+    expect_cli_error("ssmtrain a.ini --profile 0", "option --profile: '0' is not a step count");
+    expect_cli_error("ssmtrain a.ini --profile=2x", "option --profile: '2x' is not a step count");
     expect_cli_error("ssmtrain a.ini --profile", "option --profile needs a value (--profile STEP)");
     expect_cli_error("ssmtrain a.ini --profile-continue", "--profile-continue needs --profile STEP");
     expect_cli_error("ssmtrain a.ini --overwrite=yes", "option --overwrite takes no value");

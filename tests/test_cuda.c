@@ -24,6 +24,7 @@
 #include "opcases.h"
 #include "ops.h"
 #include "testutil.h"
+#include "train_step.h"
 
 #define TOL 1e-5
 
@@ -107,24 +108,49 @@ static void compare_entry(const char *name, entry_fn fn, int nbuf, int64_t n) {
     }
 }
 
-static void e_adamw(const ssm_kernels *k, ssm_tensor **b, int64_t n) {
-    for (int64_t s = 1; s <= 3; s++) {
-        k->adamw(SSM_F32, b[0]->data, b[1]->data, b[2]->data, b[3]->data, n, 1e-2, 0.9, 0.999,
-                 1e-8, 0.1, s, 1, 0.7);
-        k->adamw(SSM_F32, b[0]->data, b[1]->data, b[2]->data, b[3]->data, n, 1e-2, 0.9, 0.99,
-                 1e-8, 0.1, s + 3, 0, 1.0);
-    }
+/* hp and stats in k's memory */
+static void *on_device(const ssm_kernels *k, const void *h, size_t n) {
+    void *d = k->alloc(n);
+    k->from_host(d, h, n);
+    return d;
 }
-static void e_sgd(const ssm_kernels *k, ssm_tensor **b, int64_t n) {
-    for (int s = 0; s < 3; s++)
-        k->sgd(SSM_F32, b[0]->data, b[1]->data, b[2]->data, n, 0.1, 0.9, 0.01, s == 2, s == 0, 0.5);
+static ssm_optim_hp test_hp(int64_t n, int64_t step, int decoupled) {
+    ssm_optim_hp hp = {.end = {n / 3, n / 2, n, n}, .lr = {1e-2, 3e-3, 1e-3, 5e-3},
+                       .weight_decay = {0.1, 0, 0.05, 0}, .beta1 = 0.9, .beta2 = 0.999,
+                       .eps = 1e-8, .momentum = 0.9, .step = step, .decoupled = decoupled,
+                       .nesterov = step == 3, .max_norm = 0.5, .grad_scale = 0.7};
+    return hp;
 }
+/* three kinds of update: a fixed scale (no stats), clipping from stats, and stats with a
+ * non-finite norm (must change nothing) */
+static void e_optim(const ssm_kernels *k, ssm_tensor **b, int64_t n, int sgd) {
+    ssm_step_stats st[2] = {{.loss_sum = 1.5, .gnorm_sq = 9.0, .count = 3},
+                            {.loss_sum = 1.5, .gnorm_sq = NAN, .count = 3}};
+    ssm_step_stats *dst = on_device(k, st, sizeof st);
+    for (int64_t s = 1; s <= 3; s++)
+        for (int kind = 0; kind < 3; kind++) {
+            ssm_optim_hp hp = test_hp(n, s, kind != 1);
+            ssm_optim_hp *d = on_device(k, &hp, sizeof hp);
+            const ssm_step_stats *use = kind == 0 ? NULL : dst + (kind - 1);
+            if (sgd)
+                k->sgd(SSM_F32, b[0]->data, b[1]->data, b[2]->data, n, d, use);
+            else
+                k->adamw(SSM_F32, b[0]->data, b[1]->data, b[2]->data, b[3]->data, n, d, use);
+            k->free(d);
+        }
+    k->free(dst);
+}
+static void e_adamw(const ssm_kernels *k, ssm_tensor **b, int64_t n) { e_optim(k, b, n, 0); }
+static void e_sgd(const ssm_kernels *k, ssm_tensor **b, int64_t n) { e_optim(k, b, n, 1); }
 static void e_rand(const ssm_kernels *k, ssm_tensor **b, int64_t n) {
     k->rand_uniform(SSM_F32, b[0]->data, n, 5, 1000, -2.0, 3.0);
     k->rand_normal(SSM_F32, b[1]->data, n, 6, 7, 1.0, 2.0);
 }
 static void e_sumsq(const ssm_kernels *k, ssm_tensor **b, int64_t n) {
-    double s = k->sumsq(SSM_F32, b[0]->data, n);
+    double *d = k->alloc(sizeof *d), s;
+    k->sumsq(SSM_F32, b[0]->data, n, d);
+    k->to_host(&s, d, sizeof s);
+    k->free(d);
     k->fill(SSM_F32, b[1]->data, 1, s); /* make the result comparable as a buffer */
 }
 
@@ -722,6 +748,105 @@ START_TEST(cuda_nccl_one_rank_matches_plain) {
 }
 END_TEST
 
+/* CUDA graphs (tools/train_step.c): training steps replayed from a captured graph give
+ * the statistics and parameters of eager steps bit for bit, including dropout (the
+ * replay's counter base), BatchNorm running statistics, clipping, two optimizer groups,
+ * a batch of another shape in the middle (eager once, then its own graph) and
+ * per-position targets. Each model runs 8 steps with graphs off, then on. */
+static void graph_run(const ssm_model_config *mc, int graphs, int64_t V, ssm_step_stats *stats,
+                      ssm_tensor **params, uint64_t *rng, ssm_stepper *counts) {
+    const int64_t L = 64, Bs[8] = {4, 4, 4, 3, 3, 4, 3, 4};
+    ssm_model *m = ssm_model_new(mc, SSM_F32, SSM_CUDA);
+    ck_assert_msg(m != NULL, "%s", ssm_last_error());
+    ssm_model_init(m, 9);
+    ssm_optim *o = ssm_optim_new(SSM_OPT_ADAMW, m->ps, 1e-2, 0.05);
+    o->group[SSM_GROUP_SSM] = (ssm_group_hparams){1e-3, 0};
+    ssm_ctx *c = ssm_ctx_new(3);
+    ssm_stepper s;
+    ssm_stepper_init(&s, m, o, c, graphs);
+    int per_pos = mc->pool == SSM_POOL_NONE;
+    for (int step = 0; step < 8; step++) {
+        int64_t B = Bs[step];
+        ssm_ctx_reset(c);
+        ssm_tensor *tok = ssm_tensor_arena(c->arena, SSM_I32, SSM_CPU, SSM_DIMS(B, L));
+        ssm_tensor *pw = ssm_tensor_arena(c->arena, SSM_F32, SSM_CPU, SSM_DIMS(B, 1, L));
+        ssm_tensor *y = per_pos ? ssm_tensor_arena(c->arena, SSM_I32, SSM_CPU, SSM_DIMS(B, L))
+                                : ssm_tensor_arena(c->arena, SSM_I32, SSM_CPU, SSM_DIMS(B));
+        for (int64_t i = 0; i < B * L; i++) {
+            ((int32_t *)tok->data)[i] = (int32_t)(1 + (i * 7 + step * 13) % (V - 1));
+            ((float *)pw->data)[i] = 1.0f / (float)L;
+            if (per_pos) ((int32_t *)y->data)[i] = i % 5 == 0 ? -100 : (int32_t)((i + step) % V);
+        }
+        if (!per_pos)
+            for (int64_t b = 0; b < B; b++) ((int32_t *)y->data)[b] = (int32_t)((b + step) % 3);
+        ssm_dev_batch db = {.tokens = ssm_tensor_to(c->arena, tok, SSM_CUDA),
+                            .pool_w = per_pos ? NULL : ssm_tensor_to(c->arena, pw, SSM_CUDA),
+                            .target = ssm_tensor_to(c->arena, y, SSM_CUDA)};
+        ssm_optim_prepare(o, 1.0 - 0.1 * step, 0.5);
+        ssm_stepper_step(&s, &db, NULL, NULL);
+        stats[step] = ssm_stepper_read(&s);
+    }
+    *params = ssm_tensor_to(NULL, m->ps->values, SSM_CPU);
+    *rng = c->rng_offset;
+    *counts = s;
+    ssm_stepper_free(&s);
+    ssm_ctx_free(c);
+    ssm_optim_free(o);
+    ssm_model_free(m);
+}
+
+START_TEST(cuda_graph_steps_match_eager) {
+    const int64_t V = 12;
+    for (int which = 0; which < 2; which++) {
+        ssm_model_config mc;
+        memset(&mc, 0, sizeof mc);
+        if (which == 0) { /* classifier: S4D, BatchNorm, dropout, mean pooling */
+            snprintf(mc.layer, sizeof mc.layer, "s4d");
+            mc.lcfg = (ssm_layer_config){.d_model = 32, .d_state = 16, .dt_min = 1e-3,
+                                         .dt_max = 1e-1, .init = SSM_INIT_LIN, .l_max = 64,
+                                         .dropout = 0.1};
+            mc.norm = SSM_NORM_BATCH;
+            mc.dropout = 0.2;
+            mc.pool = SSM_POOL_MEAN;
+            mc.d_output = 3;
+        } else { /* per-position targets: Mamba, LayerNorm, pre-norm */
+            snprintf(mc.layer, sizeof mc.layer, "mamba");
+            mc.lcfg = (ssm_layer_config){.d_model = 32, .d_state = 16, .dt_min = 1e-3,
+                                         .dt_max = 1e-1, .init = SSM_INIT_REAL, .expand = 2,
+                                         .d_conv = 4, .dt_rank = 2, .l_max = 64};
+            mc.norm = SSM_NORM_LAYER;
+            mc.prenorm = 1;
+            mc.pool = SSM_POOL_NONE;
+            mc.d_output = V;
+        }
+        mc.embedding = 1;
+        mc.d_input = V;
+        mc.n_layers = 2;
+        mc.residual = 1;
+        ssm_step_stats st[2][8];
+        ssm_tensor *p[2];
+        uint64_t rng[2];
+        ssm_stepper k[2];
+        for (int g = 0; g < 2; g++) graph_run(&mc, g, V, st[g], &p[g], &rng[g], &k[g]);
+        ck_assert_int_eq(k[0].replayed, 0);
+        ck_assert_msg(k[1].captured == 2 && k[1].replayed == 4 && k[1].eager == 2,
+                      "%s: captured %lld, replayed %lld, eager %lld", mc.layer,
+                      (long long)k[1].captured, (long long)k[1].replayed, (long long)k[1].eager);
+        for (int i = 0; i < 8; i++)
+            ck_assert_msg(!memcmp(&st[0][i], &st[1][i], sizeof st[0][i]),
+                          "%s step %d: eager loss %.9g norm^2 %.9g correct %g, graph %.9g %.9g %g",
+                          mc.layer, i, st[0][i].loss_sum, st[0][i].gnorm_sq, st[0][i].correct,
+                          st[1][i].loss_sum, st[1][i].gnorm_sq, st[1][i].correct);
+        ck_assert(st[0][7].count > 0 && st[0][7].gnorm_sq > 0);
+        ck_assert_uint_eq(rng[0], rng[1]);
+        ck_assert_msg(!memcmp(p[0]->data, p[1]->data, (size_t)p[0]->numel * sizeof(float)),
+                      "%s: parameters differ between eager and replayed steps", mc.layer);
+        ssm_tensor_free(p[0]);
+        ssm_tensor_free(p[1]);
+    }
+}
+END_TEST
+
 /* Out of GPU memory through the allocation paths the layers use (persistent tensors and
  * the per-step arena): SSM_ERR naming the device, the op, dtype, shape and size and
  * cudaMalloc's reason (ssm_tensor_new and the ops exit with status 5 and this message:
@@ -771,6 +896,7 @@ int main(void) {
     tcase_add_test(t, cuda_large_fft_and_gemm);
     tcase_add_test(t, cuda_batchnorm_large);
     tcase_add_test(t, cuda_model_eval_matches_cpu);
+    tcase_add_test(t, cuda_graph_steps_match_eager);
     tcase_add_test(t, cuda_embedding_bwd_deterministic);
     tcase_add_test(t, cuda_diag_step_matches_cpu);
     tcase_add_test(t, cuda_vandermonde_large);

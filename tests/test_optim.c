@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include "h5io.h"
 #include "log.h"
+#include "kernels.h"
 #include "optim.h"
 #include "testutil.h"
 
@@ -153,6 +154,72 @@ START_TEST(sgd_momentum_groups) {
 }
 END_TEST
 
+/* The update that reads the step's statistics (ssm_optim_prepare/apply: the trainer's
+ * path) against the one given its multiplier (ssm_optim_step): clipping from the stored
+ * squared norm is PyTorch's coefficient, and a non-finite loss or norm changes nothing. */
+START_TEST(update_from_step_stats) {
+    ssm_params *ps[2];
+    ssm_optim *o[2];
+    double g[5] = {3, -4, 1, 0.5, 2}, norm = sqrt(9 + 16 + 1 + 0.25 + 4);
+    for (int i = 0; i < 2; i++) {
+        ps[i] = ssm_params_new(SSM_F64, SSM_CPU);
+        ssm_tensor *a = ssm_params_add(ps[i], "a", SSM_GROUP_SSM, SSM_DIMS(3));
+        ssm_tensor *b = ssm_params_add(ps[i], "b", SSM_GROUP_DEFAULT, SSM_DIMS(2));
+        ssm_params_finalize(ps[i]);
+        ssm_tensor_fill(a, 0.5);
+        ssm_tensor_fill(b, -1.0);
+        o[i] = ssm_optim_new(SSM_OPT_ADAMW, ps[i], 0.1, 0.01);
+        o[i]->group[SSM_GROUP_SSM] = (ssm_group_hparams){0.05, 0.0};
+        ssm_tensor_from_host(ps[i]->grads, g);
+    }
+    for (int step = 0; step < 3; step++) {
+        ssm_step_stats st = {.loss_sum = 2.0, .count = 1};
+        ssm_grad_norm_sq_into(ps[1], &st);
+        ck_assert_double_eq_tol(sqrt(st.gnorm_sq), norm, 1e-12);
+        ssm_optim_step(o[0], 0.5, ssm_clip_coef(norm, 1.0));
+        ssm_optim_prepare(o[1], 0.5, 1.0);
+        ssm_optim_apply(o[1], &st);
+        for (int64_t j = 0; j < 5; j++)
+            ck_assert_double_eq(ssm_tensor_get(ps[1]->values, j), ssm_tensor_get(ps[0]->values, j));
+    }
+    double before[5];
+    for (int j = 0; j < 5; j++) before[j] = ssm_tensor_get(ps[1]->values, j);
+    ssm_step_stats bad[2] = {{.loss_sum = NAN, .gnorm_sq = 1}, {.loss_sum = 1, .gnorm_sq = INFINITY}};
+    for (int i = 0; i < 2; i++) {
+        ssm_optim_prepare(o[1], 1.0, 0);
+        ssm_optim_apply(o[1], &bad[i]);
+        for (int j = 0; j < 5; j++) ck_assert_double_eq(ssm_tensor_get(ps[1]->values, j), before[j]);
+    }
+    for (int i = 0; i < 2; i++) {
+        ssm_optim_free(o[i]);
+        ssm_params_free(ps[i]);
+    }
+}
+END_TEST
+
+/* xent_stats: argmax hits over counted rows (ties to the lowest class, NaN never wins),
+ * the count, and loss * count, accumulated. */
+START_TEST(xent_stats_counts) {
+    const ssm_kernels *k = ssm_kernels_for(SSM_CPU);
+    float z[6 * 3] = {1, 2, 2,   /* tie: class 1 */
+                      NAN, 0, -1, /* NaN skipped: class 1 */
+                      5, NAN, 5,  /* class 0 */
+                      NAN, NAN, NAN, /* all NaN: class 0 */
+                      0, 0, 9,    /* ignored row */
+                      -1, -2, -3};
+    int32_t y[6] = {1, 2, 0, 0, -100, 1};
+    float loss = 0.75f, lse[7] = {0, 0, 0, 0, 0, 0, 5};
+    ssm_step_stats st = {.loss_sum = 1, .correct = 10, .count = 20};
+    k->xent_stats(SSM_F32, z, y, &loss, lse, 6, 3, -100, &st);
+    ck_assert_double_eq(st.correct, 10 + 3); /* rows 0, 2, 3 */
+    ck_assert_double_eq(st.count, 25);
+    ck_assert_double_eq(st.loss_sum, 1 + 0.75 * 5);
+    k->xent_stats(SSM_F32, z, y, NULL, lse, 6, 3, -100, &st);
+    ck_assert_double_eq(st.loss_sum, 1 + 0.75 * 5);
+    ck_assert_double_eq(st.count, 30);
+}
+END_TEST
+
 START_TEST(lr_schedules) {
     ssm_lr_schedule s = {.kind = SSM_SCHED_COSINE, .warmup_steps = 10, .total_steps = 110,
                          .min_factor = 0.1};
@@ -180,6 +247,8 @@ int main(void) {
     tcase_add_test(t, clip_matches_pytorch);
     tcase_add_test(t, sgd_momentum_groups);
     tcase_add_test(t, lr_schedules);
+    tcase_add_test(t, update_from_step_stats);
+    tcase_add_test(t, xent_stats_counts);
     suite_add_tcase(s, t);
     return tu_run(s, 1);
 }

@@ -30,6 +30,9 @@ static const struct {
      "table on standard error and stop there, writing nothing", false},
     {"--profile-continue", NULL, "with --profile: train on to the end after the profiled step",
      true},
+    {"--bench", "STEPS",
+     "time STEPS training steps after 5 warm-up steps (CUDA graphs captured, arena sized) and "
+     "print ms/step, tokens/s and peak device memory; no validation, nothing written", false},
 };
 #define NOPT (sizeof options / sizeof options[0])
 
@@ -66,11 +69,12 @@ void ssm_cli_usage(FILE *f, const char *prog) {
     fprintf(f,
             "Usage: %s CONFIG.ini [--set SECTION.KEY=VALUE]... [--resume CKPT.h5] [--out DIR]\n"
             "       %*s [--overwrite] [--device %s] [--profile STEP [--profile-continue]]\n"
+            "       %*s [--bench STEPS]\n"
             "       %s [CONFIG.ini] --eval-only CKPT.h5 [--set ...] [--device ...]\n"
             "       %s --help | --version\n"
             "Train a state-space sequence model (S4, S4D, S5, Mamba) as CONFIG.ini says.\n\n"
             "Options (VALUE may also follow '=', as in --out=DIR):\n",
-            p, (int)strlen(p), "", dev, p, p);
+            p, (int)strlen(p), "", dev, (int)strlen(p), "", p, p);
     for (size_t i = 0; i < NOPT; i++) {
         char head[128];
         snprintf(head, sizeof head, "%s%s%s", options[i].name, options[i].flag ? "" : " ",
@@ -183,12 +187,12 @@ int ssm_cli_parse(ssm_cli *cli, int argc, char *const *argv) {
             cli->sets[cli->n_sets++] = val;
             continue;
         }
-        if (!strcmp(name, "--profile")) {
+        if (!strcmp(name, "--profile") || !strcmp(name, "--bench")) {
             char *end;
             long v = strtol(val, &end, 10);
             if (*end || v < 1 || v > 1000000000L)
-                return ssm_error("option --profile: '%s' is not a step number (1, 2, ...)", val);
-            cli->profile_step = v;
+                return ssm_error("option %s: '%s' is not a step count (1, 2, ...)", name, val);
+            *(!strcmp(name, "--bench") ? &cli->bench_steps : &cli->profile_step) = v;
             continue;
         }
         const char **slot = !strcmp(name, "--resume")    ? &cli->resume
@@ -212,7 +216,7 @@ int ssm_cli_parse(ssm_cli *cli, int argc, char *const *argv) {
         return ssm_error("options --resume and --eval-only exclude each other");
     if (cli->eval_only) {
         const char *extra = cli->out ? "--out" : cli->overwrite ? "--overwrite"
-                            : cli->profile_step ? "--profile" : NULL;
+                            : cli->profile_step ? "--profile" : cli->bench_steps ? "--bench" : NULL;
         if (extra)
             return ssm_error("option %s does nothing with --eval-only (it trains nothing and "
                              "writes nothing)", extra);
@@ -220,6 +224,9 @@ int ssm_cli_parse(ssm_cli *cli, int argc, char *const *argv) {
     }
     if (cli->profile_continue && !cli->profile_step)
         return ssm_error("option --profile-continue needs --profile STEP");
+    if (cli->bench_steps && (cli->profile_step || cli->resume))
+        return ssm_error("option --bench times fresh steps alone: not with %s",
+                         cli->profile_step ? "--profile" : "--resume");
     if (!cli->config) return ssm_error("missing CONFIG.ini (see --help)");
     if (!cli->out) {
         /* runs/NAME: runs of different configs do not overwrite each other. A saved

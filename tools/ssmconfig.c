@@ -180,6 +180,17 @@ static const ssm_cfg_choice schedules[] = {
 static const ssm_cfg_choice devices[] = {
     {"cpu", "CPU kernels (OpenBLAS, OpenMP)"}, {"cuda", "CUDA kernels (cuBLAS, cuFFT)"},
     {NULL, NULL}};
+static const ssm_cfg_choice precisions[] = {
+    {"fp32", "full single precision everywhere (CPU and CUDA agree to 1e-5)"},
+    {"tf32", "cuda: matrix products on TF32 tensor cores (10-bit mantissas)"},
+    {"bf16", "cuda: matrix products on bf16 tensor cores with f32 sums; f32 master weights, "
+             "gradients and optimizer state (docs/ARCHITECTURE.md: the per-op table)"},
+    {NULL, NULL}};
+static const ssm_cfg_choice graph_modes[] = {
+    {"auto", "on for cuda in a single process, off otherwise"},
+    {"on", "capture the training step as a CUDA graph and replay it (cuda only)"},
+    {"off", "launch every kernel of every step"},
+    {NULL, NULL}};
 static const ssm_cfg_choice metrics[] = {
     {"val_acc", "highest validation accuracy"}, {"val_loss", "lowest validation loss"},
     {NULL, NULL}};
@@ -368,9 +379,14 @@ const ssm_cfg_key ssm_cfg_keys[] = {
         "Data parallel (mpirun): every this many steps, check that every rank holds the same "
         "parameters as rank 0 (a checksum) and stop (exit status 4) if not; 0 = never."),
     ENUM(train, device, "cpu", devices, "Where tensors live (--device overrides)."),
+    ENUM(train, precision, "fp32", precisions,
+         "Arithmetic of the matrix products (bf16 and tf32: cuda only; the CPU is fp32)."),
+    ENUM(train, cuda_graph, "auto", graph_modes,
+         "Replay each training step as one CUDA graph (batches of a new shape run eagerly "
+         "once, then get their own graph); results are bit-identical to eager steps."),
     FLAG(train, tf32, "false",
-         "cuda: matrix products on TF32 tensor cores (inputs rounded to 10-bit mantissas, about "
-         "1e-3 relative; several times faster on Hopper). Off: full FP32, as the CPU."),
+         "Old spelling of train.precision = tf32, kept so old configs load: true sets "
+         "precision = tf32 (a different precision set alongside is an error)."),
 
     /* [checkpoint] */
     STR(checkpoint, dir, "ckpt", "Folder of the checkpoints, relative to --out."),
@@ -846,6 +862,7 @@ static int apply_set(loader *ld, const char *set, const char *origin) {
 
 static int check(const ssm_config *c, const loader *ld);
 static int mamba_lm_keys(loader *ld);
+static int fold_tf32(loader *ld);
 
 int ssm_config_load_ex(ssm_config *c, const char *path, const char *text,
                        const char *const *sets, const char *const *origins, size_t n_sets) {
@@ -901,7 +918,8 @@ int ssm_config_load_ex(ssm_config *c, const char *path, const char *text,
         if (apply_set(ld, sets[i], origins && origins[i] ? origins[i] : "--set") != SSM_OK)
             goto out;
     ssm_config_resolve(&ld->c);
-    if (mamba_lm_keys(ld) != SSM_OK || check(&ld->c, ld) != SSM_OK) goto out;
+    if (mamba_lm_keys(ld) != SSM_OK || fold_tf32(ld) != SSM_OK || check(&ld->c, ld) != SSM_OK)
+        goto out;
     *c = ld->c;
     rc = SSM_OK;
 out:
@@ -1044,9 +1062,33 @@ static int check(const ssm_config *c, const loader *ld) {
                     "data.seq_len (%lld) must exceed data.min_len + 1 (%lld): generated "
                     "expressions are longer than min_len and shorter than seq_len",
                     (long long)d->seq_len, (long long)(d->min_len + 1));
+    if (c->train.precision == SSM_CFG_PREC_BF16 && c->train.device == SSM_CPU)
+        return fail(ld, "train.precision", "train.device",
+                    "train.precision = bf16 needs train.device = cuda (the CPU backend is f32)");
+    if (c->train.cuda_graph == SSM_CFG_GRAPH_ON && c->train.device != SSM_CUDA)
+        return fail(ld, "train.cuda_graph", "train.device",
+                    "train.cuda_graph = on needs train.device = cuda");
     if (c->train.epochs == 0 && c->train.max_steps == 0)
         return fail(ld, "train.epochs", "train.max_steps",
                     "train.epochs and train.max_steps are both 0: nothing to train");
+    return SSM_OK;
+}
+
+/* train.tf32 (the old key) folded into train.precision: tf32 = true means precision =
+ * tf32; a precision set to something else beside it is an error, as is tf32 = false
+ * beside precision = tf32. Afterwards tf32 says whether precision is tf32. */
+static int fold_tf32(loader *ld) {
+    ssm_cfg_train_section *t = &ld->c.train;
+    int it = key_index("train", "tf32"), ip = key_index("train", "precision");
+    int tf32_set = ld->key_line[it] || ld->key_origin[it];
+    int prec_set = ld->key_line[ip] || ld->key_origin[ip];
+    if (tf32_set && prec_set && t->tf32 != (t->precision == SSM_CFG_PREC_TF32))
+        return fail(ld, "train.tf32", "train.precision",
+                    "train.tf32 = %s contradicts train.precision = %s (train.tf32 is the old "
+                    "spelling of precision = tf32: remove it)", t->tf32 ? "true" : "false",
+                    NAME(train, precision, t->precision));
+    if (t->tf32) t->precision = SSM_CFG_PREC_TF32;
+    t->tf32 = t->precision == SSM_CFG_PREC_TF32;
     return SSM_OK;
 }
 

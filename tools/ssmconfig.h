@@ -67,6 +67,9 @@ typedef enum {
     SSM_CFG_DATA_NTASKS
 } ssm_cfg_data_task;
 typedef enum { SSM_CFG_METRIC_VAL_ACC = 0, SSM_CFG_METRIC_VAL_LOSS } ssm_cfg_metric;
+/* train.precision: the values of ssm_gemm_precision (kernels.h) */
+typedef enum { SSM_CFG_PREC_FP32 = 0, SSM_CFG_PREC_TF32, SSM_CFG_PREC_BF16 } ssm_cfg_precision;
+typedef enum { SSM_CFG_GRAPH_AUTO = 0, SSM_CFG_GRAPH_ON, SSM_CFG_GRAPH_OFF } ssm_cfg_graph;
 /* Pixel orders of image tasks (data.permute) and Pathfinder's difficulty folders. */
 typedef enum { SSM_CFG_PERMUTE_NONE = 0, SSM_CFG_PERMUTE_BITREVERSAL, SSM_CFG_PERMUTE_RANDOM } ssm_cfg_permute;
 typedef enum {
@@ -143,7 +146,9 @@ typedef struct {
     int64_t seed, batch_size, epochs, max_steps, eval_every, log_every, threads;
     int64_t check_replicas_every; /* data parallel: compare parameter checksums */
     ssm_device device;
-    bool tf32; /* CUDA GEMMs on TF32 tensor cores */
+    ssm_cfg_precision precision;
+    ssm_cfg_graph cuda_graph;
+    bool tf32; /* the old spelling of precision = tf32, folded into precision on load */
 } ssm_cfg_train_section;
 
 typedef struct {

@@ -197,7 +197,9 @@ int main(int argc, char **argv) {
         t.config_path = cli.config;
         t.profile_step = cli.profile_step;
         t.profile_continue = cli.profile_continue;
-        t.write_outputs = !cli.profile_step || cli.profile_continue;
+        t.write_outputs = (!cli.profile_step || cli.profile_continue) && !cli.bench_steps;
+        t.bench_steps = cli.bench_steps;
+        if (cli.bench_steps) t.total_steps = t.st.step + SSM_BENCH_WARMUP + cli.bench_steps;
         int go = cli.resume ? resume_point(&t, cli.resume) : 1;
         if (go == SSM_ERR) {
             rc = fail(SSM_EXIT_USAGE);
@@ -213,7 +215,8 @@ int main(int argc, char **argv) {
             printf("ssmtrain %s: %s model, %lld parameters, %lld steps on %s%s; %s%s\n",
                    PACKAGE_VERSION, t.model->cfg.layer, (long long)t.model->ps->numel,
                    (long long)t.total_steps, ssm_device_name(cfg.train.device), ranks,
-                   t.write_outputs ? "writing " : "profiling, writing nothing",
+                   t.write_outputs ? "writing " : cli.bench_steps ? "benchmarking, writing nothing"
+                                                : "profiling, writing nothing",
                    t.write_outputs ? t.out_dir : "");
             ssm_interrupt_install();
             rc = ssm_trainer_run(&t);

@@ -40,7 +40,7 @@ int ssm_trainer_init(ssm_trainer *t, const ssm_config *cfg, const char *out_dir)
     if (cfg->train.threads > 0) omp_set_num_threads((int)cfg->train.threads);
     if (cfg->train.device == SSM_CUDA && !ssm_device_available(SSM_CUDA))
         return ssm_error("train.device = cuda, but no CUDA device is available"), SSM_EXIT_CONFIG;
-    ssm_kernels_for(cfg->train.device)->set_gemm_tf32(cfg->train.tf32);
+    ssm_kernels_for(cfg->train.device)->set_gemm_precision((ssm_gemm_precision)cfg->train.precision);
     if (ssm_task_load(cfg, &t->data) != SSM_OK) return SSM_EXIT_DATA;
     ssm_model_config mc;
     ssm_data_sizes ds = data_sizes(&t->data);
@@ -75,6 +75,12 @@ int ssm_trainer_init(ssm_trainer *t, const ssm_config *cfg, const char *out_dir)
                                  .min_factor = o->min_lr_ratio,
                                  .step_size = o->step_size, .gamma = o->gamma};
     t->ctx = ssm_ctx_new((uint64_t)cfg->train.seed);
+    t->rank = ssm_comm_rank();
+    t->world = ssm_comm_size();
+    int graphs = cfg->train.cuda_graph == SSM_CFG_GRAPH_ON ||
+                 (cfg->train.cuda_graph == SSM_CFG_GRAPH_AUTO && cfg->train.device == SSM_CUDA &&
+                  t->world == 1);
+    ssm_stepper_init(&t->step, t->model, t->opt, t->ctx, graphs);
     t->st.seed = (uint64_t)cfg->train.seed;
     t->st.best_metric = cfg->checkpoint.metric == SSM_CFG_METRIC_VAL_ACC ? -1.0 : INFINITY;
     char *ini = ssm_config_to_ini(cfg);
@@ -83,12 +89,11 @@ int ssm_trainer_init(ssm_trainer *t, const ssm_config *cfg, const char *out_dir)
     free(ini);
     t->tty = isatty(STDOUT_FILENO);
     t->write_outputs = 1;
-    t->rank = ssm_comm_rank();
-    t->world = ssm_comm_size();
     return SSM_OK;
 }
 
 void ssm_trainer_free(ssm_trainer *t) {
+    ssm_stepper_free(&t->step);
     ssm_ctx_free(t->ctx);
     ssm_optim_free(t->opt);
     ssm_model_free(t->model);
@@ -142,15 +147,10 @@ int ssm_trainer_resume(ssm_trainer *t, const char *ckpt, int with_optim) {
 }
 
 /* A batch moved to the model's device, with pooling weights and the target tensor. */
-typedef struct {
-    ssm_tensor *tokens, *pool_w, *target;
-    int64_t n_tokens;
-} dev_batch;
-
-static dev_batch to_device(ssm_trainer *t, const ssm_batch *b) {
+static ssm_dev_batch to_device(ssm_trainer *t, const ssm_batch *b) {
     ssm_arena *a = t->ctx->arena;
     ssm_device dev = t->model->ps->device;
-    dev_batch d = {0};
+    ssm_dev_batch d = {0};
     int64_t B = b->tokens->shape[0], L = b->tokens->shape[1];
     const int32_t *len = b->lengths->data;
     if (t->model->cfg.embedding) {
@@ -180,24 +180,6 @@ static dev_batch to_device(ssm_trainer *t, const ssm_batch *b) {
     return d;
 }
 
-/* Correct predictions and counted targets of logits [..., C] against targets. */
-static void count_correct(const ssm_tensor *logits, const ssm_tensor *target_cpu, int64_t *correct,
-                          int64_t *count) {
-    int64_t C = logits->shape[logits->ndim - 1], R = logits->numel / C;
-    float *l = malloc(sizeof(float) * (size_t)logits->numel);
-    ssm_tensor_to_host(logits, l);
-    const int32_t *y = target_cpu->data;
-    for (int64_t r = 0; r < R; r++) {
-        if (y[r] == SSM_IGNORE_INDEX) continue;
-        int64_t best = 0;
-        for (int64_t k = 1; k < C; k++)
-            if (l[r * C + k] > l[r * C + best]) best = k;
-        *correct += best == y[r];
-        (*count)++;
-    }
-    free(l);
-}
-
 void ssm_trainer_evaluate(ssm_trainer *t, const ssm_dataset *d, double *loss, double *acc) {
     ssm_loader_opts lo = {.batch_size = t->cfg->train.batch_size, .shuffle = 0,
                           .rank = t->rank, .world = t->world};
@@ -206,18 +188,13 @@ void ssm_trainer_evaluate(ssm_trainer *t, const ssm_dataset *d, double *loss, do
     int saved = ssm_no_grad_begin(c), training = c->training;
     uint64_t offset = c->rng_offset;
     c->training = 0;
-    double sum = 0;
-    int64_t correct = 0, count = 0, weight = 0;
+    ssm_stepper_zero_stats(&t->step); /* sums over the batches, read once at the end */
     ssm_batch b;
     while (ssm_loader_next(l, c->arena, &b)) {
-        if (!b.size) continue; /* this rank's slice of a short batch is empty */
-        dev_batch db = to_device(t, &b);
-        ssm_tensor *logits = ssm_model_forward(c, t->model, db.tokens, db.pool_w);
-        ssm_tensor *lv = ssm_cross_entropy(c, logits, db.target, NULL, SSM_IGNORE_INDEX);
-        int64_t before = count;
-        count_correct(logits, b.labels ? b.labels : b.targets, &correct, &count);
-        sum += ssm_tensor_get(lv, 0) * (double)(count - before); /* mean over counted targets */
-        weight += count - before;
+        if (b.size) { /* this rank's slice of a short batch may be empty */
+            ssm_dev_batch db = to_device(t, &b);
+            ssm_stepper_eval(&t->step, &db);
+        }
         ssm_batch_free(&b);
         ssm_ctx_reset(c);
     }
@@ -225,11 +202,11 @@ void ssm_trainer_evaluate(ssm_trainer *t, const ssm_dataset *d, double *loss, do
     c->training = training;
     c->rng_offset = offset; /* evaluation draws nothing, but keep the stream exact anyway */
     ssm_no_grad_end(c, saved);
-    double sums[4] = {sum, (double)correct, (double)count, (double)weight};
-    ssm_dist_sum(sums, 4); /* over the ranks' slices */
-    sum = sums[0], correct = (int64_t)sums[1], count = (int64_t)sums[2], weight = (int64_t)sums[3];
-    *loss = weight ? sum / (double)weight : 0;
-    *acc = count ? (double)correct / (double)count : 0;
+    ssm_step_stats st = ssm_stepper_read(&t->step);
+    double sums[3] = {st.loss_sum, st.correct, st.count};
+    ssm_dist_sum(sums, 3); /* over the ranks' slices */
+    *loss = sums[2] > 0 ? sums[0] / sums[2] : 0;
+    *acc = sums[2] > 0 ? sums[1] / sums[2] : 0;
 }
 
 double ssm_trainer_epoch(const ssm_trainer *t) {
@@ -363,6 +340,41 @@ static int64_t counted(const ssm_batch *b) {
     return n;
 }
 
+/* --bench: the timed steps' figures (each step already waited for its statistics, so
+ * the clock covers the device's work). */
+static void bench_report(const ssm_trainer *t, double s, int64_t tokens) {
+    const ssm_config *cfg = t->cfg;
+    size_t now, peak;
+    ssm_kernels_for(cfg->train.device)->mem_stats(&now, &peak);
+    const ssm_stepper *k = &t->step;
+    printf("bench: %lld steps of batch %lld after %d warm-up steps: %.3f ms/step, %.0f tokens/s; "
+           "device %s, precision %s, cuda graphs %s (captured %lld, replayed %lld, eager %lld)",
+           (long long)t->bench_steps, (long long)cfg->train.batch_size, SSM_BENCH_WARMUP,
+           1e3 * s / (double)t->bench_steps, (double)tokens / (s > 0 ? s : 1e-9),
+           ssm_device_name(cfg->train.device),
+           ssm_cfg_find("train", "precision")->choices[cfg->train.precision].name,
+           k->graphs ? "on" : "off", (long long)k->captured, (long long)k->replayed,
+           (long long)k->eager);
+    if (cfg->train.device == SSM_CUDA) printf("; peak device memory %.0f MiB", (double)peak / 1048576.0);
+    printf("\n");
+}
+
+/* Data parallel: between the backward and the gradient norm, the whole batch's
+ * statistics and gradient (dist.h). */
+typedef struct {
+    ssm_trainer *t;
+    uint64_t rng_base;
+    ssm_dist_stats s; /* this rank's count and tokens in; the sums over the ranks out */
+} dist_sync;
+
+static void sync_grads(void *arg) {
+    dist_sync *d = arg;
+    ssm_step_stats st = ssm_stepper_read(&d->t->step);
+    d->s.loss = st.count > 0 ? st.loss_sum / st.count : 0;
+    d->s.correct = st.correct;
+    ssm_dist_step(d->t->model->ps, &d->s, d->t->ctx, d->rng_base);
+}
+
 int ssm_trainer_run(ssm_trainer *t) {
     const ssm_config *cfg = t->cfg;
     char path[700];
@@ -387,8 +399,9 @@ int ssm_trainer_run(ssm_trainer *t) {
      * the seconds spent on validation and checkpoints (not counted in tok/s) */
     double sum_loss = 0, busy_s = 0, train_s = 0, t_log = ssm_now_s(), last_lr = 0, last_gnorm = 0;
     int64_t correct = 0, count = 0, n_logged = 0, tokens = 0, start_step = t->st.step;
-    int64_t validated = -1;
+    int64_t validated = -1, bench_tokens = 0;
     int rc = 0, log_every = cfg->train.log_every, sig = 0;
+    double bench_t0 = 0;
     while (t->st.step < t->total_steps && !(sig = ssm_dist_stop_signal())) {
         double t_step = ssm_now_s();
         ssm_batch b;
@@ -403,43 +416,42 @@ int ssm_trainer_run(ssm_trainer *t) {
         int skip = t->world > 1 && own == 0;
         uint64_t rng_base = c->rng_offset;
         if (t->world > 1) ssm_dist_rng_begin(c, rng_base);
-        dev_batch db = skip ? (dev_batch){0} : to_device(t, &b);
+        ssm_dev_batch db = skip ? (ssm_dev_batch){0} : to_device(t, &b);
         ssm_profile prof;
         int profiling = t->profile_step && t->st.step - start_step + 1 == t->profile_step;
         if (profiling) ssm_profile_attach(c, &prof, t->model->ps->device);
-        ssm_tensor *logits = NULL, *loss = NULL;
-        if (!skip) {
-            logits = ssm_model_forward(c, t->model, db.tokens, db.pool_w);
-            loss = ssm_cross_entropy(c, logits, db.target, NULL, SSM_IGNORE_INDEX);
-        }
-        ssm_params_zero_grad(ps);
-        if (!skip) ssm_backward(c, loss);
+        double factor = ssm_lr_factor(&t->sched, t->st.step);
+        ssm_optim_prepare(t->opt, factor, cfg->optim.grad_clip);
+        dist_sync ds = {.t = t, .rng_base = rng_base,
+                        .s = {.count = (double)own, .tokens = (double)db.n_tokens}};
+        ssm_stepper_step(&t->step, skip ? NULL : &db, t->world > 1 ? sync_grads : NULL, &ds);
         if (profiling) {
             ssm_profile_attach(c, NULL, t->model->ps->device);
             print_profile(t, &prof);
         }
-        int64_t step_correct = 0, step_count = 0;
-        if (!skip) count_correct(logits, b.labels ? b.labels : b.targets, &step_correct, &step_count);
-        ssm_dist_stats ds = {.count = (double)own, .loss = skip ? 0 : ssm_tensor_get(loss, 0),
-                             .correct = (double)step_correct, .tokens = (double)db.n_tokens};
-        ssm_dist_step(ps, &ds, c, rng_base); /* the whole batch's loss and gradient */
-        double lv = ds.loss, gnorm = ssm_grad_norm(ps);
-        if (!isfinite(lv) || !isfinite(gnorm)) {
+        ssm_step_stats st = ssm_stepper_read(&t->step); /* waits for the step */
+        if (t->world == 1)
+            ds.s = (ssm_dist_stats){.count = st.count, .correct = st.correct,
+                                    .loss = st.count > 0 ? st.loss_sum / st.count : 0,
+                                    .tokens = (double)db.n_tokens};
+        double lv = ds.s.loss, gnorm = sqrt(st.gnorm_sq);
+        if (!isfinite(lv) || !isfinite(gnorm) || !isfinite(st.loss_sum)) {
+            /* the update was skipped on the device: the parameters are the last step's */
             const char *p = first_nonfinite(ps);
             char kept[800];
             saved_state(t, kept, sizeof kept);
             ssm_error("step %lld: the %s is not finite%s%s%s; training stopped; %s",
-                      (long long)t->st.step + 1, isfinite(lv) ? "gradient" : "loss",
+                      (long long)t->st.step + 1, isfinite(lv) && isfinite(st.loss_sum) ? "gradient" : "loss",
                       p ? " (first non-finite gradient: parameter " : "", p ? p : "", p ? ")" : "",
                       kept);
             ssm_batch_free(&b);
             rc = SSM_EXIT_NONFINITE;
             break;
         }
-        correct += (int64_t)ds.correct, count += (int64_t)ds.count;
-        double factor = ssm_lr_factor(&t->sched, t->st.step);
-        ssm_optim_step(t->opt, factor, ssm_clip_coef(gnorm, cfg->optim.grad_clip));
-        tokens += (int64_t)ds.tokens;
+        correct += (int64_t)ds.s.correct, count += (int64_t)ds.s.count;
+        tokens += (int64_t)ds.s.tokens;
+        if (t->bench_steps && t->st.step - start_step >= SSM_BENCH_WARMUP) /* a timed step */
+            bench_tokens += (int64_t)ds.s.tokens;
         sum_loss += lv;
         n_logged++;
         last_lr = cfg->optim.lr * factor;
@@ -461,6 +473,7 @@ int ssm_trainer_run(ssm_trainer *t) {
         t->st.data_index = l->index;
         double now = ssm_now_s();
         train_s += now - t_step;
+        if (t->bench_steps && t->st.step - start_step == SSM_BENCH_WARMUP) bench_t0 = now;
         if (profiling && !t->profile_continue) {
             if (t->tty) printf("\n");
             printf("profiled step %lld of this run: the table is above, on standard error; "
@@ -489,6 +502,7 @@ int ssm_trainer_run(ssm_trainer *t) {
     }
     ssm_loader_free(l);
     if (t->tty && log_every > 0) printf("\n");
+    if (t->bench_steps && rc == 0 && !sig) bench_report(t, ssm_now_s() - bench_t0, bench_tokens);
     if (rc == 0 && !sig && t->st.step == t->total_steps) sig = ssm_dist_stop_signal();
     if (rc == 0 && sig && t->write_outputs) {
         if (log_every > 0 && n_logged) { /* the steps since the last train row */

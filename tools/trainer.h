@@ -12,10 +12,12 @@
 #include "optim.h"
 #include "ssmconfig.h"
 #include "tasks.h"
+#include "train_step.h"
 
 /* Exit statuses of ssmtrain (also in --help and docs/CONFIG.md); out of memory exits
  * with SSM_EXIT_OOM = 5 (log.h); an interrupt by signal s exits with 128 + s after saving
  * last.h5 (interrupt.h). */
+enum { SSM_BENCH_WARMUP = 5 }; /* --bench: steps before the clock starts (graphs captured) */
 enum { SSM_EXIT_DATA = 1, SSM_EXIT_CONFIG = 2, SSM_EXIT_NONFINITE = 3, SSM_EXIT_DIVERGED = 4 };
 
 typedef struct {
@@ -26,6 +28,7 @@ typedef struct {
     ssm_optim *opt;
     ssm_lr_schedule sched;
     ssm_ctx *ctx;
+    ssm_stepper step;        /* the device-side step (CUDA graphs) */
     ssm_train_state st;
     ssm_metrics metrics;
     int64_t total_steps, steps_per_epoch;
@@ -34,6 +37,7 @@ typedef struct {
     int write_outputs;       /* 0: a --profile run that writes nothing */
     int64_t profile_step;    /* time the ops of this run's step n (from 1) and print them; 0 = off */
     int profile_continue;    /* train on after the profiled step (else stop there) */
+    int64_t bench_steps;     /* --bench: time this many steps after SSM_BENCH_WARMUP, then stop */
     int64_t ckpt_step;       /* set by ssm_trainer_resume: the loaded checkpoint's step */
     double eval_s;           /* seconds of the validations so far (for the ETA) */
     int64_t n_evals;

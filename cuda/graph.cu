@@ -1,0 +1,63 @@
+/* CUDA graphs of a training step (kernels.h: graph_*, set_rng_base). The trainer
+ * captures one step's launches on the backend's stream and replays them: one launch
+ * for the whole step instead of hundreds. What varies between replays lives in device
+ * memory the captured kernels read: the batch (uploaded to the same arena addresses),
+ * the optimizer's hyper-parameters, and the dropout counter base below. */
+#include "common.cuh"
+
+static uint64_t *rng_base_dev; /* one uint64_t: see ssm_cuda_rng_base */
+
+const uint64_t *ssm_cuda_rng_base(void) {
+    if (!rng_base_dev) {
+        CUDA_CHECK(cudaMalloc(&rng_base_dev, sizeof *rng_base_dev));
+        CUDA_CHECK(cudaMemsetAsync(rng_base_dev, 0, sizeof *rng_base_dev, ssm_cuda_stream()));
+    }
+    return rng_base_dev;
+}
+
+static __global__ void store_u64(uint64_t *dst, uint64_t v) { *dst = v; }
+
+void ssm_cuda_set_rng_base(uint64_t base) {
+    static uint64_t current = 0;
+    uint64_t *dst = (uint64_t *)ssm_cuda_rng_base();
+    if (base == current) return;
+    /* a one-thread kernel: the value travels as an argument, stream-ordered, no sync */
+    store_u64<<<1, 1, 0, ssm_cuda_stream()>>>(dst, base);
+    LAUNCH_CHECK();
+    current = base;
+}
+
+void ssm_cuda_graph_begin(void) {
+    (void)ssm_cuda_rng_base(); /* allocated before the capture, not inside it */
+    /* thread-local: an unsafe call (a sync, a cudaMalloc) from this thread during the
+     * capture fails the capture instead of running */
+    CUDA_CHECK(cudaStreamBeginCapture(ssm_cuda_stream(), cudaStreamCaptureModeThreadLocal));
+}
+
+void *ssm_cuda_graph_end(void) {
+    cudaGraph_t g = NULL;
+    cudaError_t e = cudaStreamEndCapture(ssm_cuda_stream(), &g);
+    if (e != cudaSuccess || !g) {
+        (void)cudaGetLastError();
+        if (g) cudaGraphDestroy(g);
+        ssm_error("CUDA graph capture failed: %s", cudaGetErrorString(e));
+        return NULL;
+    }
+    cudaGraphExec_t x = NULL;
+    e = cudaGraphInstantiate(&x, g, 0);
+    CUDA_CHECK(cudaGraphDestroy(g));
+    if (e != cudaSuccess) {
+        (void)cudaGetLastError();
+        ssm_error("CUDA graph instantiation failed: %s", cudaGetErrorString(e));
+        return NULL;
+    }
+    return (void *)x;
+}
+
+void ssm_cuda_graph_launch(void *graph) {
+    CUDA_CHECK(cudaGraphLaunch((cudaGraphExec_t)graph, ssm_cuda_stream()));
+}
+
+void ssm_cuda_graph_free(void *graph) {
+    if (graph) CUDA_CHECK(cudaGraphExecDestroy((cudaGraphExec_t)graph));
+}
