@@ -1,3 +1,4 @@
+#include <stdlib.h>
 #include "golden.h"
 #include <stdio.h>
 #include "log.h"
@@ -44,6 +45,9 @@ void golden_expect(ssm_h5 *f, const char *path, const ssm_tensor *t, double tol)
                   (long long)t->numel, (long long)want->numel);
     double e = tu_rel_err(t, want);
     ssm_tensor_free(want);
+    if (getenv("SSM_GOLDEN_PRINT")) /* the figures behind a tolerance (docs/BENCHMARKS.md) */
+        printf("golden %s %s: relative error %.3g (tolerance %.1g)\n", ssm_h5_path(f), path, e,
+               tol);
     ck_assert_msg(e < tol, "%s: relative error %.3g (tolerance %.1g)", path, e, tol);
 }
 

@@ -627,6 +627,26 @@ START_TEST(cuda_s5_bilinear_bidir_golden) {
 }
 END_TEST
 
+/* train.precision = bf16: every layer's output and gradients with bf16 GEMMs against the
+ * official results (the golden files), within 5e-2 relative (golden.c's measure: the
+ * largest difference over the largest reference value). Why 5e-2: bfloat16 keeps 8
+ * significant bits (unit roundoff u = 2^-8 = 3.9e-3); a GEMM rounds both operands (2u
+ * per product; its f32 sums add ~1e-7) and a gradient passes through up to six GEMMs
+ * (the layer's linears forward, then dX and dW backward): 6 x 2u = 4.7e-2. Everything
+ * else (SSM kernels, FFT, scan, norms, loss) stays f32, so this bounds the GEMMs alone;
+ * the f32 runs of the same files hold 1e-4. */
+START_TEST(cuda_bf16_layers_near_golden) {
+    const ssm_kernels *k = ssm_kernels_for(SSM_CUDA);
+    const double tol = 5e-2;
+    k->set_gemm_precision(SSM_GEMM_BF16);
+    golden_s4d_layer(SSM_F32, SSM_CUDA, tol);
+    golden_s4(1, SSM_F32, SSM_CUDA, tol);
+    golden_s5("s5_zoh.h5", SSM_F32, SSM_CUDA, tol);
+    golden_mamba_block(SSM_F32, SSM_CUDA, tol);
+    k->set_gemm_precision(SSM_GEMM_FP32);
+}
+END_TEST
+
 /* The golden S4D and S4 layers (s4d_layer.h5, s4_layer.h5) on both devices in f32, from
  * the file's parameters and inputs: CPU and CUDA agree to 1e-5 on the output and every
  * gradient (the golden tests compare each device with the f64 reference separately). */
@@ -897,6 +917,7 @@ int main(void) {
     tcase_add_test(t, cuda_batchnorm_large);
     tcase_add_test(t, cuda_model_eval_matches_cpu);
     tcase_add_test(t, cuda_graph_steps_match_eager);
+    tcase_add_test(t, cuda_bf16_layers_near_golden);
     tcase_add_test(t, cuda_embedding_bwd_deterministic);
     tcase_add_test(t, cuda_diag_step_matches_cpu);
     tcase_add_test(t, cuda_vandermonde_large);
