@@ -241,7 +241,11 @@ START_TEST(export_mamba_lm) {
                               strstr(cfg, "\"intermediate_size\":16") &&
                               strstr(cfg, "\"conv_kernel\":3") &&
                               strstr(cfg, "\"time_step_rank\":1") &&
-                              strstr(cfg, "\"time_step_max\":0.05"),
+                              strstr(cfg, "\"time_step_max\":0.05") &&
+                              /* floats keep a decimal point: transformers' strict
+                               * MambaConfig rejects an int for a float field */
+                              strstr(cfg, "\"time_step_scale\":1.0,") &&
+                              strstr(cfg, "\"initializer_range\":0.1,"),
                           "hf config.json: %s", cfg);
         ssm_st_free(&f);
         free(cfg);

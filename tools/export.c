@@ -55,6 +55,15 @@ static double cfg_num(const cJSON *cfg, const char *sec, const char *key, double
 static void num(cJSON *o, const char *k, double v) {
     SSM_CHECK(cJSON_AddNumberToObject(o, k, v), "export: out of memory");
 }
+/* A float field: always written with a decimal point or exponent (1.0, not 1), since
+ * transformers' strict config classes reject an int where a float is declared. */
+static void real(cJSON *o, const char *k, double v) {
+    char buf[40];
+    for (int digits = 15; digits <= 17; digits++) /* the shortest that reads back exactly */
+        if (snprintf(buf, sizeof buf, "%.*g", digits, v) > 0 && strtod(buf, NULL) == v) break;
+    if (!strpbrk(buf, ".eEni")) strcat(buf, ".0");
+    SSM_CHECK(cJSON_AddRawToObject(o, k, buf), "export: out of memory");
+}
 static void flag(cJSON *o, const char *k, int v) {
     SSM_CHECK(cJSON_AddBoolToObject(o, k, v), "export: out of memory");
 }
@@ -75,8 +84,8 @@ static cJSON *mamba_ssm_config(const ssm_mamba_facts *m, const cJSON *cfg) {
     num(s, "d_conv", (double)m->d_conv);
     num(s, "expand", (double)(m->d_inner / m->d_model));
     num(s, "dt_rank", (double)m->dt_rank);
-    num(s, "dt_min", cfg_num(cfg, "layer", "dt_min", 1e-3));
-    num(s, "dt_max", cfg_num(cfg, "layer", "dt_max", 1e-1));
+    real(s, "dt_min", cfg_num(cfg, "layer", "dt_min", 1e-3));
+    real(s, "dt_max", cfg_num(cfg, "layer", "dt_max", 1e-1));
     flag(s, "conv_bias", m->conv_bias);
     flag(s, "bias", m->bias);
     SSM_CHECK(cJSON_AddArrayToObject(j, "attn_layer_idx") && cJSON_AddObjectToObject(j, "attn_cfg"),
@@ -99,7 +108,7 @@ static cJSON *hf_config(const ssm_mamba_facts *m, const cJSON *cfg) {
     num(j, "hidden_size", (double)m->d_model);
     num(j, "state_size", (double)m->d_state);
     num(j, "num_hidden_layers", (double)m->n_layer);
-    num(j, "layer_norm_epsilon", 1e-5);
+    real(j, "layer_norm_epsilon", 1e-5);
     num(j, "expand", (double)(m->d_inner / m->d_model));
     num(j, "conv_kernel", (double)m->d_conv);
     flag(j, "use_bias", m->bias);
@@ -107,14 +116,14 @@ static cJSON *hf_config(const ssm_mamba_facts *m, const cJSON *cfg) {
     str(j, "hidden_act", "silu");
     num(j, "intermediate_size", (double)m->d_inner);
     num(j, "time_step_rank", (double)m->dt_rank);
-    num(j, "time_step_scale", 1.0);
-    num(j, "time_step_min", cfg_num(cfg, "layer", "dt_min", 1e-3));
-    num(j, "time_step_max", cfg_num(cfg, "layer", "dt_max", 1e-1));
+    real(j, "time_step_scale", 1.0);
+    real(j, "time_step_min", cfg_num(cfg, "layer", "dt_min", 1e-3));
+    real(j, "time_step_max", cfg_num(cfg, "layer", "dt_max", 1e-1));
     str(j, "time_step_init_scheme", "random");
-    num(j, "time_step_floor", 1e-4);
+    real(j, "time_step_floor", 1e-4);
     flag(j, "residual_in_fp32", 1);
     flag(j, "rescale_prenorm_residual", 0);
-    num(j, "initializer_range", 0.1);
+    real(j, "initializer_range", 0.1);
     flag(j, "use_cache", 1);
     flag(j, "tie_word_embeddings", 1);
     num(j, "pad_token_id", 0);
