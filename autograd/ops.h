@@ -89,6 +89,9 @@ ssm_tensor *ssm_conv1d_causal(ssm_ctx *c, ssm_tensor *x, ssm_tensor *w, ssm_tens
 ssm_tensor *ssm_fft_conv(ssm_ctx *c, ssm_tensor *u, ssm_tensor *k);
 /* The same plus the skip D[h] u (D [H] in any shape), fused into the convolution. */
 ssm_tensor *ssm_fft_conv_skip(ssm_ctx *c, ssm_tensor *u, ssm_tensor *k, ssm_tensor *D);
+/* The same on channels-last u [B, L, H] (y [B, L, H]): the layout of the linear layers
+ * around it, so the layer needs no transposes (fused into the transforms' passes). */
+ssm_tensor *ssm_fft_conv_skip_cl(ssm_ctx *c, ssm_tensor *u, ssm_tensor *k, ssm_tensor *D);
 
 /* --- SSM kernels --- */
 /* Diagonal SSM kernel K [H, L] = 2 Re sum_n Ct z^l from step sizes dt [H] and complex

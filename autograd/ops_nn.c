@@ -120,36 +120,47 @@ ssm_tensor *ssm_conv1d_causal(ssm_ctx *c, ssm_tensor *x, ssm_tensor *w, ssm_tens
     return y;
 }
 
-/* in: u, k, D (may be NULL); i[0..3] B, H, L, Lk */
+/* in: u, k, D (may be NULL); i[0..3] B, H, L, Lk; i[4] channels-last */
 static void fft_conv_bw(ssm_ctx *c, ssm_node *n) {
     ssm_tensor *u = n->in[0], *k = n->in[1], *D = n->in[2];
     ssm_kernels_for(u->device)->fft_conv_bwd(u->dtype, u->data, k->data, ssm_data_or_null(D),
                                              n->out->grad->data, ssm_grad_data(c, u),
                                              ssm_grad_data(c, k), ssm_grad_data(c, D), n->i[0],
-                                             n->i[1], n->i[2], n->i[3]);
+                                             n->i[1], n->i[2], n->i[3], (int)n->i[4]);
 }
 
-ssm_tensor *ssm_fft_conv(ssm_ctx *c, ssm_tensor *u, ssm_tensor *k) {
-    return ssm_fft_conv_skip(c, u, k, NULL);
-}
-
-ssm_tensor *ssm_fft_conv_skip(ssm_ctx *c, ssm_tensor *u, ssm_tensor *k, ssm_tensor *D) {
+static ssm_tensor *fft_conv(ssm_ctx *c, ssm_tensor *u, ssm_tensor *k, ssm_tensor *D, int cl) {
     ssm_tensor *in[3] = {u, k, D};
     const ssm_kernels *kt = ssm_kernels_of("fft_conv", in, 3);
-    SSM_CHECK(!D || (D->numel == u->shape[1] && D->dtype == u->dtype),
+    int ax_h = cl ? 2 : 1, ax_l = cl ? 1 : 2;
+    SSM_CHECK(u->ndim == 3, "fft_conv: u must have 3 dimensions");
+    SSM_CHECK(!D || (D->numel == u->shape[ax_h] && D->dtype == u->dtype),
               "fft_conv: D must have H elements");
-    SSM_CHECK(u->ndim == 3 && k->ndim == 2 && k->shape[0] == u->shape[1] &&
-                  (k->shape[1] == u->shape[2] || k->shape[1] == 2 * u->shape[2]),
-              "fft_conv: needs u [B, H, L] and k [H, L] or [H, 2L]");
-    int64_t B = u->shape[0], H = u->shape[1], L = u->shape[2], Lk = k->shape[1];
+    SSM_CHECK(k->ndim == 2 && k->shape[0] == u->shape[ax_h] &&
+                  (k->shape[1] == u->shape[ax_l] || k->shape[1] == 2 * u->shape[ax_l]),
+              "fft_conv: needs u %s and k [H, L] or [H, 2L]", cl ? "[B, L, H]" : "[B, H, L]");
+    int64_t B = u->shape[0], H = u->shape[ax_h], L = u->shape[ax_l], Lk = k->shape[1];
     ssm_tensor *y = ssm_tensor_like(c->arena, u);
-    kt->fft_conv_fwd(u->dtype, u->data, k->data, ssm_data_or_null(D), y->data, B, H, L, Lk);
+    kt->fft_conv_fwd(u->dtype, u->data, k->data, ssm_data_or_null(D), y->data, B, H, L, Lk, cl);
     if (ssm_needs_grad(c, in, 3)) {
         ssm_node *n = ssm_record(c, "fft_conv", fft_conv_bw, y, in, 3);
         n->i[0] = B;
         n->i[1] = H;
         n->i[2] = L;
         n->i[3] = Lk;
+        n->i[4] = cl;
     }
     return y;
+}
+
+ssm_tensor *ssm_fft_conv(ssm_ctx *c, ssm_tensor *u, ssm_tensor *k) {
+    return fft_conv(c, u, k, NULL, 0);
+}
+
+ssm_tensor *ssm_fft_conv_skip(ssm_ctx *c, ssm_tensor *u, ssm_tensor *k, ssm_tensor *D) {
+    return fft_conv(c, u, k, D, 0);
+}
+
+ssm_tensor *ssm_fft_conv_skip_cl(ssm_ctx *c, ssm_tensor *u, ssm_tensor *k, ssm_tensor *D) {
+    return fft_conv(c, u, k, D, 1);
 }

@@ -20,41 +20,53 @@ __device__ __forceinline__ double conv_tap(const float *kr, int64_t d, int64_t L
     return d >= 0 ? (double)kr[d] : Lk == 2 * L ? (double)kr[L - 1 - d] : 0.0;
 }
 
+/* Where (b, h, t) lives, row = b * H + h: [B, H, L] (cl 0) or [B, L, H] (cl 1); sequence
+ * elements are `step` apart. */
+__device__ __forceinline__ int64_t seq_at(int64_t row, int64_t t, int64_t H, int64_t L, int cl) {
+    return cl ? ((row / H) * L + t) * H + row % H : row * L + t;
+}
+
 static __global__ void direct_fwd_kernel(const float *u, const float *k, const float *D, float *y,
-                                         int64_t B, int64_t H, int64_t L, int64_t Lk) {
+                                         int64_t B, int64_t H, int64_t L, int64_t Lk, int cl) {
+    const int64_t step = cl ? H : 1;
     GRID_STRIDE(i, B * H * L) {
         int64_t row = i / L, t = i - row * L;
-        const float *ur = u + row * L, *kr = k + (row % H) * Lk;
+        const float *ur = u + seq_at(row, 0, H, L, cl), *kr = k + (row % H) * Lk;
         double s = 0;
         int64_t last = Lk == L ? t : L - 1;
-        for (int64_t j = 0; j <= last; j++) s += conv_tap(kr, t - j, L, Lk) * ur[j];
-        if (D) s += (double)D[row % H] * ur[t];
-        y[i] = (float)s;
+        for (int64_t j = 0; j <= last; j++) s += conv_tap(kr, t - j, L, Lk) * ur[j * step];
+        if (D) s += (double)D[row % H] * ur[t * step];
+        y[seq_at(row, t, H, L, cl)] = (float)s;
     }
 }
 
 /* du[b,h,i] += sum_t dy[b,h,t] tap(t - i) */
 static __global__ void direct_du_kernel(const float *k, const float *D, const float *dy, float *du,
-                                        int64_t B, int64_t H, int64_t L, int64_t Lk) {
+                                        int64_t B, int64_t H, int64_t L, int64_t Lk, int cl) {
+    const int64_t step = cl ? H : 1;
     GRID_STRIDE(i, B * H * L) {
         int64_t row = i / L, t0 = i - row * L;
-        const float *g = dy + row * L, *kr = k + (row % H) * Lk;
+        const float *g = dy + seq_at(row, 0, H, L, cl), *kr = k + (row % H) * Lk;
         double s = 0;
-        for (int64_t t = Lk == L ? t0 : 0; t < L; t++) s += (double)g[t] * conv_tap(kr, t - t0, L, Lk);
-        if (D) s += (double)D[row % H] * g[t0];
-        du[i] += (float)s;
+        for (int64_t t = Lk == L ? t0 : 0; t < L; t++)
+            s += (double)g[t * step] * conv_tap(kr, t - t0, L, Lk);
+        if (D) s += (double)D[row % H] * g[t0 * step];
+        du[seq_at(row, t0, H, L, cl)] += (float)s;
     }
 }
 
 /* dk[h,j] += sum_b sum_t dy[b,h,t] u[b,h,t-d], d the offset tap j serves */
 static __global__ void direct_dk_kernel(const float *u, const float *dy, float *dk, int64_t B,
-                                        int64_t H, int64_t L, int64_t Lk) {
+                                        int64_t H, int64_t L, int64_t Lk, int cl) {
+    const int64_t step = cl ? H : 1;
     GRID_STRIDE(i, H * Lk) {
         int64_t h = i / Lk, j = i - h * Lk, d = j < L ? j : L - 1 - j;
         double s = 0;
         for (int64_t b = 0; b < B; b++) {
-            const float *g = dy + (b * H + h) * L, *ur = u + (b * H + h) * L;
-            for (int64_t t = d > 0 ? d : 0; t < L && t - d < L; t++) s += (double)g[t] * ur[t - d];
+            int64_t at = seq_at(b * H + h, 0, H, L, cl);
+            const float *g = dy + at, *ur = u + at;
+            for (int64_t t = d > 0 ? d : 0; t < L && t - d < L; t++)
+                s += (double)g[t * step] * ur[(t - d) * step];
         }
         dk[i] += (float)s;
     }
@@ -82,6 +94,69 @@ static __global__ void pad_kernel(const float *src, float *R, int64_t rows, int6
         R[i] = t < L ? src[row * L + t] : 0.0f;
     }
 }
+
+/* Channels-last [B, L, H] in and out of the [B * H, n] rows the transforms use, through
+ * 32 x 32 shared-memory tiles so that both sides are read and written along their
+ * contiguous axis (the transposes the layout would otherwise cost, fused into the pad
+ * and extract passes the transforms need anyway). Grid (n or L / 32, H / 32, B). */
+enum { TILE = 32, TILE_ROWS = 8 };
+
+/* R[b*H + h, t] = t < L ? src[b, t, h] : 0 for t < n */
+static __global__ void pad_cl_kernel(const float *src, float *R, int64_t H, int64_t L,
+                                     int64_t n) {
+    __shared__ float tile[TILE][TILE + 1];
+    const int64_t b = blockIdx.z, t0 = (int64_t)blockIdx.x * TILE, h0 = (int64_t)blockIdx.y * TILE;
+    for (int j = threadIdx.y; j < TILE; j += TILE_ROWS) {
+        int64_t t = t0 + j, h = h0 + threadIdx.x;
+        tile[j][threadIdx.x] = t < L && h < H ? src[(b * L + t) * H + h] : 0.0f;
+    }
+    __syncthreads();
+    for (int j = threadIdx.y; j < TILE; j += TILE_ROWS) {
+        int64_t h = h0 + j, t = t0 + threadIdx.x;
+        if (h < H && t < n) R[(b * H + h) * n + t] = tile[threadIdx.x][j];
+    }
+}
+
+/* dst[b, t, h] (+)= R[b*H + h, t] / n + D[h] src[b, t, h] for t < L (extract_kernel's
+ * arithmetic, so both layouts give the same bits) */
+static __global__ void extract_cl_kernel(const float *R, float *dst, int64_t H, int64_t L,
+                                         int64_t n, float inv_n, int acc, const float *D,
+                                         const float *src) {
+    __shared__ float tile[TILE][TILE + 1];
+    const int64_t b = blockIdx.z, t0 = (int64_t)blockIdx.x * TILE, h0 = (int64_t)blockIdx.y * TILE;
+    for (int j = threadIdx.y; j < TILE; j += TILE_ROWS) {
+        int64_t h = h0 + j, t = t0 + threadIdx.x;
+        tile[j][threadIdx.x] = h < H && t < L ? R[(b * H + h) * n + t] : 0.0f;
+    }
+    __syncthreads();
+    for (int j = threadIdx.y; j < TILE; j += TILE_ROWS) {
+        int64_t t = t0 + j, h = h0 + threadIdx.x;
+        if (t >= L || h >= H) continue;
+        int64_t at = (b * L + t) * H + h;
+        float v = tile[threadIdx.x][j] * inv_n;
+        if (D) v += D[h] * src[at];
+        dst[at] = acc ? dst[at] + v : v;
+    }
+}
+
+static dim3 tile_grid(int64_t len, int64_t H, int64_t B) {
+    if (B > 65535) ssm_panic("cuda: fft_conv: batch %lld exceeds the grid", (long long)B);
+    return dim3((unsigned)((len + TILE - 1) / TILE), (unsigned)((H + TILE - 1) / TILE),
+                (unsigned)B);
+}
+
+/* dD[h] += sum over (b, t) of dy u, channels-last: a deterministic column sum */
+struct skip_term {
+    const float *dy, *u;
+    int64_t H;
+    __device__ double operator()(int64_t, int64_t k, int64_t j) const {
+        return (double)dy[k * H + j] * u[k * H + j];
+    }
+};
+struct skip_add {
+    float *dD;
+    __device__ void operator()(int64_t, int64_t j, double s) const { dD[j] += (float)s; }
+};
 
 /* Kernel rows k [rows, Lk] into the circular buffer: causal taps first, anti-causal
  * taps (Lk = 2L) reversed at the end (k[L + j] at n - 1 - j). */
@@ -234,14 +309,24 @@ static fft_bufs get_bufs(int64_t BH, int64_t H, int64_t n, int64_t nf) {
             (float2 *)(base + r + 2 * c)};
 }
 
-static void pad(const float *src, float *R, int64_t rows, int64_t L, int64_t n) {
-    pad_kernel<<<ssm_grid(rows * n), SSM_THREADS, 0, ssm_cuda_stream()>>>(src, R, rows, L, n);
+static void pad(const float *src, float *R, int64_t rows, int64_t L, int64_t n, int cl = 0,
+                int64_t H = 1) {
+    if (cl)
+        pad_cl_kernel<<<tile_grid(n, H, rows / H), dim3(TILE, TILE_ROWS), 0, ssm_cuda_stream()>>>(
+            src, R, H, L, n);
+    else
+        pad_kernel<<<ssm_grid(rows * n), SSM_THREADS, 0, ssm_cuda_stream()>>>(src, R, rows, L, n);
     LAUNCH_CHECK();
 }
 static void extract(const float *R, float *dst, int64_t rows, int64_t L, int64_t n, int acc,
-                    const float *D = nullptr, const float *src = nullptr, int64_t H = 1) {
-    extract_kernel<<<ssm_grid(rows * L), SSM_THREADS, 0, ssm_cuda_stream()>>>(
-        R, dst, rows, L, n, 1.0f / (float)n, acc, D, src, H);
+                    const float *D = nullptr, const float *src = nullptr, int64_t H = 1,
+                    int cl = 0) {
+    if (cl)
+        extract_cl_kernel<<<tile_grid(L, H, rows / H), dim3(TILE, TILE_ROWS), 0,
+                            ssm_cuda_stream()>>>(R, dst, H, L, n, 1.0f / (float)n, acc, D, src);
+    else
+        extract_kernel<<<ssm_grid(rows * L), SSM_THREADS, 0, ssm_cuda_stream()>>>(
+            R, dst, rows, L, n, 1.0f / (float)n, acc, D, src, H);
     LAUNCH_CHECK();
 }
 
@@ -252,7 +337,7 @@ static void check_sizes(const char *entry, int64_t B, int64_t H, int64_t L) {
 }
 
 void ssm_cuda_fft_conv_fwd(ssm_dtype dt, const void *u, const void *k, const void *D, void *y,
-                           int64_t B, int64_t H, int64_t L, int64_t Lk) {
+                           int64_t B, int64_t H, int64_t L, int64_t Lk, int cl) {
     SSM_CUDA_F32(dt, "fft_conv_fwd");
     check_sizes("fft_conv_fwd", B, H, L);
     if (Lk != L && Lk != 2 * L) ssm_panic("cuda: fft_conv_fwd: kernel length %lld for L = %lld",
@@ -262,7 +347,7 @@ void ssm_cuda_fft_conv_fwd(ssm_dtype dt, const void *u, const void *k, const voi
     cudaStream_t st = ssm_cuda_stream();
     if (L <= DIRECT_MAX_L) {
         direct_fwd_kernel<<<ssm_grid(BH * L), SSM_THREADS, 0, st>>>(CF32(u), CF32(k), CF32(D),
-                                                                    F32(y), B, H, L, Lk);
+                                                                    F32(y), B, H, L, Lk, cl);
         LAUNCH_CHECK();
         return;
     }
@@ -271,17 +356,17 @@ void ssm_cuda_fft_conv_fwd(ssm_dtype dt, const void *u, const void *k, const voi
     pack_kernel<<<ssm_grid(H * n), SSM_THREADS, 0, st>>>(CF32(k), s.R, H, L, Lk, n);
     LAUNCH_CHECK();
     rfft(s.R, s.CH, n, H);
-    pad(CF32(u), s.R, BH, L, n);
+    pad(CF32(u), s.R, BH, L, n, cl, H);
     rfft(s.R, s.CA, n, BH);
     spec_mul_kernel<<<ssm_grid(BH * nf), SSM_THREADS, 0, st>>>(s.CA, s.CH, BH, H, nf, 0);
     LAUNCH_CHECK();
     irfft(s.CA, s.R, n, BH);
-    extract(s.R, F32(y), BH, L, n, 0, CF32(D), CF32(u), H);
+    extract(s.R, F32(y), BH, L, n, 0, CF32(D), CF32(u), H, cl);
 }
 
 void ssm_cuda_fft_conv_bwd(ssm_dtype dt, const void *u, const void *k, const void *D,
                            const void *dy, void *du, void *dk, void *dD, int64_t B, int64_t H,
-                           int64_t L, int64_t Lk) {
+                           int64_t L, int64_t Lk, int cl) {
     SSM_CUDA_F32(dt, "fft_conv_bwd");
     check_sizes("fft_conv_bwd", B, H, L);
     if (Lk != L && Lk != 2 * L) ssm_panic("cuda: fft_conv_bwd: kernel length %lld for L = %lld",
@@ -289,19 +374,21 @@ void ssm_cuda_fft_conv_bwd(ssm_dtype dt, const void *u, const void *k, const voi
     const int64_t BH = B * H;
     if ((!du && !dk && !dD) || BH == 0 || L == 0) return;
     cudaStream_t st = ssm_cuda_stream();
-    if (dD) {
+    if (dD && cl) {
+        col_reduce<double>(1, B * L, H, skip_term{CF32(dy), CF32(u), H}, skip_add{F32(dD)});
+    } else if (dD) {
         skip_grad_kernel<<<(unsigned)H, SSM_THREADS, 0, st>>>(CF32(u), CF32(dy), F32(dD), B, H, L);
         LAUNCH_CHECK();
     }
     if (L <= DIRECT_MAX_L) {
         if (du) {
             direct_du_kernel<<<ssm_grid(BH * L), SSM_THREADS, 0, st>>>(CF32(k), CF32(D), CF32(dy),
-                                                                       F32(du), B, H, L, Lk);
+                                                                       F32(du), B, H, L, Lk, cl);
             LAUNCH_CHECK();
         }
         if (dk) {
             direct_dk_kernel<<<ssm_grid(H * Lk), SSM_THREADS, 0, st>>>(CF32(u), CF32(dy),
-                                                                       F32(dk), B, H, L, Lk);
+                                                                       F32(dk), B, H, L, Lk, cl);
             LAUNCH_CHECK();
         }
         return;
@@ -309,10 +396,10 @@ void ssm_cuda_fft_conv_bwd(ssm_dtype dt, const void *u, const void *k, const voi
     if (!du && !dk) return; /* only dD */
     const int64_t n = fft_len(L), nf = n / 2 + 1;
     fft_bufs s = get_bufs(BH, H, n, nf);
-    pad(CF32(dy), s.R, BH, L, n);
+    pad(CF32(dy), s.R, BH, L, n, cl, H);
     rfft(s.R, s.CA, n, BH); /* CA = DY */
     if (dk) {
-        pad(CF32(u), s.R, BH, L, n);
+        pad(CF32(u), s.R, BH, L, n, cl, H);
         rfft(s.R, s.CB, n, BH); /* CB = U */
         dk_spec_kernel<<<ssm_grid(H * nf), SSM_THREADS, 0, st>>>(s.CA, s.CB, s.CH, B, H, nf);
         LAUNCH_CHECK();
@@ -328,7 +415,7 @@ void ssm_cuda_fft_conv_bwd(ssm_dtype dt, const void *u, const void *k, const voi
         spec_mul_kernel<<<ssm_grid(BH * nf), SSM_THREADS, 0, st>>>(s.CA, s.CH, BH, H, nf, 1);
         LAUNCH_CHECK();
         irfft(s.CA, s.R, n, BH);
-        extract(s.R, F32(du), BH, L, n, 1, CF32(D), CF32(dy), H);
+        extract(s.R, F32(du), BH, L, n, 1, CF32(D), CF32(dy), H, cl);
     }
 }
 

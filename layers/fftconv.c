@@ -7,10 +7,8 @@ ssm_tensor *ssm_fftconv_gelu(ssm_ctx *c, ssm_tensor *x, ssm_tensor *K, ssm_tenso
     SSM_CHECK(x->ndim == 3 && K->ndim == 2 && K->shape[0] == H &&
                   (K->shape[1] == x->shape[1] || K->shape[1] == 2 * x->shape[1]) && D->numel == H,
               "fftconv: needs x [B, L, H], K [H, L] (or [H, 2L] two-sided), D with H elements");
-    /* the convolution runs along L, the fastest axis of [B, H, L]; the D skip is fused in */
-    ssm_tensor *u = ssm_transpose(c, x, 1, 2);
-    ssm_tensor *y = ssm_fft_conv_skip(c, u, K, ssm_reshape(c, D, SSM_DIMS(H)));
-    return ssm_gelu(c, ssm_transpose(c, y, 1, 2));
+    /* channels-last: the convolution reads and writes x's layout; the D skip is fused in */
+    return ssm_gelu(c, ssm_fft_conv_skip_cl(c, x, K, ssm_reshape(c, D, SSM_DIMS(H))));
 }
 
 ssm_tensor *ssm_glu_output(ssm_ctx *c, ssm_tensor *y, ssm_tensor *W, ssm_tensor *b,

@@ -218,10 +218,8 @@ static void fft_conv_bwd_f32(const float *u, const float *k, const float *D, con
     }
 }
 
-void ssm_cpu_fft_conv_fwd(ssm_dtype dt, const void *u, const void *k, const void *D, void *y,
-                          int64_t B, int64_t H, int64_t L, int64_t Lk) {
-    SSM_CHECK(Lk == L || Lk == 2 * L, "fft_conv: kernel length %lld for L = %lld", (long long)Lk,
-              (long long)L);
+static void fft_conv_fwd_blh(ssm_dtype dt, const void *u, const void *k, const void *D, void *y,
+                             int64_t B, int64_t H, int64_t L, int64_t Lk) {
     if (dt == SSM_F32 && L > DIRECT_MAX_L)
         fft_conv_fwd_f32(u, k, D, y, B, H, L, Lk);
     else if (dt == SSM_F32)
@@ -232,12 +230,9 @@ void ssm_cpu_fft_conv_fwd(ssm_dtype dt, const void *u, const void *k, const void
         ssm_panic("fft_conv_fwd: unsupported dtype %s", ssm_dtype_name(dt));
 }
 
-void ssm_cpu_fft_conv_bwd(ssm_dtype dt, const void *u, const void *k, const void *D,
-                          const void *dy, void *du, void *dk, void *dD, int64_t B, int64_t H,
-                          int64_t L, int64_t Lk) {
-    if (!du && !dk && !dD) return;
-    SSM_CHECK(Lk == L || Lk == 2 * L, "fft_conv: kernel length %lld for L = %lld", (long long)Lk,
-              (long long)L);
+static void fft_conv_bwd_blh(ssm_dtype dt, const void *u, const void *k, const void *D,
+                             const void *dy, void *du, void *dk, void *dD, int64_t B, int64_t H,
+                             int64_t L, int64_t Lk) {
     if (dt == SSM_F32 && L > DIRECT_MAX_L)
         fft_conv_bwd_f32(u, k, D, dy, du, dk, dD, B, H, L, Lk);
     else if (dt == SSM_F32)
@@ -246,6 +241,63 @@ void ssm_cpu_fft_conv_bwd(ssm_dtype dt, const void *u, const void *k, const void
         conv_direct_bwd_f64(u, k, D, dy, du, dk, dD, B, H, L, Lk);
     else
         ssm_panic("fft_conv_bwd: unsupported dtype %s", ssm_dtype_name(dt));
+}
+
+/* [B, P, Q] -> [B, Q, P] of `es`-byte elements (acc: add, for f32/f64); dst NULL: a new
+ * buffer. The channels-last layout on the CPU is the channels-first path between two
+ * transposes: the same arithmetic, so both layouts give the same bits. */
+static void *swap_inner(const void *src, void *dst, int64_t B, int64_t P, int64_t Q, ssm_dtype dt,
+                        int acc) {
+    size_t es = ssm_dtype_size(dt);
+    if (!dst) dst = xrealloc(NULL, (size_t)(B * P * Q) * es);
+#pragma omp parallel for collapse(2) schedule(static) if (B * P * Q >= (1 << 16))
+    for (int64_t b = 0; b < B; b++)
+        for (int64_t q = 0; q < Q; q++)
+            for (int64_t p = 0; p < P; p++) {
+                const char *s = (const char *)src + ((b * P + p) * Q + q) * es;
+                char *d = (char *)dst + ((b * Q + q) * P + p) * es;
+                if (!acc) memcpy(d, s, es);
+                else if (dt == SSM_F32) *(float *)d += *(const float *)s;
+                else *(double *)d += *(const double *)s;
+            }
+    return dst;
+}
+
+void ssm_cpu_fft_conv_fwd(ssm_dtype dt, const void *u, const void *k, const void *D, void *y,
+                          int64_t B, int64_t H, int64_t L, int64_t Lk, int cl) {
+    SSM_CHECK(Lk == L || Lk == 2 * L, "fft_conv: kernel length %lld for L = %lld", (long long)Lk,
+              (long long)L);
+    if (!cl) {
+        fft_conv_fwd_blh(dt, u, k, D, y, B, H, L, Lk);
+        return;
+    }
+    void *ut = swap_inner(u, NULL, B, L, H, dt, 0), *yt = xrealloc(NULL, (size_t)(B * H * L) *
+                                                                         ssm_dtype_size(dt));
+    fft_conv_fwd_blh(dt, ut, k, D, yt, B, H, L, Lk);
+    swap_inner(yt, y, B, H, L, dt, 0);
+    free(ut);
+    free(yt);
+}
+
+void ssm_cpu_fft_conv_bwd(ssm_dtype dt, const void *u, const void *k, const void *D,
+                          const void *dy, void *du, void *dk, void *dD, int64_t B, int64_t H,
+                          int64_t L, int64_t Lk, int cl) {
+    if (!du && !dk && !dD) return;
+    SSM_CHECK(Lk == L || Lk == 2 * L, "fft_conv: kernel length %lld for L = %lld", (long long)Lk,
+              (long long)L);
+    if (!cl) {
+        fft_conv_bwd_blh(dt, u, k, D, dy, du, dk, dD, B, H, L, Lk);
+        return;
+    }
+    size_t bytes = (size_t)(B * H * L) * ssm_dtype_size(dt);
+    void *ut = swap_inner(u, NULL, B, L, H, dt, 0), *dyt = swap_inner(dy, NULL, B, L, H, dt, 0);
+    void *dut = du ? xrealloc(NULL, bytes) : NULL;
+    if (dut) memset(dut, 0, bytes);
+    fft_conv_bwd_blh(dt, ut, k, D, dyt, dut, dk, dD, B, H, L, Lk);
+    if (dut) swap_inner(dut, du, B, H, L, dt, 1);
+    free(ut);
+    free(dyt);
+    free(dut);
 }
 
 

@@ -229,12 +229,14 @@ typedef struct ssm_kernels {
      * FFT of length >= 2L with k1 reversed at the end of the buffer; f64 may be direct.
      * D [H] (may be NULL) adds the skip D[h] u[b, h, t] (the S4 family's D term, fused:
      * one pass less each way); the backward then also accumulates du += D dy and
-     * dD[h] += sum_{b,t} dy u (dD NULL = not needed). */
+     * dD[h] += sum_{b,t} dy u (dD NULL = not needed).
+     * cl = 1: u, y, dy and du are channels-last [B, L, H] instead (the layout of the
+     * linear layers around the convolution: no transposes; k stays [H, Lk]). */
     void (*fft_conv_fwd)(ssm_dtype dt, const void *u, const void *k, const void *D, void *y,
-                         int64_t B, int64_t H, int64_t L, int64_t Lk);
+                         int64_t B, int64_t H, int64_t L, int64_t Lk, int cl);
     void (*fft_conv_bwd)(ssm_dtype dt, const void *u, const void *k, const void *D,
                          const void *dy, void *du, void *dk, void *dD, int64_t B, int64_t H,
-                         int64_t L, int64_t Lk);
+                         int64_t L, int64_t Lk, int cl);
 
     /* --- SSM kernel generation --- */
     /* Diagonal-SSM convolution kernel by a Vandermonde product (S4D, s4.py's 'diag').

@@ -127,6 +127,10 @@ static ssm_tensor *f_fft_conv_skip(ssm_ctx *c, ssm_tensor **in, void *u) {
     (void)u;
     return ssm_fft_conv_skip(c, in[0], in[1], in[2]);
 }
+static ssm_tensor *f_fft_conv_cl(ssm_ctx *c, ssm_tensor **in, void *u) {
+    ssm_tensor *k = U(u) ? ssm_concat(c, in + 1, 2, 1) : in[1]; /* k [H, 2L] two-sided */
+    return ssm_fft_conv_skip_cl(c, in[0], k, in[U(u) ? 3 : 2]);
+}
 static ssm_tensor *f_xent(ssm_ctx *c, ssm_tensor **in, void *u) {
     return ssm_cross_entropy(c, in[0], in[1], U(u) ? in[2] : NULL, -100);
 }
@@ -235,6 +239,8 @@ const op_case opc_cases[] = {
     {"fft_conv two-sided", f_fft_conv_2, 0, 3, {X(2, 3, N), X(3, N), X(3, N)}},
     {"fft_conv with D skip", f_fft_conv_skip, 0, 3, {X(2, 3, N), X(3, N), X(3)}},
     {"fft_conv two-sided with D skip", f_fft_conv_skip, 1, 3, {X(2, 3, N), X(3, OPC_2N), X(3)}},
+    {"fft_conv channels-last with D skip", f_fft_conv_cl, 0, 3, {X(2, N, 3), X(3, N), X(3)}},
+    {"fft_conv channels-last two-sided", f_fft_conv_cl, 1, 4, {X(2, N, 3), X(3, N), X(3, N), X(3)}},
     {"vandermonde zoh", f_vandermonde, 0, 4, {X(3), X(3, 4, 2), X(3, 4, 2), K(N)}},
     {"vandermonde bilinear", f_vandermonde, 1, 4, {X(3), X(3, 4, 2), X(3, 4, 2), K(N)}},
     {"cauchy", f_cauchy, 0, 3, {X(4, 3, 5, 2), X(3, 5, 2), K(N, 2)}},
