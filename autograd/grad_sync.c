@@ -10,13 +10,16 @@ void ssm_grads_allreduce(ssm_params *ps, double weight) {
     ssm_comm_for(ps->device)->allreduce(ps->dtype, g, ps->numel, SSM_REDUCE_SUM);
 }
 
-uint64_t ssm_params_checksum(const ssm_params *ps) {
-    size_t bytes = (size_t)ps->numel * ssm_dtype_size(ps->dtype);
+uint64_t ssm_checksum_add(uint64_t x, const ssm_tensor *t) {
+    size_t bytes = (size_t)t->numel * ssm_dtype_size(t->dtype);
     unsigned char *h = malloc(bytes ? bytes : 1);
     SSM_CHECK(h, "checksum: out of memory");
-    ssm_tensor_to_host(ps->values, h);
-    uint64_t x = 1469598103934665603ull;
+    ssm_tensor_to_host(t, h);
     for (size_t i = 0; i < bytes; i++) x = (x ^ h[i]) * 1099511628211ull;
     free(h);
     return x;
+}
+
+uint64_t ssm_params_checksum(const ssm_params *ps) {
+    return ssm_checksum_add(SSM_CHECKSUM_INIT, ps->values);
 }

@@ -11,5 +11,8 @@
 void ssm_grads_allreduce(ssm_params *ps, double weight);
 /* 64-bit FNV-1a of the parameters' bytes (identical parameters, identical sums). */
 uint64_t ssm_params_checksum(const ssm_params *ps);
+/* The same running over more tensors: x = ssm_checksum_add(x, t), from SSM_CHECKSUM_INIT. */
+#define SSM_CHECKSUM_INIT 1469598103934665603ull
+uint64_t ssm_checksum_add(uint64_t x, const ssm_tensor *t);
 
 #endif

@@ -194,6 +194,18 @@ START_TEST(two_ranks_rerun_and_resume_exactly) {
 }
 END_TEST
 
+/* BatchNorm: every rank takes rank 0's running statistics before each step (DDP's
+ * broadcast_buffers), so the replica check, which hashes them with the parameters,
+ * passes (train.check_replicas_every = 5); without the broadcast each rank's statistics follow its own
+ * slice and the check stops the run (exit 4). */
+START_TEST(two_ranks_share_batchnorm_statistics) {
+    fixture f;
+    setup(&f);
+    train(&f, 2, f.cfg, "bn", "--set", "model.norm=batch"); /* checked every 5 steps */
+    tu_rm_tree(f.dir);
+}
+END_TEST
+
 /* A checkpoint of 2 ranks resumed by one process continues the same curve. */
 START_TEST(two_rank_checkpoint_resumes_on_one) {
     fixture f;
@@ -315,6 +327,7 @@ int main(void) {
     TCase *t = tcase_create("dist");
     tcase_set_timeout(t, 240);
     tcase_add_test(t, two_ranks_match_one_process);
+    tcase_add_test(t, two_ranks_share_batchnorm_statistics);
     tcase_add_test(t, two_ranks_rerun_and_resume_exactly);
     tcase_add_test(t, two_rank_checkpoint_resumes_on_one);
     tcase_add_test(t, interrupt_of_one_rank_stops_all);

@@ -21,6 +21,15 @@ void ssm_dist_step(ssm_params *ps, ssm_dist_stats *s, ssm_ctx *c, uint64_t rng_b
     ssm_grads_allreduce(ps, x[0] > 0 ? own / x[0] : 0);
 }
 
+void ssm_dist_sync_buffers(ssm_model *m) {
+    if (ssm_comm_size() == 1) return;
+    char name[128];
+    for (int i = 0; i < ssm_model_n_buffers(m); i++) {
+        ssm_tensor *b = ssm_model_buffer(m, i, name, sizeof name);
+        ssm_comm_for(b->device)->broadcast(b->data, (size_t)b->numel * ssm_dtype_size(b->dtype), 0);
+    }
+}
+
 int ssm_dist_stop_signal(void) {
     if (ssm_comm_size() == 1) return ssm_interrupted();
     double s = ssm_interrupted();
@@ -35,9 +44,13 @@ int ssm_dist_root_value(int v) {
     return v;
 }
 
-int ssm_dist_check_replicas(const ssm_params *ps, int64_t step) {
+int ssm_dist_check_replicas(ssm_model *m, int64_t step) {
     if (ssm_comm_size() == 1) return SSM_OK;
-    uint64_t mine = ssm_params_checksum(ps), root = mine;
+    uint64_t mine = ssm_params_checksum(m->ps), root;
+    char name[128];
+    for (int i = 0; i < ssm_model_n_buffers(m); i++) /* BatchNorm's running statistics too */
+        mine = ssm_checksum_add(mine, ssm_model_buffer(m, i, name, sizeof name));
+    root = mine;
     ssm_comm_for(SSM_CPU)->broadcast(&root, sizeof root, 0);
     /* the lowest rank that differs, or the world size */
     double first = mine != root ? ssm_comm_rank() : ssm_comm_size();
@@ -45,7 +58,7 @@ int ssm_dist_check_replicas(const ssm_params *ps, int64_t step) {
     ssm_comm_allreduce_f64(&first, 1, SSM_REDUCE_MAX);
     int bad = (int)-first;
     if (bad == ssm_comm_size()) return SSM_OK;
-    return ssm_error("step %lld: the parameters of rank %d differ from rank 0's "
+    return ssm_error("step %lld: the parameters (or BatchNorm statistics) of rank %d differ from rank 0's "
                      "(train.check_replicas_every): the replicas diverged; training stopped",
                      (long long)step, bad);
 }

@@ -5,6 +5,7 @@
 #ifndef SSM_DIST_H
 #define SSM_DIST_H
 #include <stdint.h>
+#include "model.h"
 #include "params.h"
 #include "tape.h"
 
@@ -24,6 +25,11 @@ void ssm_dist_rng_begin(ssm_ctx *c, uint64_t base);
 /* After backward: sums the statistics, makes the gradients the whole batch's (each rank's
  * weighted by its share of the counted targets) and moves the RNG past every rank's draws. */
 void ssm_dist_step(ssm_params *ps, ssm_dist_stats *s, ssm_ctx *c, uint64_t rng_base);
+/* Rank 0's model buffers (BatchNorm running statistics) on every rank, after each step:
+ * rank 0's statistics evolve as under PyTorch DDP's broadcast_buffers (which copies them
+ * before each forward), and between steps every rank holds them, so the ranks evaluate,
+ * checkpoint and pass the replica check alike. */
+void ssm_dist_sync_buffers(ssm_model *m);
 /* The signal that stops the run, the same on every rank: the largest received on any. */
 int ssm_dist_stop_signal(void);
 /* Evaluation sums over the ranks, in place. */
@@ -31,6 +37,6 @@ void ssm_dist_sum(double *x, int n);
 /* Rank 0's value of v, on every rank. */
 int ssm_dist_root_value(int v);
 /* SSM_OK, or an error naming the step when some rank's parameters differ from rank 0's. */
-int ssm_dist_check_replicas(const ssm_params *ps, int64_t step);
+int ssm_dist_check_replicas(ssm_model *m, int64_t step);
 
 #endif

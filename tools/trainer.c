@@ -461,9 +461,10 @@ int ssm_trainer_run(ssm_trainer *t) {
         t->st.step++;
         /* the epoch ends with its last batch, not at the next draw: epoch counts completed
          * passes in the metrics, the progress line and the checkpoint alike */
+        ssm_dist_sync_buffers(t->model); /* rank 0's BatchNorm statistics on every rank */
         int every = (int)cfg->train.check_replicas_every;
         if (every > 0 && t->st.step % every == 0 &&
-            ssm_dist_check_replicas(ps, t->st.step) != SSM_OK) {
+            ssm_dist_check_replicas(t->model, t->st.step) != SSM_OK) {
             rc = SSM_EXIT_DIVERGED;
             break;
         }
