@@ -33,6 +33,44 @@ static void set_math_mode(cublasHandle_t h) {
                                                                      : CUBLAS_DEFAULT_MATH));
 }
 
+/* --- device memory, counted: every cudaMalloc of the backend goes through dev_malloc, so
+ * kernels.h's mem_stats reports exactly what we hold (tensors, arena chunks, scratch, the
+ * cuBLAS workspace; cuFFT plans take their work areas from scratch), as PyTorch's
+ * max_memory_allocated counts its allocator's blocks. --- */
+static size_t mem_now, mem_peak;
+static struct live_block { void *p; size_t n; } *live;
+static size_t n_live, cap_live;
+
+static cudaError_t dev_malloc(void **p, size_t bytes) {
+    cudaError_t e = cudaMalloc(p, bytes);
+    if (e != cudaSuccess) return e;
+    if (n_live == cap_live) {
+        cap_live = cap_live ? 2 * cap_live : 256;
+        live = (live_block *)realloc(live, cap_live * sizeof *live);
+        if (!live) ssm_panic("cuda: out of host memory for the allocation table");
+    }
+    live[n_live++] = {*p, bytes};
+    mem_now += bytes;
+    if (mem_now > mem_peak) mem_peak = mem_now;
+    return e;
+}
+
+static void dev_free(void *p) {
+    if (!p) return;
+    for (size_t i = n_live; i-- > 0;)
+        if (live[i].p == p) {
+            mem_now -= live[i].n;
+            live[i] = live[--n_live];
+            break;
+        }
+    CUDA_CHECK(cudaFree(p));
+}
+
+static void cuda_mem_stats(size_t *now, size_t *peak) {
+    *now = mem_now;
+    *peak = mem_peak;
+}
+
 cublasHandle_t ssm_cuda_cublas(void) {
     static cublasHandle_t h = NULL;
     if (!h) {
@@ -43,7 +81,7 @@ cublasHandle_t ssm_cuda_cublas(void) {
          * captured step must not do (32 MiB: NVIDIA's recommendation for Hopper) */
         size_t ws = (size_t)32 << 20;
         void *p = NULL;
-        CUDA_CHECK(cudaMalloc(&p, ws));
+        CUDA_CHECK(dev_malloc(&p, ws));
         CUBLAS_CHECK(cublasSetWorkspace(h, p, ws));
     }
     return h;
@@ -55,26 +93,6 @@ static void cuda_set_gemm_precision(ssm_gemm_precision p) {
     set_math_mode(ssm_cuda_cublas());
 }
 
-/* kernels.h: mem_stats. The device's used memory less what was in use before our first
- * allocation (the context), sampled at each call: the arena keeps its high-water chunk,
- * so after a step the figure includes that step's peak. */
-static size_t mem_base, mem_peak;
-static int mem_base_set;
-
-static size_t mem_used(void) {
-    size_t free_b = 0, total_b = 0;
-    CUDA_CHECK(cudaMemGetInfo(&free_b, &total_b));
-    return total_b - free_b;
-}
-
-static void cuda_mem_stats(size_t *now, size_t *peak) {
-    size_t u = mem_used();
-    u = u > mem_base ? u - mem_base : 0;
-    if (u > mem_peak) mem_peak = u;
-    *now = u;
-    *peak = mem_peak;
-}
-
 void *ssm_cuda_scratch(int slot, size_t bytes) {
     static void *buf[SSM_SCR_COUNT];
     static size_t cap[SSM_SCR_COUNT];
@@ -82,10 +100,10 @@ void *ssm_cuda_scratch(int slot, size_t bytes) {
     if (bytes > cap[slot]) {
         /* earlier kernels may still use the old buffer: wait before freeing */
         CUDA_CHECK(cudaDeviceSynchronize());
-        if (buf[slot]) CUDA_CHECK(cudaFree(buf[slot]));
+        if (buf[slot]) dev_free(buf[slot]);
         size_t sz = bytes + bytes / 4; /* grow with headroom: fewer reallocations */
         sz = (sz + ((size_t)1 << 20) - 1) & ~(((size_t)1 << 20) - 1);
-        cudaError_t e = cudaMalloc(&buf[slot], sz);
+        cudaError_t e = dev_malloc(&buf[slot], sz);
         if (e != cudaSuccess) {
             buf[slot] = NULL;
             cap[slot] = 0;
@@ -118,12 +136,8 @@ const char *ssm_cufft_error_string(cufftResult r) {
 
 void *ssm_cuda_alloc(size_t bytes) {
     void *p = NULL;
-    if (!mem_base_set) { /* before the first allocation: what the context holds */
-        mem_base = mem_used();
-        mem_base_set = 1;
-    }
     /* a zero-byte request still gets a distinct non-NULL pointer, as malloc may */
-    cudaError_t e = cudaMalloc(&p, bytes ? bytes : 1);
+    cudaError_t e = dev_malloc(&p, bytes ? bytes : 1);
     if (e != cudaSuccess) { /* kernels.h: NULL and the reason; the caller names op and sizes */
         (void)cudaGetLastError(); /* not sticky: clear it for the next error check */
         size_t free_b = 0, total_b = 0;
@@ -136,7 +150,7 @@ void *ssm_cuda_alloc(size_t bytes) {
 }
 
 void ssm_cuda_free(void *p) {
-    if (p) CUDA_CHECK(cudaFree(p));
+    dev_free(p);
 }
 
 void ssm_cuda_memset0(void *p, size_t bytes) {

@@ -368,8 +368,9 @@ typedef struct ssm_kernels {
     void (*graph_launch)(void *graph);
     void (*graph_free)(void *graph);
     void (*set_rng_base)(uint64_t base);
-    /* Bytes of device memory in use by this process now, and the most since the last
-     * reset (CUDA: the allocator's figures; CPU: 0). */
+    /* Device memory the backend holds now, and the most it has held (CUDA: the bytes of
+     * its live cudaMalloc blocks: tensors, arena chunks, scratch, the cuBLAS workspace;
+     * CPU: 0). */
     void (*mem_stats)(size_t *now, size_t *peak);
 } ssm_kernels;
 
