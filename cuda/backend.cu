@@ -93,6 +93,10 @@ static void cuda_set_gemm_precision(ssm_gemm_precision p) {
     set_math_mode(ssm_cuda_cublas());
 }
 
+static uint64_t resource_epoch;
+void ssm_cuda_resources_freed(void) { resource_epoch++; }
+uint64_t ssm_cuda_resource_epoch(void) { return resource_epoch; }
+
 void *ssm_cuda_scratch(int slot, size_t bytes) {
     static void *buf[SSM_SCR_COUNT];
     static size_t cap[SSM_SCR_COUNT];
@@ -100,7 +104,10 @@ void *ssm_cuda_scratch(int slot, size_t bytes) {
     if (bytes > cap[slot]) {
         /* earlier kernels may still use the old buffer: wait before freeing */
         CUDA_CHECK(cudaDeviceSynchronize());
-        if (buf[slot]) dev_free(buf[slot]);
+        if (buf[slot]) {
+            dev_free(buf[slot]);
+            ssm_cuda_resources_freed();
+        }
         size_t sz = bytes + bytes / 4; /* grow with headroom: fewer reallocations */
         sz = (sz + ((size_t)1 << 20) - 1) & ~(((size_t)1 << 20) - 1);
         cudaError_t e = dev_malloc(&buf[slot], sz);
@@ -262,6 +269,7 @@ static void fill_table(ssm_kernels *t) {
     t->graph_end = ssm_cuda_graph_end;
     t->graph_launch = ssm_cuda_graph_launch;
     t->graph_free = ssm_cuda_graph_free;
+    t->graph_epoch = ssm_cuda_resource_epoch;
     t->set_rng_base = ssm_cuda_set_rng_base;
     t->mem_stats = cuda_mem_stats;
 }

@@ -69,6 +69,11 @@ ssm_gemm_precision ssm_cuda_gemm_precision(void); /* kernels.h: set_gemm_precisi
 enum { SSM_SCR_REDUCE, SSM_SCR_OP, SSM_SCR_FFT, SSM_SCR_FFTWORK, SSM_SCR_GEMM_A, SSM_SCR_GEMM_B,
        SSM_SCR_COUNT };
 void *ssm_cuda_scratch(int slot, size_t bytes);
+/* Resources a captured graph may hold pointers into (scratch buffers, cuFFT plans):
+ * whoever frees one calls ssm_cuda_resources_freed(), and a graph captured before that
+ * is no longer launched (graph.cu). */
+void ssm_cuda_resources_freed(void);
+uint64_t ssm_cuda_resource_epoch(void);
 
 /* --- launch geometry: grid-stride loops, so the grid is capped --- */
 #define SSM_THREADS 256

@@ -23,8 +23,9 @@ void ssm_cuda_sync(void);
 /* graph.cu: capture and replay of a step (kernels.h: graph_*, set_rng_base) */
 void ssm_cuda_graph_begin(void);
 void *ssm_cuda_graph_end(void);
-void ssm_cuda_graph_launch(void *graph);
+int ssm_cuda_graph_launch(void *graph);
 void ssm_cuda_graph_free(void *graph);
+uint64_t ssm_cuda_resource_epoch(void);
 void ssm_cuda_set_rng_base(uint64_t base);
 
 /* elementwise.cu */

@@ -259,6 +259,7 @@ static plan_entry *get_plan(int64_t n, int64_t batch, cufftType type) {
     if (victim->valid) { /* least recently used: make sure no transform still runs on it */
         CUDA_CHECK(cudaDeviceSynchronize());
         CUFFT_CHECK(cufftDestroy(victim->h));
+        ssm_cuda_resources_freed(); /* a captured graph may have used this plan */
         victim->valid = 0;
     }
     long long nn = n;

@@ -34,6 +34,12 @@ void ssm_cuda_graph_begin(void) {
     CUDA_CHECK(cudaStreamBeginCapture(ssm_cuda_stream(), cudaStreamCaptureModeThreadLocal));
 }
 
+/* An executable graph and the resource epoch it was captured in. */
+struct step_graph {
+    cudaGraphExec_t exec;
+    uint64_t epoch;
+};
+
 void *ssm_cuda_graph_end(void) {
     cudaGraph_t g = NULL;
     cudaError_t e = cudaStreamEndCapture(ssm_cuda_stream(), &g);
@@ -51,13 +57,22 @@ void *ssm_cuda_graph_end(void) {
         ssm_error("CUDA graph instantiation failed: %s", cudaGetErrorString(e));
         return NULL;
     }
-    return (void *)x;
+    step_graph *sg = new step_graph{x, ssm_cuda_resource_epoch()};
+    return (void *)sg;
 }
 
-void ssm_cuda_graph_launch(void *graph) {
-    CUDA_CHECK(cudaGraphLaunch((cudaGraphExec_t)graph, ssm_cuda_stream()));
+int ssm_cuda_graph_launch(void *graph) {
+    step_graph *sg = (step_graph *)graph;
+    /* a scratch buffer grew or a cuFFT plan was evicted since the capture: the graph
+     * points into freed memory (batches of varying length do this) */
+    if (sg->epoch != ssm_cuda_resource_epoch()) return SSM_ERR;
+    CUDA_CHECK(cudaGraphLaunch(sg->exec, ssm_cuda_stream()));
+    return SSM_OK;
 }
 
 void ssm_cuda_graph_free(void *graph) {
-    if (graph) CUDA_CHECK(cudaGraphExecDestroy((cudaGraphExec_t)graph));
+    step_graph *sg = (step_graph *)graph;
+    if (!sg) return;
+    CUDA_CHECK(cudaGraphExecDestroy(sg->exec));
+    delete sg;
 }

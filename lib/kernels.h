@@ -360,13 +360,20 @@ typedef struct ssm_kernels {
     /* --- CUDA graphs (graph_* NULL where the backend has none): the trainer captures a step
      * once and replays it. graph_begin starts capturing this backend's stream, graph_end
      * stops and returns an executable graph (NULL with ssm_last_error() when the capture
-     * failed: something in the step cannot be captured); set_rng_base sets the value added
+     * failed: something in the step cannot be captured); graph_launch launches it, or
+     * returns SSM_ERR without launching when a resource it uses was freed since the
+     * capture (a scratch buffer grew, a cuFFT plan was evicted: capture again);
+     * set_rng_base sets the value added
      * to every dropout counter offset from now on (0 outside replays), so a replay draws
      * the counters of the step it runs. */
     void (*graph_begin)(void);
     void *(*graph_end)(void);
-    void (*graph_launch)(void *graph);
+    int (*graph_launch)(void *graph);
     void (*graph_free)(void *graph);
+    /* A counter that changes whenever the backend frees something a graph could use: a
+     * step is captured only if it has not changed since an eager run of the same shape
+     * (which created every plan and buffer the capture will use). */
+    uint64_t (*graph_epoch)(void);
     void (*set_rng_base)(uint64_t base);
     /* Device memory the backend holds now, and the most it has held (CUDA: the bytes of
      * its live cudaMalloc blocks: tensors, arena chunks, scratch, the cuBLAS workspace;

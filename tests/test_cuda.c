@@ -772,10 +772,17 @@ END_TEST
  * the statistics and parameters of eager steps bit for bit, including dropout (the
  * replay's counter base), BatchNorm running statistics, clipping, two optimizer groups,
  * a batch of another shape in the middle (eager once, then its own graph) and
- * per-position targets. Each model runs 8 steps with graphs off, then on. */
-static void graph_run(const ssm_model_config *mc, int graphs, int64_t V, ssm_step_stats *stats,
-                      ssm_tensor **params, uint64_t *rng, ssm_stepper *counts) {
-    const int64_t L = 64, Bs[8] = {4, 4, 4, 3, 3, 4, 3, 4};
+ * per-position targets; and batches of varying length, whose cuFFT plans evict the
+ * captured shape's (its graph is then stale: eager once more, captured again). */
+typedef struct {
+    int n;
+    int64_t B[10], L[10];
+    int64_t captured, replayed, eager; /* expected with graphs on */
+} graph_plan;
+
+static void graph_run(const ssm_model_config *mc, const graph_plan *gp, int graphs, int64_t V,
+                      ssm_step_stats *stats, ssm_tensor **params, uint64_t *rng,
+                      ssm_stepper *counts) {
     ssm_model *m = ssm_model_new(mc, SSM_F32, SSM_CUDA);
     ck_assert_msg(m != NULL, "%s", ssm_last_error());
     ssm_model_init(m, 9);
@@ -785,8 +792,8 @@ static void graph_run(const ssm_model_config *mc, int graphs, int64_t V, ssm_ste
     ssm_stepper s;
     ssm_stepper_init(&s, m, o, c, graphs);
     int per_pos = mc->pool == SSM_POOL_NONE;
-    for (int step = 0; step < 8; step++) {
-        int64_t B = Bs[step];
+    for (int step = 0; step < gp->n; step++) {
+        int64_t B = gp->B[step], L = gp->L[step];
         ssm_ctx_reset(c);
         ssm_tensor *tok = ssm_tensor_arena(c->arena, SSM_I32, SSM_CPU, SSM_DIMS(B, L));
         ssm_tensor *pw = ssm_tensor_arena(c->arena, SSM_F32, SSM_CPU, SSM_DIMS(B, 1, L));
@@ -802,7 +809,7 @@ static void graph_run(const ssm_model_config *mc, int graphs, int64_t V, ssm_ste
         ssm_dev_batch db = {.tokens = ssm_tensor_to(c->arena, tok, SSM_CUDA),
                             .pool_w = per_pos ? NULL : ssm_tensor_to(c->arena, pw, SSM_CUDA),
                             .target = ssm_tensor_to(c->arena, y, SSM_CUDA)};
-        ssm_optim_prepare(o, 1.0 - 0.1 * step, 0.5);
+        ssm_optim_prepare(o, 1.0 - 0.05 * step, 0.5);
         ssm_stepper_step(&s, &db, NULL, NULL);
         stats[step] = ssm_stepper_read(&s);
     }
@@ -817,14 +824,22 @@ static void graph_run(const ssm_model_config *mc, int graphs, int64_t V, ssm_ste
 
 START_TEST(cuda_graph_steps_match_eager) {
     const int64_t V = 12;
-    for (int which = 0; which < 2; which++) {
+    /* 2 shapes: eager, capture, replay for each */
+    static const graph_plan two_shapes = {8, {4, 4, 4, 3, 3, 4, 3, 4},
+                                          {64, 64, 64, 64, 64, 64, 64, 64}, 2, 4, 2};
+    /* lengths 64, 40, 48, 56 fill the 16 cached cuFFT plans (4 per length); batch 2 at
+     * length 40 needs 2 more and evicts length 64's, whose graph is then stale */
+    static const graph_plan varying = {9, {4, 4, 4, 4, 4, 2, 4, 4, 4},
+                                       {64, 64, 40, 48, 56, 40, 64, 64, 64}, 2, 1, 6};
+    for (int which = 0; which < 3; which++) {
         ssm_model_config mc;
         memset(&mc, 0, sizeof mc);
-        if (which == 0) { /* classifier: S4D, BatchNorm, dropout, mean pooling */
+        const graph_plan *gp = which == 2 ? &varying : &two_shapes;
+        if (which != 1) { /* classifier: S4D, BatchNorm, dropout, mean pooling */
             snprintf(mc.layer, sizeof mc.layer, "s4d");
             mc.lcfg = (ssm_layer_config){.d_model = 32, .d_state = 16, .dt_min = 1e-3,
                                          .dt_max = 1e-1, .init = SSM_INIT_LIN, .l_max = 64,
-                                         .dropout = 0.1};
+                                         .dropout = 0.1, .bidirectional = which == 2};
             mc.norm = SSM_NORM_BATCH;
             mc.dropout = 0.2;
             mc.pool = SSM_POOL_MEAN;
@@ -843,21 +858,22 @@ START_TEST(cuda_graph_steps_match_eager) {
         mc.d_input = V;
         mc.n_layers = 2;
         mc.residual = 1;
-        ssm_step_stats st[2][8];
+        ssm_step_stats st[2][10];
         ssm_tensor *p[2];
         uint64_t rng[2];
         ssm_stepper k[2];
-        for (int g = 0; g < 2; g++) graph_run(&mc, g, V, st[g], &p[g], &rng[g], &k[g]);
+        for (int g = 0; g < 2; g++) graph_run(&mc, gp, g, V, st[g], &p[g], &rng[g], &k[g]);
         ck_assert_int_eq(k[0].replayed, 0);
-        ck_assert_msg(k[1].captured == 2 && k[1].replayed == 4 && k[1].eager == 2,
-                      "%s: captured %lld, replayed %lld, eager %lld", mc.layer,
+        ck_assert_msg(k[1].captured == gp->captured && k[1].replayed == gp->replayed &&
+                          k[1].eager == gp->eager,
+                      "%s case %d: captured %lld, replayed %lld, eager %lld", mc.layer, which,
                       (long long)k[1].captured, (long long)k[1].replayed, (long long)k[1].eager);
-        for (int i = 0; i < 8; i++)
+        for (int i = 0; i < gp->n; i++)
             ck_assert_msg(!memcmp(&st[0][i], &st[1][i], sizeof st[0][i]),
                           "%s step %d: eager loss %.9g norm^2 %.9g correct %g, graph %.9g %.9g %g",
                           mc.layer, i, st[0][i].loss_sum, st[0][i].gnorm_sq, st[0][i].correct,
                           st[1][i].loss_sum, st[1][i].gnorm_sq, st[1][i].correct);
-        ck_assert(st[0][7].count > 0 && st[0][7].gnorm_sq > 0);
+        ck_assert(st[0][gp->n - 1].count > 0 && st[0][gp->n - 1].gnorm_sq > 0);
         ck_assert_uint_eq(rng[0], rng[1]);
         ck_assert_msg(!memcmp(p[0]->data, p[1]->data, (size_t)p[0]->numel * sizeof(float)),
                       "%s: parameters differ between eager and replayed steps", mc.layer);

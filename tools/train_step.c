@@ -92,21 +92,37 @@ void ssm_stepper_step(ssm_stepper *s, const ssm_dev_batch *b, void (*sync_grads)
         drop(s, g), g = NULL; /* the arena moved since the capture: capture again */
     if (graphs && g && g->exec) { /* replay */
         k->set_rng_base(c->rng_offset - g->rng_at);
-        k->graph_launch(g->exec);
-        c->rng_offset += g->draws;
+        if (k->graph_launch(g->exec) == SSM_OK) {
+            c->rng_offset += g->draws;
+            g->used = s->clock;
+            s->replayed++;
+            return;
+        }
+        /* stale (the backend freed something it uses): eager now, captured next time */
+        drop(s, g);
+        memcpy(g->key, key, sizeof key);
+        k->set_rng_base(0);
+        body(s, b, sync_grads, arg);
         g->used = s->clock;
-        s->replayed++;
+        g->epoch = k->graph_epoch();
+        s->eager++;
         return;
     }
-    if (!graphs || !g) { /* eager; the first step of a shape also settles the arena's size */
-        if (graphs) {
+    if (!graphs || !g || g->epoch != k->graph_epoch()) {
+        /* eager: the first step of a shape settles the arena's size and creates the plans
+         * and buffers it needs; again when the backend freed some since (varying shapes
+         * evict each other's cuFFT plans), so that a capture never has to create any */
+        if (graphs && !g) {
             drop(s, victim);
             g = victim;
             memcpy(g->key, key, sizeof key);
-            g->used = s->clock;
         }
         k->set_rng_base(0);
         body(s, b, sync_grads, arg);
+        if (graphs) {
+            g->used = s->clock;
+            g->epoch = k->graph_epoch();
+        }
         s->eager++;
         return;
     }
@@ -138,7 +154,8 @@ void ssm_stepper_step(ssm_stepper *s, const ssm_dev_batch *b, void (*sync_grads)
         ssm_panic("train step: the arena grew during a CUDA graph capture (the shape's "
                   "first eager step should have sized it)");
     }
-    k->graph_launch(exec);
+    if (k->graph_launch(exec) != SSM_OK) /* nothing can have been freed since graph_end */
+        ssm_panic("train step: a graph just captured is already stale");
     s->captured++;
 }
 

@@ -16,7 +16,7 @@ typedef struct {
     int64_t n_tokens;
 } ssm_dev_batch;
 
-enum { SSM_STEP_GRAPHS = 4 }; /* batch shapes with a graph at once (train, last partial) */
+enum { SSM_STEP_GRAPHS = 8 }; /* batch shapes with a graph at once (train, last partial, ...) */
 
 typedef struct {
     int64_t key[8];         /* the batch's shapes */
@@ -24,6 +24,7 @@ typedef struct {
     void *ptr[3];           /* the batch tensors' addresses when captured */
     uint64_t arena_allocs;  /* the arena's system allocations when captured (its layout) */
     uint64_t rng_at, draws; /* dropout counters: offset at capture, draws per step */
+    uint64_t epoch;         /* the backend's graph_epoch after this shape's eager step */
     uint64_t used;          /* last use, for eviction */
 } ssm_step_graph;
 
