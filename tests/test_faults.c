@@ -192,8 +192,9 @@ END_TEST
 
 /* ------------------------------------------------------------ another model or format */
 
-/* Rewrite the root attribute format_version of a checkpoint. */
-static void set_format_version(const char *path, double v) {
+/* Rewrite the root attribute format_version of a checkpoint (through HDF5: the whole-file
+ * CRC-32 of the header no longer matches unless resealed). */
+static void set_format_version(const char *path, double v, int reseal) {
     hid_t file = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
     ck_assert_int_ge(file, 0);
     hid_t a = H5Aopen(file, "format_version", H5P_DEFAULT);
@@ -201,16 +202,33 @@ static void set_format_version(const char *path, double v) {
     ck_assert_int_ge(H5Awrite(a, H5T_NATIVE_DOUBLE, &v), 0);
     H5Aclose(a);
     H5Fclose(file);
+    if (reseal) ck_assert_msg(ssm_ckpt_seal(path) == SSM_OK, "%s", ssm_last_error());
 }
 
+/* Rewrite the format version in a checkpoint's header (a file of a later format). */
+static void set_header_version(const char *path, char v) {
+    size_t n;
+    char *b = tu_slurp(path, &n);
+    char *at = strstr(b, "format_version 2\n");
+    ck_assert_msg(at && at < b + 512, "%s: no format_version line in the header", path);
+    at[15] = v;
+    tu_spit(path, b, n);
+    free(b);
+}
+
+enum { HEADER_V3 = 1, ATTR_V3, ATTR_V3_RESEALED };
 static const struct {
     const char *set, *says, *says2;
+    int edit;
 } mismatches[] = {
     {"model.layer=s4", "layer type mismatch: the checkpoint holds a s4d model, the config builds a s4 model", NULL},
     {"model.d_model=16", "model.d_model = 8 in the checkpoint, 16 in the config", "/params/"},
     {"model.n_layers=2", "model.n_layers = 1 in the checkpoint, 2 in the config", "missing /params/"},
     {"layer.d_state=8", "layer.d_state = 4 in the checkpoint, 8 in the config", "/params/"},
-    {NULL, "format version 2, this build reads version 1", NULL},
+    {NULL, "format version 3, this build reads versions 1 and 2", NULL, HEADER_V3},
+    {NULL, "checksum mismatch", "the file is corrupted or truncated", ATTR_V3},
+    {NULL, "format version 3 in the root attributes, but the file is laid out as format 2",
+     NULL, ATTR_V3_RESEALED},
 };
 
 START_TEST(checkpoint_of_another_model) {
@@ -221,7 +239,8 @@ START_TEST(checkpoint_of_another_model) {
     ck_assert_msg(rc == 0, "exit %d:\n%s", rc, out);
     free(out);
     const char *set = mismatches[_i].set ? mismatches[_i].set : "train.max_steps=4";
-    if (!mismatches[_i].set) set_format_version(f.last, 2);
+    if (mismatches[_i].edit == HEADER_V3) set_header_version(f.last, '3');
+    if (mismatches[_i].edit >= ATTR_V3) set_format_version(f.last, 3, mismatches[_i].edit == ATTR_V3_RESEALED);
     rc = tu_run_tool("ssmtrain", f.dir, &out, f.cfg, "--out", f.run, "--resume", f.last, "--set",
                      set, "--set", "train.max_steps=4", NULL);
     ck_assert_msg(rc == 1, "%s: exit %d, want 1:\n%s", set, rc, out);

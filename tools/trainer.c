@@ -12,7 +12,6 @@
 #include "curves.h"
 #include "dist.h"
 #include "modelcfg.h"
-#include "h5io.h"
 #include "log.h"
 #include "interrupt.h"
 #include "ops.h"
@@ -102,13 +101,12 @@ void ssm_trainer_free(ssm_trainer *t) {
 static int explain_mismatch(const ssm_trainer *t, const char *ckpt) {
     char msg[1024], diff[768] = "", a[SSM_CFG_STR_MAX + 8], b[SSM_CFG_STR_MAX + 8], name[128];
     snprintf(msg, sizeof msg, "%s", ssm_last_error());
-    size_t cap = sizeof t->st.config + 1, used = 0;
-    char *text = malloc(cap);
+    size_t used = 0;
     ssm_config *old = malloc(sizeof *old);
-    SSM_CHECK(text && old, "trainer: out of memory");
-    ssm_h5 *f = ssm_h5_open(ckpt);
-    if (f && ssm_h5_attr_string(f, "/", "config", text, cap) == SSM_OK &&
-        ssm_config_load_string(old, text, ckpt, NULL, 0) == SSM_OK) {
+    SSM_CHECK(old, "trainer: out of memory");
+    /* a file that fails the whole-file check is not opened (by HDF5) again */
+    char *text = ssm_ckpt_read_config(ckpt);
+    if (text && ssm_config_load_string(old, text, ckpt, NULL, 0) == SSM_OK) {
         for (size_t i = 0; i < ssm_cfg_nkeys && used < sizeof diff; i++) {
             const ssm_cfg_key *k = &ssm_cfg_keys[i];
             if (strcmp(k->section, "model") && strcmp(k->section, "layer")) continue;
@@ -121,7 +119,6 @@ static int explain_mismatch(const ssm_trainer *t, const char *ckpt) {
                                          used ? "; " : "", name, a, b);
         }
     }
-    ssm_h5_close(f);
     free(text);
     free(old);
     return diff[0] ? ssm_error("%s (the checkpoint is of another model: %s)", msg, diff)

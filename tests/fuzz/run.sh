@@ -25,6 +25,7 @@ if [ -z "$(ls -A "$corpus")" ]; then
         if [ "$t" = checkpoint ]; then
             cp "$w/run/ckpt/last.h5" "$corpus/tiny.h5"
             cp "$data/adam.h5" "$corpus/"   # an HDF5 file that is not a checkpoint
+            cp "$data/ckpt_format1.h5" "$corpus/"   # format 1: no header, read unverified
         else
             ASAN_OPTIONS=detect_leaks=0 tools/ssmexport "$w/run/ckpt/last.h5" "$w/exp" >/dev/null
             cp "$w/exp/model.safetensors" "$corpus/"
