@@ -15,29 +15,6 @@
 #include "log.h"
 #include "testutil.h"
 
-/* 64 training examples of 16 tokens, 8 a batch: 8 steps an epoch. */
-static const char *TINY = "[model]\ntask = classification\nd_model = 8\nn_layers = 1\n"
-                          "layer = s4d\ndropout = 0.1\npooling = last\n[layer]\nd_state = 4\n"
-                          "[data]\ntask = recall\nseq_len = 16\nn_train = 64\nn_val = 32\n"
-                          "n_test = 32\n[optim]\nlr = 0.01\nschedule = constant\n"
-                          "warmup_steps = 3\n[train]\nseed = 3\nbatch_size = 8\n"
-                          "max_steps = %d\nlog_every = 1\neval_every = 0\nthreads = 1\n"
-                          "[checkpoint]\nsave_every = %d\n";
-
-typedef struct {
-    char dir[512], cfg[600], run[600], last[700], tmp[720];
-} fixture;
-
-static void setup(fixture *f, int steps, int save_every) {
-    tu_tmpdir(f->dir, sizeof f->dir);
-    char text[1024];
-    snprintf(text, sizeof text, TINY, steps, save_every);
-    snprintf(f->cfg, sizeof f->cfg, "%s/tiny.ini", f->dir);
-    tu_spit(f->cfg, text, strlen(text));
-    snprintf(f->run, sizeof f->run, "%s/run", f->dir);
-    snprintf(f->last, sizeof f->last, "%s/ckpt/last.h5", f->run);
-    snprintf(f->tmp, sizeof f->tmp, "%s.tmp", f->last);
-}
 
 #define ck_assert_contains(hay, needle) \
     ck_assert_msg(strstr((hay), (needle)) != NULL, "'%s' lacks '%s'", (hay), (needle))
@@ -82,8 +59,8 @@ static ino_t inode(const char *path) {
  * of an uninterrupted one, bit for bit. */
 START_TEST(kill9_at_random_moments) {
     enum { STEPS = 60, KILLS = 20 };
-    fixture f;
-    setup(&f, STEPS, 1);
+    tu_tiny_run f;
+    tu_tiny_run_setup(&f, STEPS, 0, 1);
     unsigned seed = (unsigned)time(NULL);
     char *out, whole[600], whole_last[700];
     snprintf(whole, sizeof whole, "%s/whole", f.dir);
@@ -153,8 +130,8 @@ static const struct {
 /* The third checkpoint write fails: ssmtrain exits 1 naming the file and the cause,
  * the second checkpoint (step 4) is intact, no temporary file is left behind. */
 START_TEST(checkpoint_write_fails) {
-    fixture f;
-    setup(&f, 12, 2);
+    tu_tiny_run f;
+    tu_tiny_run_setup(&f, 12, 0, 2);
     char *out, ref[600], ref_last[700], after[32];
     snprintf(ref, sizeof ref, "%s/ref", f.dir);
     snprintf(ref_last, sizeof ref_last, "%s/ckpt/last.h5", ref);
@@ -232,8 +209,8 @@ static const struct {
 };
 
 START_TEST(checkpoint_of_another_model) {
-    fixture f;
-    setup(&f, 2, 0);
+    tu_tiny_run f;
+    tu_tiny_run_setup(&f, 2, 0, 0);
     char *out;
     int rc = tu_run_tool("ssmtrain", f.dir, &out, f.cfg, "--out", f.run, NULL);
     ck_assert_msg(rc == 0, "exit %d:\n%s", rc, out);
