@@ -11,6 +11,7 @@
 #include "comm.h"
 #include "curves.h"
 #include "dist.h"
+#include "fsutil.h"
 #include "modelcfg.h"
 #include "log.h"
 #include "interrupt.h"
@@ -234,12 +235,6 @@ double ssm_trainer_epoch(const ssm_trainer *t) {
     return (double)t->st.epoch + (n ? (double)t->st.data_index / (double)n : 0);
 }
 
-static void fmt_time(double s, char *buf, size_t n) {
-    long v = (long)(s + 0.5);
-    if (v >= 3600) snprintf(buf, n, "%ld:%02ld:%02ld", v / 3600, v / 60 % 60, v % 60);
-    else snprintf(buf, n, "%02ld:%02ld", v / 60, v % 60);
-}
-
 /* --profile: the table goes to stderr, with the progress lines */
 static void print_profile(ssm_trainer *t, const ssm_profile *p) {
     if (t->tty) fputc('\n', stderr); /* off the progress line */
@@ -250,7 +245,7 @@ static void print_profile(ssm_trainer *t, const ssm_profile *p) {
 
 static void progress(ssm_trainer *t, double loss, double acc, double lr, double tps, double eta) {
     char e[32];
-    fmt_time(eta, e, sizeof e);
+    ssm_fmt_duration(eta, e, sizeof e);
     if (t->tty) {
         int width = 24, done = (int)(width * t->st.step / (t->total_steps ? t->total_steps : 1));
         char bar[32];
