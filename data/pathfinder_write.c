@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "fsutil.h"
 #include "log.h"
 
 #define PATH_CAP 4096
@@ -78,24 +79,6 @@ int ssm_png_write_gray(const char *path, const uint8_t *pixels, int width, int h
 
 /* ---- the set ---- */
 
-/* mkdir -p */
-static int make_dirs(const char *path) {
-    char buf[PATH_CAP];
-    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)
-        return ssm_error("%s: path too long", path);
-    for (char *s = buf + 1;; s++) {
-        if (*s != '/' && *s) continue;
-        char c = *s;
-        *s = 0;
-        struct stat st;
-        if (mkdir(buf, 0777) != 0 && !(errno == EEXIST && stat(buf, &st) == 0 && S_ISDIR(st.st_mode)))
-            return ssm_error("%s: cannot create the folder: %s", buf,
-                             strerror(errno == EEXIST ? ENOTDIR : errno));
-        *s = c;
-        if (!c) return SSM_OK;
-    }
-}
-
 static int write_metadata(const char *path, const ssm_pathfinder_params *p, int64_t batch,
                           const ssm_pathfinder_image *ims, int64_t count) {
     char tmp[PATH_CAP], line[512];
@@ -130,7 +113,7 @@ int ssm_pathfinder_write_set(const ssm_pathfinder_params *p, const char *out_dir
     if (snprintf(root, sizeof root, "%s/%s", out_dir, sub) >= (int)sizeof root)
         return ssm_error("%s: path too long", out_dir);
     snprintf(path, sizeof path, "%s/metadata", root);
-    if (make_dirs(path) != SSM_OK) return SSM_ERR;
+    if (ssm_mkdirs(path) != SSM_OK) return SSM_ERR;
     int64_t bs = o->batch_size, n_batches = (o->n + bs - 1) / bs, skipped = 0, written = 0;
     /* Batches already complete are kept; the folders of the others made here. */
     char *todo = malloc((size_t)(n_batches ? n_batches : 1));
@@ -144,7 +127,7 @@ int ssm_pathfinder_write_set(const ssm_pathfinder_params *p, const char *out_dir
             continue;
         }
         snprintf(path, sizeof path, "%s/imgs/%lld", root, (long long)b);
-        if (make_dirs(path) != SSM_OK) {
+        if (ssm_mkdirs(path) != SSM_OK) {
             free(todo);
             return SSM_ERR;
         }

@@ -38,7 +38,9 @@ ssm_h5 *ssm_h5_open(const char *path) {
     return wrap(id, path);
 }
 
-ssm_h5 *ssm_h5_create(const char *path) {
+ssm_h5 *ssm_h5_create(const char *path) { return ssm_h5_create_ub(path, 0); }
+
+ssm_h5 *ssm_h5_create_ub(const char *path, size_t userblock) {
     quiet();
     /* The HDF5 1.8 file format (readable by HDF5 >= 1.8, h5py, h5dump): its object
      * headers, B-trees and heaps carry checksums, so a corrupted file is an error
@@ -46,6 +48,13 @@ ssm_h5 *ssm_h5_create(const char *path) {
     hid_t fapl = H5Pcreate(H5P_FILE_ACCESS), fcpl = H5Pcreate(H5P_FILE_CREATE);
     H5Pset_libver_bounds(fapl, H5F_LIBVER_V18, H5F_LIBVER_V18);
     H5Pset_obj_track_times(fcpl, 0); /* the root group: see untimed() */
+    if (userblock && H5Pset_userblock(fcpl, (hsize_t)userblock) < 0) {
+        H5Pclose(fcpl);
+        H5Pclose(fapl);
+        ssm_error("%s: cannot create HDF5 file: a user block of %zu bytes is not possible "
+                  "(a power of two >= 512)", path, userblock);
+        return NULL;
+    }
     hid_t id = H5Fcreate(path, H5F_ACC_TRUNC, fcpl, fapl);
     H5Pclose(fcpl);
     H5Pclose(fapl);

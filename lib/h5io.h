@@ -8,6 +8,9 @@ typedef struct ssm_h5 ssm_h5;
 
 ssm_h5 *ssm_h5_open(const char *path);   /* read-only; NULL on error */
 ssm_h5 *ssm_h5_create(const char *path); /* truncates; NULL on error */
+/* With an HDF5 user block of `userblock` bytes at the start of the file (0, or a power of
+ * two >= 512): bytes HDF5 leaves alone, for the caller to fill after closing the file. */
+ssm_h5 *ssm_h5_create_ub(const char *path, size_t userblock);
 int ssm_h5_close(ssm_h5 *f);             /* flushes; SSM_ERR if that fails */
 const char *ssm_h5_path(const ssm_h5 *f);
 

@@ -61,3 +61,9 @@ double ssm_now_s(void) {
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
+
+void ssm_fmt_duration(double s, char *buf, size_t n) {
+    long v = (long)(s + 0.5);
+    if (v >= 3600) snprintf(buf, n, "%ld:%02ld:%02ld", v / 3600, v / 60 % 60, v % 60);
+    else snprintf(buf, n, "%02ld:%02ld", v / 60, v % 60);
+}

@@ -3,6 +3,7 @@
 #ifndef SSM_LOG_H
 #define SSM_LOG_H
 #include <stdarg.h>
+#include <stddef.h>
 
 enum { SSM_OK = 0, SSM_ERR = -1 };
 
@@ -35,5 +36,7 @@ void ssm_debug(const char *fmt, ...) SSM_PRINTF(1, 2);
 
 /* Seconds on the monotonic clock (for durations, rates and ETAs). */
 double ssm_now_s(void);
+/* A duration of s seconds as MM:SS, or H:MM:SS from an hour on (ETAs, wall times). */
+void ssm_fmt_duration(double s, char *buf, size_t n);
 
 #endif

@@ -299,6 +299,11 @@ START_TEST(ssmexport_cli_and_errors) {
     char out2[700];
     snprintf(out2, sizeof out2, "%s/out2", dir);
     ck_assert_int_eq(tu_run_tool("ssmexport", dir, &o, bad, out2, NULL), 1);
+    ck_assert_msg(strstr(o, "bad.h5: checksum mismatch"), "%s", o); /* the whole file's CRC-32 */
+    ck_assert(!tu_exists(out2));
+    free(o);
+    ck_assert_msg(ssm_ckpt_seal(bad) == SSM_OK, "%s", ssm_last_error()); /* then the dataset's */
+    ck_assert_int_eq(tu_run_tool("ssmexport", dir, &o, bad, out2, NULL), 1);
     ck_assert_msg(strstr(o, "/params/layers.0.kernel.C is corrupted"), "%s", o);
     ck_assert(!tu_exists(out2));
     free(o);

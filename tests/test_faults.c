@@ -15,29 +15,6 @@
 #include "log.h"
 #include "testutil.h"
 
-/* 64 training examples of 16 tokens, 8 a batch: 8 steps an epoch. */
-static const char *TINY = "[model]\ntask = classification\nd_model = 8\nn_layers = 1\n"
-                          "layer = s4d\ndropout = 0.1\npooling = last\n[layer]\nd_state = 4\n"
-                          "[data]\ntask = recall\nseq_len = 16\nn_train = 64\nn_val = 32\n"
-                          "n_test = 32\n[optim]\nlr = 0.01\nschedule = constant\n"
-                          "warmup_steps = 3\n[train]\nseed = 3\nbatch_size = 8\n"
-                          "max_steps = %d\nlog_every = 1\neval_every = 0\nthreads = 1\n"
-                          "[checkpoint]\nsave_every = %d\n";
-
-typedef struct {
-    char dir[512], cfg[600], run[600], last[700], tmp[720];
-} fixture;
-
-static void setup(fixture *f, int steps, int save_every) {
-    tu_tmpdir(f->dir, sizeof f->dir);
-    char text[1024];
-    snprintf(text, sizeof text, TINY, steps, save_every);
-    snprintf(f->cfg, sizeof f->cfg, "%s/tiny.ini", f->dir);
-    tu_spit(f->cfg, text, strlen(text));
-    snprintf(f->run, sizeof f->run, "%s/run", f->dir);
-    snprintf(f->last, sizeof f->last, "%s/ckpt/last.h5", f->run);
-    snprintf(f->tmp, sizeof f->tmp, "%s.tmp", f->last);
-}
 
 #define ck_assert_contains(hay, needle) \
     ck_assert_msg(strstr((hay), (needle)) != NULL, "'%s' lacks '%s'", (hay), (needle))
@@ -82,8 +59,8 @@ static ino_t inode(const char *path) {
  * of an uninterrupted one, bit for bit. */
 START_TEST(kill9_at_random_moments) {
     enum { STEPS = 60, KILLS = 20 };
-    fixture f;
-    setup(&f, STEPS, 1);
+    tu_tiny_run f;
+    tu_tiny_run_setup(&f, STEPS, 0, 1);
     unsigned seed = (unsigned)time(NULL);
     char *out, whole[600], whole_last[700];
     snprintf(whole, sizeof whole, "%s/whole", f.dir);
@@ -153,8 +130,8 @@ static const struct {
 /* The third checkpoint write fails: ssmtrain exits 1 naming the file and the cause,
  * the second checkpoint (step 4) is intact, no temporary file is left behind. */
 START_TEST(checkpoint_write_fails) {
-    fixture f;
-    setup(&f, 12, 2);
+    tu_tiny_run f;
+    tu_tiny_run_setup(&f, 12, 0, 2);
     char *out, ref[600], ref_last[700], after[32];
     snprintf(ref, sizeof ref, "%s/ref", f.dir);
     snprintf(ref_last, sizeof ref_last, "%s/ckpt/last.h5", ref);
@@ -192,8 +169,9 @@ END_TEST
 
 /* ------------------------------------------------------------ another model or format */
 
-/* Rewrite the root attribute format_version of a checkpoint. */
-static void set_format_version(const char *path, double v) {
+/* Rewrite the root attribute format_version of a checkpoint (through HDF5: the whole-file
+ * CRC-32 of the header no longer matches unless resealed). */
+static void set_format_version(const char *path, double v, int reseal) {
     hid_t file = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
     ck_assert_int_ge(file, 0);
     hid_t a = H5Aopen(file, "format_version", H5P_DEFAULT);
@@ -201,27 +179,45 @@ static void set_format_version(const char *path, double v) {
     ck_assert_int_ge(H5Awrite(a, H5T_NATIVE_DOUBLE, &v), 0);
     H5Aclose(a);
     H5Fclose(file);
+    if (reseal) ck_assert_msg(ssm_ckpt_seal(path) == SSM_OK, "%s", ssm_last_error());
 }
 
+/* Rewrite the format version in a checkpoint's header (a file of a later format). */
+static void set_header_version(const char *path, char v) {
+    size_t n;
+    char *b = tu_slurp(path, &n);
+    char *at = strstr(b, "format_version 2\n");
+    ck_assert_msg(at && at < b + 512, "%s: no format_version line in the header", path);
+    at[15] = v;
+    tu_spit(path, b, n);
+    free(b);
+}
+
+enum { HEADER_V3 = 1, ATTR_V3, ATTR_V3_RESEALED };
 static const struct {
     const char *set, *says, *says2;
+    int edit;
 } mismatches[] = {
     {"model.layer=s4", "layer type mismatch: the checkpoint holds a s4d model, the config builds a s4 model", NULL},
     {"model.d_model=16", "model.d_model = 8 in the checkpoint, 16 in the config", "/params/"},
     {"model.n_layers=2", "model.n_layers = 1 in the checkpoint, 2 in the config", "missing /params/"},
     {"layer.d_state=8", "layer.d_state = 4 in the checkpoint, 8 in the config", "/params/"},
-    {NULL, "format version 2, this build reads version 1", NULL},
+    {NULL, "format version 3, this build reads versions 1 and 2", NULL, HEADER_V3},
+    {NULL, "checksum mismatch", "the file is corrupted or truncated", ATTR_V3},
+    {NULL, "format version 3 in the root attributes, but the file is laid out as format 2",
+     NULL, ATTR_V3_RESEALED},
 };
 
 START_TEST(checkpoint_of_another_model) {
-    fixture f;
-    setup(&f, 2, 0);
+    tu_tiny_run f;
+    tu_tiny_run_setup(&f, 2, 0, 0);
     char *out;
     int rc = tu_run_tool("ssmtrain", f.dir, &out, f.cfg, "--out", f.run, NULL);
     ck_assert_msg(rc == 0, "exit %d:\n%s", rc, out);
     free(out);
     const char *set = mismatches[_i].set ? mismatches[_i].set : "train.max_steps=4";
-    if (!mismatches[_i].set) set_format_version(f.last, 2);
+    if (mismatches[_i].edit == HEADER_V3) set_header_version(f.last, '3');
+    if (mismatches[_i].edit >= ATTR_V3) set_format_version(f.last, 3, mismatches[_i].edit == ATTR_V3_RESEALED);
     rc = tu_run_tool("ssmtrain", f.dir, &out, f.cfg, "--out", f.run, "--resume", f.last, "--set",
                      set, "--set", "train.max_steps=4", NULL);
     ck_assert_msg(rc == 1, "%s: exit %d, want 1:\n%s", set, rc, out);

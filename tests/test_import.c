@@ -593,6 +593,10 @@ START_TEST(tools_on_imported_checkpoint) {
     tu_spit(out, bytes, n);
     free(bytes);
     ck_assert_int_eq(tu_run_tool("ssminfo", dir, &o, out, NULL), 1);
+    ck_assert_contains(o, "bad.h5: checksum mismatch"); /* the whole file's CRC-32 first */
+    free(o);
+    ck_assert_msg(ssm_ckpt_seal(out) == SSM_OK, "%s", ssm_last_error()); /* then the dataset's */
+    ck_assert_int_eq(tu_run_tool("ssminfo", dir, &o, out, NULL), 1);
     ck_assert_contains(o, "bad.h5: /params/backbone.layers.0.mixer.A_log is corrupted");
     free(o);
     tu_spit(out, "12345678{}", 10);

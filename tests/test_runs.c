@@ -18,29 +18,8 @@
 #include "log.h"
 #include "testutil.h"
 
-/* 64 training examples of 16 tokens, 8 a batch: 8 steps an epoch. */
-static const char *TINY = "[model]\ntask = classification\nd_model = 8\nn_layers = 1\n"
-                          "layer = s4d\ndropout = 0.1\npooling = last\n[layer]\nd_state = 4\n"
-                          "[data]\ntask = recall\nseq_len = 16\nn_train = 64\nn_val = 32\n"
-                          "n_test = 32\n[optim]\nlr = 0.01\nschedule = constant\n"
-                          "warmup_steps = 3\n[train]\nseed = 3\nbatch_size = 8\n"
-                          "max_steps = %d\nlog_every = 1\neval_every = %d\nthreads = 1\n";
 
-typedef struct {
-    char dir[512], cfg[600], run[600], last[700];
-} fixture;
-
-static void setup(fixture *f, int steps, int eval_every) {
-    tu_tmpdir(f->dir, sizeof f->dir);
-    char text[1024];
-    snprintf(text, sizeof text, TINY, steps, eval_every);
-    snprintf(f->cfg, sizeof f->cfg, "%s/tiny.ini", f->dir);
-    tu_spit(f->cfg, text, strlen(text));
-    snprintf(f->run, sizeof f->run, "%s/run", f->dir);
-    snprintf(f->last, sizeof f->last, "%s/ckpt/last.h5", f->run);
-}
-
-static int ssmtrain(const fixture *f, char **out, ...) {
+static int ssmtrain(const tu_tiny_run *f, char **out, ...) {
     va_list ap;
     va_start(ap, out);
     int rc = tu_run_toolv("ssmtrain", f->dir, out, ap);
@@ -148,7 +127,7 @@ static int lines_now(const char *run) {
 }
 
 /* Start a run and signal it once `rows` train rows are written; returns its exit status. */
-static int run_and_signal(const fixture *f, int sig, int rows, char **out) {
+static int run_and_signal(const tu_tiny_run *f, int sig, int rows, char **out) {
     pid_t pid = tu_spawn_tool("ssmtrain", f->dir, f->cfg, "--out", f->run, NULL);
     for (int i = 0; i < 20000 && lines_now(f->run) < rows; i++) sleep_ms(1);
     kill(pid, sig);
@@ -174,8 +153,8 @@ static const struct {
 };
 
 START_TEST(special_values) {
-    fixture f;
-    setup(&f, 12, 0);
+    tu_tiny_run f;
+    tu_tiny_run_setup(&f, 12, 0, 0);
     char *out;
     const char *also = specials[_i].also ? specials[_i].also : "train.seed=3";
     int rc = ssmtrain(&f, &out, f.cfg, "--out", f.run, "--set", specials[_i].set, "--set", also, NULL);
@@ -211,8 +190,8 @@ END_TEST
 /* "epoch" counts completed passes everywhere: a 3-epoch run validates at 1, 2, 3 and its
  * last checkpoint says epoch 3. */
 START_TEST(epoch_means_one_thing) {
-    fixture f;
-    setup(&f, 0, 0);
+    tu_tiny_run f;
+    tu_tiny_run_setup(&f, 0, 0, 0);
     char *out;
     int rc = ssmtrain(&f, &out, f.cfg, "--out", f.run, "--set", "train.epochs=3", NULL);
     ck_assert_msg(rc == 0, "exit %d:\n%s", rc, out);
@@ -251,8 +230,8 @@ END_TEST
 START_TEST(interrupt_and_resume) {
     int sig = _i ? SIGTERM : SIGINT;
     enum { STEPS = 3000 };
-    fixture f;
-    setup(&f, STEPS, 1000);
+    tu_tiny_run f;
+    tu_tiny_run_setup(&f, STEPS, 1000, 0);
     char *out, want[64];
     int rc = run_and_signal(&f, sig, 30, &out);
     ck_assert_msg(rc == 128 + sig, "exit %d, want %d:\n%s", rc, 128 + sig, out);
@@ -293,8 +272,8 @@ END_TEST
  * every step appears once, with the losses of an uninterrupted run. */
 START_TEST(killed_run_resumes_cleanly) {
     enum { STEPS = 3000 };
-    fixture f;
-    setup(&f, STEPS, 1000);
+    tu_tiny_run f;
+    tu_tiny_run_setup(&f, STEPS, 1000, 0);
     char *out;
     pid_t pid = tu_spawn_tool("ssmtrain", f.dir, f.cfg, "--out", f.run, "--set",
                               "checkpoint.save_every=20", NULL);
@@ -325,8 +304,8 @@ END_TEST
 /* Resuming a finished run, or with fewer steps than the checkpoint's: said clearly,
  * nothing written. */
 START_TEST(resume_nothing_left) {
-    fixture f;
-    setup(&f, 16, 8);
+    tu_tiny_run f;
+    tu_tiny_run_setup(&f, 16, 8, 0);
     char *out, *before, *after;
     int rc = ssmtrain(&f, &out, f.cfg, "--out", f.run, NULL);
     ck_assert_msg(rc == 0, "exit %d:\n%s", rc, out);
@@ -356,8 +335,8 @@ END_TEST
 /* ------------------------------------------------------------ run folders */
 
 START_TEST(run_folder_refused_and_overwritten) {
-    fixture f;
-    setup(&f, 8, 8);
+    tu_tiny_run f;
+    tu_tiny_run_setup(&f, 8, 8, 0);
     char *out;
     int rc = ssmtrain(&f, &out, f.cfg, "--out", f.run, NULL);
     ck_assert_msg(rc == 0, "exit %d:\n%s", rc, out);
@@ -391,8 +370,8 @@ START_TEST(run_folder_refused_and_overwritten) {
 END_TEST
 
 START_TEST(run_folder_lock) {
-    fixture f;
-    setup(&f, 8, 8);
+    tu_tiny_run f;
+    tu_tiny_run_setup(&f, 8, 8, 0);
     char lock[700], *out;
     ck_assert_int_eq(mkdir(f.run, 0755), 0);
     snprintf(lock, sizeof lock, "%s/ssmtrain.lock", f.run);
@@ -422,8 +401,8 @@ END_TEST
 /* ------------------------------------------------------------ other commands and messages */
 
 START_TEST(eval_only_without_config) {
-    fixture f;
-    setup(&f, 16, 8);
+    tu_tiny_run f;
+    tu_tiny_run_setup(&f, 16, 8, 0);
     char *out, *a, *b, best[700];
     int rc = ssmtrain(&f, &out, f.cfg, "--out", f.run, NULL);
     ck_assert_msg(rc == 0, "exit %d:\n%s", rc, out);
@@ -446,8 +425,8 @@ START_TEST(eval_only_without_config) {
 END_TEST
 
 START_TEST(profile_stops_and_writes_nothing) {
-    fixture f;
-    setup(&f, 16, 8);
+    tu_tiny_run f;
+    tu_tiny_run_setup(&f, 16, 8, 0);
     char *out;
     int rc = ssmtrain(&f, &out, f.cfg, "--out", f.run, "--profile", "17", NULL);
     ck_assert_msg(rc == 2, "exit %d:\n%s", rc, out);
@@ -469,8 +448,8 @@ START_TEST(profile_stops_and_writes_nothing) {
 END_TEST
 
 START_TEST(messages) {
-    fixture f;
-    setup(&f, 30, 1000);
+    tu_tiny_run f;
+    tu_tiny_run_setup(&f, 30, 1000, 0);
     char *out;
     /* a batch larger than the training set */
     int rc = ssmtrain(&f, &out, f.cfg, "--out", f.run, "--set", "train.batch_size=100", "--set",
@@ -501,8 +480,8 @@ END_TEST
 
 /* The same state saved a second apart gives the same bytes (HDF5 keeps no times). */
 START_TEST(checkpoint_bytes_do_not_depend_on_time) {
-    fixture f;
-    setup(&f, 4, 4);
+    tu_tiny_run f;
+    tu_tiny_run_setup(&f, 4, 4, 0);
     char *out, other[600], other_last[700];
     int rc = ssmtrain(&f, &out, f.cfg, "--out", f.run, NULL);
     ck_assert_msg(rc == 0, "exit %d:\n%s", rc, out);

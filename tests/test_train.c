@@ -24,6 +24,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include "checkpoint.h"
+#include "ckpt_model.h"
 #include "log.h"
 #include "model.h"
 #include "optim.h"
@@ -354,7 +355,30 @@ START_TEST(ckpt_bad_files) {
     memcpy(c, bytes, n);
     c[(at - bytes) + dwn / 2] ^= 0x10;
     tu_spit(bad, c, n);
+    /* the whole-file CRC-32 first, before HDF5 reads the file */
+    EXPECT_BAD(bad, t, to, "corrupted.h5", "checksum mismatch", "corrupted or truncated");
+    /* behind it (the header rewritten for the damaged bytes), the dataset's own checksum */
+    ck_assert_msg(ssm_ckpt_seal(bad) == SSM_OK, "%s", ssm_last_error());
     EXPECT_BAD(bad, t, to, "corrupted.h5", "/params/decoder.weight", "corrupted");
+
+    /* the header: damaged, cut short, another length */
+    memcpy(c, bytes, n);
+    ck_assert(!memcmp(c, "ssmtrain checkpoint\nformat_version 2\nhdf5_bytes ", 48));
+    c[20] = 'F';
+    tu_spit(bad, c, n);
+    EXPECT_BAD(bad, t, to, "corrupted.h5", "header is corrupted");
+    memcpy(c, bytes, n);
+    c[300] = 1; /* the padding */
+    tu_spit(bad, c, n);
+    EXPECT_BAD(bad, t, to, "corrupted.h5", "header is corrupted", "not zero");
+    tu_spit(bad, bytes, 100);
+    EXPECT_BAD(bad, t, to, "corrupted.h5", "truncated", "512-byte");
+    memcpy(c, bytes, n);
+    tu_spit(bad, c, n - 1);
+    EXPECT_BAD(bad, t, to, "corrupted.h5", "truncated or extended");
+    c[0] = 'S';
+    tu_spit(bad, c, n);
+    EXPECT_BAD(bad, t, to, "corrupted.h5", "not an ssmtrain checkpoint");
 
     /* corrupted anywhere: bytes flipped in the middle, then 8 bytes at 63 places
      * across the file. Each load fails (naming the file, the model untouched) or,
@@ -1020,12 +1044,73 @@ START_TEST(every_config_loads) {
 }
 END_TEST
 
+/* A format 1 checkpoint (tests/data/ckpt_format1.h5, written before the header of format
+ * 2: a tiny S4D recall run, 2 steps) loads, with a warning that it was not verified as a
+ * whole; one that is cut short or is not laid out as ssmtrain wrote format 1 is refused
+ * before HDF5 opens it; --resume from it writes format 2. */
+START_TEST(ckpt_format1_still_loads) {
+    char old[1024];
+    snprintf(old, sizeof old, "%s", tu_data("ckpt_format1.h5"));
+    ssm_ckpt_contents c;
+    ck_assert_msg(ssm_ckpt_read_contents(old, &c) == SSM_OK, "%s", ssm_last_error());
+    ck_assert_int_eq(c.format, 1);
+    ck_assert_int_eq(c.step, 2);
+    ck_assert_str_eq(c.layer, "s4d");
+    ck_assert(c.has_moments);
+    ck_assert_int_gt(c.n_verified, 12);
+    ssm_ckpt_contents_free(&c);
+    ssm_config cfg;
+    ssm_model *m = ssm_ckpt_model(old, SSM_CPU, &cfg); /* through ssm_ckpt_load */
+    ck_assert_msg(m != NULL, "%s", ssm_last_error());
+    ssm_model_free(m);
+
+    char dir[512], bad[600], ini[600], run[600], last[700];
+    tu_tmpdir(dir, sizeof dir);
+    size_t n;
+    char *bytes = tu_slurp(old, &n);
+    snprintf(bad, sizeof bad, "%s/old.h5", dir);
+    tu_spit(bad, bytes, n - 8);
+    ck_assert_int_eq(ssm_ckpt_verify(bad, NULL), SSM_ERR);
+    ck_assert_contains(ssm_last_error(), "old.h5");
+    ck_assert_contains(ssm_last_error(), "truncated or extended");
+    /* an HDF5 file in another layout (superblock version 0) */
+    ck_assert_int_eq(ssm_ckpt_verify(tu_data("adam.h5"), NULL), SSM_ERR);
+    ck_assert_contains(ssm_last_error(), "adam.h5");
+    ck_assert_contains(ssm_last_error(), "not in the layout of a format 1 checkpoint");
+    int format = 0;
+    ck_assert_int_eq(ssm_ckpt_verify(old, &format), SSM_OK);
+    ck_assert_int_eq(format, 1);
+
+    /* --resume: the run continues and writes format 2 */
+    snprintf(ini, sizeof ini, "%s/tiny.ini", dir);
+    spit_text(ini, "[model]\nd_model = 8\nn_layers = 1\nlayer = s4d\npooling = last\n[layer]\n"
+                   "d_state = 4\n[data]\ntask = recall\nseq_len = 16\nn_train = 8\nn_val = 8\n"
+                   "n_test = 8\n[train]\nbatch_size = 8\nmax_steps = 4\nthreads = 1\n");
+    snprintf(run, sizeof run, "%s/run", dir);
+    snprintf(last, sizeof last, "%s/ckpt/last.h5", run);
+    char *out;
+    int rc = ssmtrain(dir, &out, ini, "--out", run, "--resume", old, NULL);
+    ck_assert_msg(rc == 0, "exit %d:\n%s", rc, out);
+    ck_assert_contains(out, "checkpoint format 1");
+    free(out);
+    ck_assert_msg(ssm_ckpt_verify(last, &format) == SSM_OK, "%s", ssm_last_error());
+    ck_assert_int_eq(format, 2);
+    ck_assert_msg(ssm_ckpt_read_contents(last, &c) == SSM_OK, "%s", ssm_last_error());
+    ck_assert_int_eq(c.step, 4);
+    ck_assert_int_eq(c.format, 2);
+    ssm_ckpt_contents_free(&c);
+    free(bytes);
+    tu_rm_tree(dir);
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("train");
     TCase *ck = tcase_create("checkpoint");
     tcase_add_test(ck, ckpt_round_trip);
     tcase_add_test(ck, ckpt_bad_files);
     tcase_add_test(ck, ckpt_failed_save_keeps_file);
+    tcase_add_test(ck, ckpt_format1_still_loads);
     suite_add_tcase(s, ck);
     TCase *tool = tcase_create("ssmtrain");
     tcase_set_timeout(tool, 60);

@@ -40,6 +40,24 @@ double tu_rel_err(const ssm_tensor *a, const ssm_tensor *b) {
     return sqrt(dn / bn);
 }
 
+static const char *TINY_RUN =
+    "[model]\ntask = classification\nd_model = 8\nn_layers = 1\nlayer = s4d\ndropout = 0.1\n"
+    "pooling = last\n[layer]\nd_state = 4\n[data]\ntask = recall\nseq_len = 16\nn_train = 64\n"
+    "n_val = 32\nn_test = 32\n[optim]\nlr = 0.01\nschedule = constant\nwarmup_steps = 3\n"
+    "[train]\nseed = 3\nbatch_size = 8\nmax_steps = %d\nlog_every = 1\neval_every = %d\n"
+    "threads = 1\n[checkpoint]\nsave_every = %d\n";
+
+void tu_tiny_run_setup(tu_tiny_run *f, int steps, int eval_every, int save_every) {
+    tu_tmpdir(f->dir, sizeof f->dir);
+    char text[1024];
+    snprintf(text, sizeof text, TINY_RUN, steps, eval_every, save_every);
+    snprintf(f->cfg, sizeof f->cfg, "%s/tiny.ini", f->dir);
+    tu_spit(f->cfg, text, strlen(text));
+    snprintf(f->run, sizeof f->run, "%s/run", f->dir);
+    snprintf(f->last, sizeof f->last, "%s/ckpt/last.h5", f->run);
+    snprintf(f->tmp, sizeof f->tmp, "%s.tmp", f->last);
+}
+
 const char *tu_data(const char *name) {
     static char buf[1024];
     /* the environment overrides the build's path (a test binary run from another tree) */

@@ -54,6 +54,16 @@ int tu_run_toolv(const char *tool, const char *dir, char **out, va_list ap);
 pid_t tu_spawn_tool(const char *tool, const char *dir, ...);
 pid_t tu_spawn_toolv(const char *tool, const char *dir, va_list ap);
 int tu_wait_tool(pid_t pid, const char *tool, const char *dir, char **out);
+/* The tiny run of test_runs and test_faults: one S4D layer (d_model 8, d_state 4, dropout
+ * 0.1) on 64 recall examples of 16 tokens, 8 a batch (8 steps an epoch), constant LR
+ * after 3 warm-up steps, a train row every step. tu_tiny_run_setup writes the config
+ * dir/tiny.ini (dir a fresh temporary folder) with train.max_steps = steps,
+ * train.eval_every = eval_every and checkpoint.save_every = save_every (0: at each
+ * evaluation); run is dir/run, last its ckpt/last.h5, tmp that checkpoint's .tmp name. */
+typedef struct {
+    char dir[512], cfg[600], run[600], last[700], tmp[720];
+} tu_tiny_run;
+void tu_tiny_run_setup(tu_tiny_run *f, int steps, int eval_every, int save_every);
 /* Path of a file under tests/data (static buffer); $SSM_TEST_DATA, when set, replaces
  * the tests/data path compiled in. */
 const char *tu_data(const char *name);

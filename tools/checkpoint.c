@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zlib.h>
 #include "h5io.h"
 #include "replace_file.h"
 #include "log.h"
@@ -10,6 +11,158 @@
 #ifdef HAVE_CONFIG_H
 #include <config.h>
 #endif
+
+/* ---- the header: format 2 files start with a 512-byte HDF5 user block holding a text
+ * header (magic, format version, the length and the zlib CRC-32 of every byte after the
+ * user block), NUL-padded. It is checked with plain stdio before HDF5 sees the file, so
+ * a corrupted or truncated checkpoint never reaches HDF5's parser (HDF5 1.10.8 over-reads
+ * on some corrupted files). Format 1 files (no user block) start with the HDF5 signature. */
+#define HEADER_SIZE 512
+#define HEADER_MAGIC SSM_CKPT_MAGIC
+static const unsigned char hdf5_sig[8] = {0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n'};
+
+/* CRC-32 of f's bytes from `from` to the end (their count in *len); -1 on a read error. */
+static int crc_rest(FILE *f, long from, uint64_t *len, unsigned long *crc) {
+    static unsigned char buf[1 << 16];
+    if (fseek(f, from, SEEK_SET) != 0) return -1;
+    *crc = crc32(0L, Z_NULL, 0);
+    *len = 0;
+    for (size_t k; (k = fread(buf, 1, sizeof buf, f)) > 0;) {
+        *crc = crc32(*crc, buf, (uInt)k);
+        *len += k;
+    }
+    return ferror(f) ? -1 : 0;
+}
+
+int ssm_ckpt_seal(const char *path) {
+    FILE *f = fopen(path, "r+b");
+    if (!f) return ssm_error("%s: cannot open to write the checkpoint header: %s", path,
+                             strerror(errno));
+    unsigned char sig[8];
+    uint64_t len = 0;
+    unsigned long crc = 0;
+    int rc = SSM_OK;
+    errno = 0;
+    if (fseek(f, HEADER_SIZE, SEEK_SET) != 0 || fread(sig, 1, 8, f) != 8 ||
+        memcmp(sig, hdf5_sig, 8))
+        rc = ssm_error("%s: no HDF5 superblock at byte %d (not written with the checkpoint's "
+                       "user block)", path, HEADER_SIZE);
+    else if (crc_rest(f, HEADER_SIZE, &len, &crc) != 0)
+        rc = ssm_error("%s: cannot read back: %s", path, errno ? strerror(errno) : "read error");
+    char header[HEADER_SIZE] = {0};
+    snprintf(header, sizeof header, HEADER_MAGIC "format_version %d\nhdf5_bytes %llu\ncrc32 %08lx\n",
+             SSM_CKPT_FORMAT_VERSION, (unsigned long long)len, crc);
+    errno = 0;
+    if (rc == SSM_OK && (fseek(f, 0, SEEK_SET) != 0 || fwrite(header, 1, sizeof header, f) !=
+                         sizeof header || fflush(f) != 0))
+        rc = ssm_error("%s: cannot write the checkpoint header: %s", path,
+                       errno ? strerror(errno) : "write error");
+    if (fclose(f) != 0 && rc == SSM_OK)
+        rc = ssm_error("%s: cannot write the checkpoint header: %s", path, strerror(errno));
+    return rc;
+}
+
+/* "<key> <value>\n" at *p with value all characters of `set`, at most max of them, copied
+ * to val: advances *p; 0 when the line is not that. */
+static int header_line(const char **p, const char *key, const char *set, size_t max, char *val) {
+    size_t k = strlen(key);
+    if (strncmp(*p, key, k) || (*p)[k] != ' ') return 0;
+    const char *v = *p + k + 1;
+    size_t n = strspn(v, set);
+    if (n == 0 || n > max || v[n] != '\n') return 0;
+    memcpy(val, v, n);
+    val[n] = 0;
+    *p = v + n + 1;
+    return 1;
+}
+
+/* The checks before HDF5 opens path: *format gets 2 for a file whose header, length and
+ * CRC-32 match, 1 for a format 1 file (an HDF5 superblock version 2 at the start, as
+ * ssmtrain wrote, whose end-of-file address is the file's size; not verified further
+ * until HDF5 reads it: a warning says so). */
+static int verify_file(const char *path, int *format) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return ssm_error("%s: cannot open: %s", path, strerror(errno));
+    unsigned char h[HEADER_SIZE + 1] = {0};
+    size_t n = fread(h, 1, HEADER_SIZE, f);
+    int rc = SSM_OK;
+    long size = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
+    if (size < 0) {
+        rc = ssm_error("%s: cannot read: %s", path, strerror(errno));
+    } else if (n >= 8 && !memcmp(h, hdf5_sig, 8)) { /* format 1 */
+        /* superblock 2: version, offset size, length size, flags, base address, extension
+         * address, end-of-file address (little-endian), root object header, checksum */
+        uint64_t eof = 0;
+        for (int i = 7; n >= 36 && i >= 0; i--) eof = eof << 8 | h[28 + i];
+        if (n < 48 || h[8] != 2 || h[9] != 8 || h[10] != 8)
+            rc = ssm_error("%s: not an ssmtrain checkpoint: an HDF5 file without ssmtrain's "
+                           "header, and not in the layout of a format 1 checkpoint (HDF5 "
+                           "superblock version 2 with 8-byte addresses at the start)", path);
+        else if (eof != (uint64_t)size)
+            rc = ssm_error("%s: truncated or extended: a format 1 checkpoint of %llu bytes "
+                           "(HDF5 superblock), the file has %ld", path,
+                           (unsigned long long)eof, size);
+        else {
+            *format = 1;
+            if (ssm_log_level > 0)
+                fprintf(stderr, "ssm: warning: %s: checkpoint format 1 (written before the whole-file "
+                    "checksum of format 2): HDF5 reads it unverified; saving it again (e.g. "
+                    "--resume) writes format 2\n", path);
+        }
+    } else if (n >= strlen(HEADER_MAGIC) && !memcmp(h, HEADER_MAGIC, strlen(HEADER_MAGIC))) {
+        const char *p = (const char *)h + strlen(HEADER_MAGIC);
+        char ver[8], bytes[24], want[16];
+        uint64_t len = 0;
+        unsigned long crc = 0;
+        if (n < HEADER_SIZE) {
+            rc = ssm_error("%s: truncated: %zu bytes, less than the %d-byte checkpoint header",
+                           path, n, HEADER_SIZE);
+        } else if (!header_line(&p, "format_version", "0123456789", 6, ver) ||
+                   !header_line(&p, "hdf5_bytes", "0123456789", 19, bytes) ||
+                   !header_line(&p, "crc32", "0123456789abcdef", 8, want) || strlen(want) != 8) {
+            rc = ssm_error("%s: the checkpoint header is corrupted (expected the lines "
+                           "format_version, hdf5_bytes, crc32 after \"ssmtrain checkpoint\")", path);
+        } else if (atoi(ver) != SSM_CKPT_FORMAT_VERSION) {
+            rc = ssm_error("%s: format version %s, this build reads versions 1 and %d", path,
+                           ver, SSM_CKPT_FORMAT_VERSION);
+        } else {
+            for (const char *q = p; rc == SSM_OK && q < (const char *)h + HEADER_SIZE; q++)
+                if (*q) rc = ssm_error("%s: the checkpoint header is corrupted (bytes after "
+                                       "its last line are not zero)", path);
+            errno = 0;
+            if (rc == SSM_OK && crc_rest(f, HEADER_SIZE, &len, &crc) != 0)
+                rc = ssm_error("%s: cannot read: %s", path,
+                               errno ? strerror(errno) : "read error");
+            else if (rc == SSM_OK && strtoull(bytes, NULL, 10) != len)
+                rc = ssm_error("%s: truncated or extended: the header says %s bytes of HDF5 "
+                               "data, the file holds %llu after its header (the file is "
+                               "corrupted or truncated)", path, bytes, (unsigned long long)len);
+            else if (rc == SSM_OK && strtoul(want, NULL, 16) != crc)
+                rc = ssm_error("%s: checksum mismatch (crc32 %08lx, the header says %s): the "
+                               "file is corrupted or truncated", path, crc, want);
+            else if (rc == SSM_OK)
+                *format = SSM_CKPT_FORMAT_VERSION;
+        }
+    } else {
+        rc = ssm_error("%s: not an ssmtrain checkpoint (it starts with neither the "
+                       "\"ssmtrain checkpoint\" header nor an HDF5 signature)", path);
+    }
+    fclose(f);
+    return rc;
+}
+
+int ssm_ckpt_verify(const char *path, int *format) {
+    int fmt = 0;
+    int rc = verify_file(path, &fmt);
+    if (format) *format = fmt;
+    return rc;
+}
+
+/* The checkpoint at path opened by HDF5 once verify_file has passed; NULL on error. */
+static ssm_h5 *open_verified(const char *path, int *format) {
+    if (verify_file(path, format) != SSM_OK) return NULL;
+    return ssm_h5_open(path);
+}
 
 /* ---- checksums: HDF5 checksums metadata (in the 1.8 file format that
  * ssm_h5_create writes) but never raw data, so flipped bytes in a tensor would
@@ -124,11 +277,12 @@ typedef struct {
 
 static int write_ckpt(const char *tmp, void *arg) {
     const ckpt_content *c = arg;
-    ssm_h5 *f = ssm_h5_create(tmp);
+    ssm_h5 *f = ssm_h5_create_ub(tmp, HEADER_SIZE);
     if (!f) return SSM_ERR;
     int rc = write_all(f, c->m, c->o, c->st);
     if (ssm_h5_close(f) != SSM_OK) rc = SSM_ERR;
-    return rc;
+    /* the header last, over the closed file: its length and CRC-32 */
+    return rc == SSM_OK ? ssm_ckpt_seal(tmp) : rc;
 }
 
 int ssm_ckpt_save(const char *path, const ssm_model *m, const ssm_optim *o,
@@ -223,15 +377,16 @@ static int check_names(const char *file, const char *list, const ssm_params *ps)
 }
 
 /* Every root attribute, checked against the root checksum; SSM_ERR naming what is wrong. */
-static int read_root(ssm_h5 *f, const char *path, root_attrs *r, char **bufs) {
+static int read_root(ssm_h5 *f, const char *path, int format, root_attrs *r, char **bufs) {
     static const size_t size[6] = {64, 64, 64, (size_t)1 << 20, sizeof(((ssm_train_state *)0)->config) + 1, 256};
     if (ssm_h5_attr_double(f, "/", "format_version", &r->num[0]) != SSM_OK)
         return ssm_error("%s: not an ssmtrain checkpoint (no format_version)", path);
     for (int i = 0; i < 6; i++) {
         if (ssm_h5_attr_double(f, "/", num_names[i], &r->num[i]) != SSM_OK) return SSM_ERR;
-        if (i == 0 && r->num[0] != SSM_CKPT_FORMAT_VERSION)
-            return ssm_error("%s: format version %g, this build reads version %d", path,
-                             r->num[0], SSM_CKPT_FORMAT_VERSION);
+        if (i == 0 && r->num[0] != format)
+            return ssm_error("%s: format version %g in the root attributes, but the file is "
+                             "laid out as format %d%s", path, r->num[0], format,
+                             format == 1 ? " (no header)" : " (its header says so)");
     }
     for (int i = 0; i < 6; i++) {
         bufs[i] = calloc(1, size[i]);
@@ -253,7 +408,8 @@ static int read_root(ssm_h5 *f, const char *path, root_attrs *r, char **bufs) {
 }
 
 int ssm_ckpt_load(const char *path, ssm_model *m, ssm_optim *o, ssm_train_state *st) {
-    ssm_h5 *f = ssm_h5_open(path);
+    int format;
+    ssm_h5 *f = open_verified(path, &format);
     if (!f) return SSM_ERR;
     const ssm_params *ps = m->ps;
     /* no /optim group: saved without an optimizer (ssmexport --import); the moments
@@ -266,7 +422,7 @@ int ssm_ckpt_load(const char *path, ssm_model *m, ssm_optim *o, ssm_train_state 
     char *bufs[6] = {0}, name[128], p[512];
     uint64_t seed = 0, offset = 0;
     int rc = SSM_OK;
-    if (read_root(f, path, &r, bufs) != SSM_OK)
+    if (read_root(f, path, format, &r, bufs) != SSM_OK)
         rc = SSM_ERR;
     else if (strcmp(r.str[2], m->cfg.layer))
         rc = ssm_error("%s: layer type mismatch: the checkpoint holds a %s model, the config "
@@ -348,12 +504,12 @@ static int read_f32(ssm_h5 *f, const char *file, const char *path, ssm_tensor **
 
 int ssm_ckpt_read_contents(const char *path, ssm_ckpt_contents *c) {
     memset(c, 0, sizeof *c);
-    ssm_h5 *f = ssm_h5_open(path);
+    ssm_h5 *f = open_verified(path, &c->format);
     if (!f) return SSM_ERR;
     root_attrs r = {0};
     char *bufs[6] = {0}, p[512];
     int rc = SSM_OK;
-    if (read_root(f, path, &r, bufs) != SSM_OK) rc = SSM_ERR;
+    if (read_root(f, path, c->format, &r, bufs) != SSM_OK) rc = SSM_ERR;
     if (rc == SSM_OK) {
         snprintf(c->layer, sizeof c->layer, "%s", r.str[2]);
         c->config = strdup(r.str[4]);
@@ -414,4 +570,19 @@ void ssm_ckpt_contents_free(ssm_ckpt_contents *c) {
     free(c->dtypes);
     free(c->config);
     memset(c, 0, sizeof *c);
+}
+
+char *ssm_ckpt_read_config(const char *path) {
+    int format;
+    ssm_h5 *f = open_verified(path, &format);
+    if (!f) return NULL;
+    size_t cap = sizeof(((ssm_train_state *)0)->config) + 1;
+    char *text = malloc(cap);
+    SSM_CHECK(text, "checkpoint: out of memory");
+    if (ssm_h5_attr_string(f, "/", "config", text, cap) != SSM_OK) {
+        free(text);
+        text = NULL;
+    }
+    ssm_h5_close(f);
+    return text;
 }

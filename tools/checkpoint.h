@@ -9,7 +9,11 @@
 #include "model.h"
 #include "optim.h"
 
-#define SSM_CKPT_FORMAT_VERSION 1
+/* The version written. Version 2 files start with a 512-byte header (an HDF5 user block)
+ * holding the length and CRC-32 of the rest, verified before HDF5 parses the file;
+ * version 1 files (no header) are still read, with a warning (docs/CHECKPOINT.md). */
+#define SSM_CKPT_FORMAT_VERSION 2
+#define SSM_CKPT_MAGIC "ssmtrain checkpoint\n" /* the header's first line */
 
 typedef struct {
     int64_t step;        /* optimizer updates done */
@@ -43,8 +47,19 @@ typedef struct {
     char (*dtypes)[8];    /* as stored: "F32" (training) or "F64" */
     int has_moments;      /* /optim present (saved with an optimizer) */
     int n_verified;       /* datasets whose checksum was checked */
+    int format;           /* the file's format version (1: not whole-file verified) */
 } ssm_ckpt_contents;
 int ssm_ckpt_read_contents(const char *path, ssm_ckpt_contents *c);
 void ssm_ckpt_contents_free(ssm_ckpt_contents *c);
+
+/* The checks made before HDF5 opens a checkpoint (the loaders above make them): the
+ * header, length and CRC-32 of a format 2 file, the HDF5 superblock of a format 1 file
+ * (format may be NULL). SSM_ERR naming the file and what is wrong. */
+int ssm_ckpt_verify(const char *path, int *format);
+/* The stored config text of a verified checkpoint (malloc'd), or NULL with an error. */
+char *ssm_ckpt_read_config(const char *path);
+/* Write the header of the format 2 file at path for its current bytes (the writer's last
+ * step; tests use it to reach the checks behind the CRC-32 after editing a checkpoint). */
+int ssm_ckpt_seal(const char *path);
 
 #endif

@@ -6,11 +6,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "fsutil.h"
 #include "ini_json.h"
 #include "layouts.h"
 #include "log.h"
 #include "replace_file.h"
-#include "rundir.h"
 #include "safetensors.h"
 
 #ifdef HAVE_CONFIG_H

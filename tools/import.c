@@ -59,6 +59,20 @@ static cJSON *read_json(const char *path) {
     return j;
 }
 
+int ssm_import_read_config(const char *path, const char *const *sets, size_t n_sets,
+                           const ssm_layout **layout, ssm_config *cfg) {
+    cJSON *j = read_json(path);
+    if (!j) return SSM_ERR;
+    char *ini = NULL;
+    int rc = ssm_import_config(j, path, layout, &ini);
+    cJSON_Delete(j);
+    char name[4200];
+    snprintf(name, sizeof name, "%s (imported)", path);
+    if (rc == SSM_OK) rc = ssm_config_load_string(cfg, ini, name, sets, n_sets);
+    free(ini);
+    return rc;
+}
+
 /* ---- the weights: one file, or the shards an index names ---- */
 typedef struct {
     ssm_st_file *f;
@@ -255,18 +269,11 @@ int ssm_import(const char *src, const char *out_h5, const char *const *sets, siz
     char dir[4096], config[4096], wpath[4096];
     int sharded = 0;
     if (locate(src, dir, config, wpath, &sharded) != SSM_OK) return SSM_ERR;
-    cJSON *j = read_json(config);
-    if (!j) return SSM_ERR;
-    const ssm_layout *lay;
-    char *ini = NULL;
+    const ssm_layout *lay = NULL;
     weights w = {0};
     ssm_model *m = NULL;
-    int rc = ssm_import_config(j, config, &lay, &ini);
-    cJSON_Delete(j);
     ssm_config cfg;
-    char name[4200];
-    snprintf(name, sizeof name, "%s (imported)", config);
-    if (rc == SSM_OK) rc = ssm_config_load_string(&cfg, ini, name, sets, n_sets);
+    int rc = ssm_import_read_config(config, sets, n_sets, &lay, &cfg);
     if (rc == SSM_OK) rc = sharded ? read_index(&w, dir, wpath) : add_file(&w, wpath);
     ssm_data_sizes ds;
     ssm_model_config mc;
@@ -304,6 +311,5 @@ int ssm_import(const char *src, const char *out_h5, const char *const *sets, siz
     }
     ssm_model_free(m);
     weights_free(&w);
-    free(ini);
     return rc;
 }

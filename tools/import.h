@@ -13,6 +13,7 @@
 #define SSM_IMPORT_H
 #include <stddef.h>
 #include <stdint.h>
+#include "layouts.h"
 #include "ssmconfig.h"
 
 typedef struct {
@@ -30,5 +31,11 @@ typedef struct {
  * tensor or field. */
 int ssm_import(const char *src, const char *out_h5, const char *const *sets, size_t n_sets,
                ssm_import_info *info);
+
+/* The first step of ssm_import: config.json at path -> the layout it is in and the
+ * ssmtrain config it describes, sets applied (what ssm_import builds the model from).
+ * SSM_ERR naming the file and the field (import_config.h). */
+int ssm_import_read_config(const char *path, const char *const *sets, size_t n_sets,
+                           const ssm_layout **layout, ssm_config *cfg);
 
 #endif

@@ -6,32 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
-#include <sys/stat.h>
 #include <unistd.h>
+#include "fsutil.h"
 #include "log.h"
-
-int ssm_mkdirs(const char *path) {
-    char buf[PATH_MAX];
-    if ((size_t)snprintf(buf, sizeof buf, "%s", path) >= sizeof buf)
-        return ssm_error("%s: path too long", path);
-    for (char *p = buf + 1;; p++) {
-        if (*p != '/' && *p) continue;
-        char save = *p;
-        *p = 0;
-        struct stat s;
-        if (mkdir(buf, 0777) != 0 && errno != EEXIST)
-            return ssm_error("%s: cannot create directory: %s", buf, strerror(errno));
-        if (stat(buf, &s) != 0 || !S_ISDIR(s.st_mode))
-            return ssm_error("%s: exists and is not a directory", buf);
-        if (!save) return SSM_OK;
-        *p = save;
-    }
-}
-
-static int exists(const char *path) {
-    struct stat s;
-    return stat(path, &s) == 0;
-}
 
 /* Is file inside folder dir (after resolving links and "..")? */
 static int inside(const char *file, const char *dir) {
@@ -82,7 +59,7 @@ int ssm_rundir_open(ssm_rundir *r, const char *dir, const char *ckpt_dir, const 
     snprintf(files[4], sizeof files[4], "%s/curves.png", dir);
     char found[3700] = "";
     for (int i = 0; i < N_FILES; i++)
-        if (exists(files[i]))
+        if (ssm_path_exists(files[i]))
             snprintf(found + strlen(found), sizeof found - strlen(found), "%s%s",
                      found[0] ? ", " : "", files[i]);
     if (!found[0] || (resume && (inside(resume, dir) || inside(resume, ckpt_dir)))) return SSM_OK;

@@ -25,7 +25,4 @@ int ssm_rundir_open(ssm_rundir *r, const char *dir, const char *ckpt_dir, const 
 /* Release the lock (idempotent). */
 void ssm_rundir_close(ssm_rundir *r);
 
-/* mkdir -p */
-int ssm_mkdirs(const char *path);
-
 #endif

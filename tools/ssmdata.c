@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include "fsutil.h"
 #include "listops.h"
 #include "log.h"
 #include "pathfinder_write.h"
@@ -136,26 +137,11 @@ static int run_pathfinder(const args *a) {
     return 0;
 }
 
-/* mkdir -p; on failure names the folder that could not be made. */
-static int make_dirs(const char *path) {
-    char buf[4096];
-    snprintf(buf, sizeof buf, "%s", path);
-    for (char *s = buf + 1;; s++) {
-        if (*s && *s != '/') continue;
-        char c = *s;
-        *s = 0;
-        struct stat st;
-        if (mkdir(buf, 0777) != 0 && !(errno == EEXIST && stat(buf, &st) == 0 && S_ISDIR(st.st_mode))) {
-            fprintf(stderr, "ssmdata: error: %s: cannot create the folder: %s\n", buf,
-                    strerror(errno == EEXIST ? ENOTDIR : errno));
-            return 0;
-        }
-        if (!(*s = c)) return 1;
-    }
-}
-
 static int run_listops(const args *a) {
-    if (!make_dirs(a->out)) return EXIT_IO;
+    if (ssm_mkdirs(a->out) != SSM_OK) {
+        fprintf(stderr, "ssmdata: error: %s\n", ssm_last_error());
+        return EXIT_IO;
+    }
     double t0 = ssm_now_s();
     int64_t n[3] = {(int64_t)a->n_train, (int64_t)a->n_val, (int64_t)a->n_test};
     ssm_listops_gen g = ssm_listops_gen_lra();

@@ -73,8 +73,10 @@ static void print_arch(const ssm_config *c, const ssm_data_sizes *d, int data) {
 static int info_ckpt(const char *path) {
     ssm_ckpt_contents c;
     if (ssm_ckpt_read_contents(path, &c) != SSM_OK) return SSM_ERR;
-    printf("file: %s\nformat: ssmtrain checkpoint, format version %d, written by ssmtrain %s\n",
-           path, SSM_CKPT_FORMAT_VERSION, c.library_version);
+    printf("file: %s\nformat: ssmtrain checkpoint, format version %d (%s), written by "
+           "ssmtrain %s\n", path, c.format,
+           c.format == 1 ? "no whole-file checksum" : "whole-file CRC-32 verified",
+           c.library_version);
     ssm_config cfg;
     ssm_data_sizes d;
     if (ssm_config_load_string(&cfg, c.config, path, NULL, 0) == SSM_OK &&
@@ -196,10 +198,12 @@ int main(int argc, char **argv) {
         return 2;
     }
     FILE *f = fopen(file, "rb");
-    unsigned char magic[8] = {0};
-    size_t got = f ? fread(magic, 1, 8, f) : 0;
+    unsigned char magic[32] = {0};
+    size_t got = f ? fread(magic, 1, sizeof magic, f) : 0;
     if (f) fclose(f);
-    int hdf5 = got == 8 && !memcmp(magic, "\x89HDF\r\n\x1a\n", 8);
+    /* a checkpoint: format 2's header, or format 1's HDF5 signature */
+    int hdf5 = (got >= 8 && !memcmp(magic, "\x89HDF\r\n\x1a\n", 8)) ||
+               (got >= strlen(SSM_CKPT_MAGIC) && !memcmp(magic, SSM_CKPT_MAGIC, strlen(SSM_CKPT_MAGIC)));
     if (f && !hdf5 && got < 8) {
         fprintf(stderr, "ssminfo: %s: neither HDF5 nor safetensors (%zu bytes)\n", file, got);
         return 1;

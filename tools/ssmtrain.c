@@ -12,11 +12,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include "cli.h"
 #include "comm.h"
 #include "dist.h"
+#include "fsutil.h"
 #include "interrupt.h"
 #include "log.h"
 #include "rundir.h"
@@ -53,16 +53,6 @@ static void join_world(int *argc, char ***argv) {
                 ssm_comm_rank());
 }
 
-static int file_exists(const char *path) {
-    struct stat s;
-    return stat(path, &s) == 0;
-}
-
-static void fmt_hms(double s, char *buf, size_t n) {
-    long v = (long)(s + 0.5);
-    snprintf(buf, n, "%ld:%02ld:%02ld", v / 3600, v / 60 % 60, v % 60);
-}
-
 /* The test set on best.h5 (or the final model without one), the summary, and the
  * final line. */
 static int final_test(ssm_trainer *t, double t0) {
@@ -70,13 +60,13 @@ static int final_test(ssm_trainer *t, double t0) {
     snprintf(best, sizeof best, "%s/best.h5", t->ckpt_dir);
     int64_t step = t->st.step;
     const char *which = "last";
-    if (ssm_dist_root_value(file_exists(best))) { /* rank 0's view, so all ranks agree */
+    if (ssm_dist_root_value(ssm_path_exists(best))) { /* rank 0's view, so all ranks agree */
         if (ssm_trainer_resume(t, best, 0) != SSM_OK) return fail(SSM_EXIT_DATA);
         step = t->ckpt_step;
         which = "best";
     }
     const char *metric = t->cfg->checkpoint.metric == SSM_CFG_METRIC_VAL_ACC ? "val_acc" : "val_loss";
-    fmt_hms(ssm_now_s() - t0, wall, sizeof wall);
+    ssm_fmt_duration(ssm_now_s() - t0, wall, sizeof wall);
     snprintf(used, sizeof used, "%s/%s.h5 (step %lld)", t->ckpt_dir, which, (long long)step);
     printf("summary: best %s %.4f; test on %s; %lld steps, wall time %s; outputs in %s/\n", metric,
            t->st.best_metric, used, (long long)t->st.step, wall, t->out_dir);

@@ -11,8 +11,8 @@
 #include "comm.h"
 #include "curves.h"
 #include "dist.h"
+#include "fsutil.h"
 #include "modelcfg.h"
-#include "h5io.h"
 #include "log.h"
 #include "interrupt.h"
 #include "ops.h"
@@ -107,13 +107,12 @@ void ssm_trainer_free(ssm_trainer *t) {
 static int explain_mismatch(const ssm_trainer *t, const char *ckpt) {
     char msg[1024], diff[768] = "", a[SSM_CFG_STR_MAX + 8], b[SSM_CFG_STR_MAX + 8], name[128];
     snprintf(msg, sizeof msg, "%s", ssm_last_error());
-    size_t cap = sizeof t->st.config + 1, used = 0;
-    char *text = malloc(cap);
+    size_t used = 0;
     ssm_config *old = malloc(sizeof *old);
-    SSM_CHECK(text && old, "trainer: out of memory");
-    ssm_h5 *f = ssm_h5_open(ckpt);
-    if (f && ssm_h5_attr_string(f, "/", "config", text, cap) == SSM_OK &&
-        ssm_config_load_string(old, text, ckpt, NULL, 0) == SSM_OK) {
+    SSM_CHECK(old, "trainer: out of memory");
+    /* a file that fails the whole-file check is not opened (by HDF5) again */
+    char *text = ssm_ckpt_read_config(ckpt);
+    if (text && ssm_config_load_string(old, text, ckpt, NULL, 0) == SSM_OK) {
         for (size_t i = 0; i < ssm_cfg_nkeys && used < sizeof diff; i++) {
             const ssm_cfg_key *k = &ssm_cfg_keys[i];
             if (strcmp(k->section, "model") && strcmp(k->section, "layer")) continue;
@@ -126,7 +125,6 @@ static int explain_mismatch(const ssm_trainer *t, const char *ckpt) {
                                          used ? "; " : "", name, a, b);
         }
     }
-    ssm_h5_close(f);
     free(text);
     free(old);
     return diff[0] ? ssm_error("%s (the checkpoint is of another model: %s)", msg, diff)
@@ -214,12 +212,6 @@ double ssm_trainer_epoch(const ssm_trainer *t) {
     return (double)t->st.epoch + (n ? (double)t->st.data_index / (double)n : 0);
 }
 
-static void fmt_time(double s, char *buf, size_t n) {
-    long v = (long)(s + 0.5);
-    if (v >= 3600) snprintf(buf, n, "%ld:%02ld:%02ld", v / 3600, v / 60 % 60, v % 60);
-    else snprintf(buf, n, "%02ld:%02ld", v / 60, v % 60);
-}
-
 /* --profile: the table goes to stderr, with the progress lines */
 static void print_profile(ssm_trainer *t, const ssm_profile *p) {
     if (t->tty) fputc('\n', stderr); /* off the progress line */
@@ -230,7 +222,7 @@ static void print_profile(ssm_trainer *t, const ssm_profile *p) {
 
 static void progress(ssm_trainer *t, double loss, double acc, double lr, double tps, double eta) {
     char e[32];
-    fmt_time(eta, e, sizeof e);
+    ssm_fmt_duration(eta, e, sizeof e);
     if (t->tty) {
         int width = 24, done = (int)(width * t->st.step / (t->total_steps ? t->total_steps : 1));
         char bar[32];

@@ -12,6 +12,7 @@
 #include "cifar.h"
 #include "idx.h"
 #include "imdb.h"
+#include "import.h"
 #include "listops.h"
 #include "log.h"
 #include "pathfinder.h"
@@ -170,6 +171,20 @@ static int fz_safetensors(const uint8_t *d, size_t n) {
     return rc;
 }
 
+/* ---- config.json of a model to import (ssmexport --import): the layout and config ---- */
+
+static int fz_config_json(const uint8_t *d, size_t n) {
+    const ssm_layout *lay = NULL;
+    ssm_config c;
+    int rc = ssm_import_read_config(put("config.json", d, n), NULL, 0, &lay, &c);
+    if (rc == SSM_OK) { /* what ssm_import goes on with */
+        SSM_CHECK(lay, "fuzz: config.json loaded without a layout");
+        char ext[256];
+        ssm_layout_external(lay, "encoder.weight", ext, sizeof ext);
+    }
+    return rc;
+}
+
 /* ---- data readers ---- */
 
 static int fz_listops(const uint8_t *d, size_t n) {
@@ -262,6 +277,7 @@ const fz_target fz_targets[] = {
     {"config", fz_config},   {"checkpoint", fz_checkpoint}, {"safetensors", fz_safetensors},
     {"listops", fz_listops}, {"idx", fz_idx},               {"aan", fz_aan},
     {"cifar", fz_cifar},     {"pathfinder", fz_pathfinder}, {"imdb", fz_imdb},
+    {"config_json", fz_config_json},
 };
 const int fz_n_targets = (int)(sizeof fz_targets / sizeof fz_targets[0]);
 

@@ -25,6 +25,7 @@ if [ -z "$(ls -A "$corpus")" ]; then
         if [ "$t" = checkpoint ]; then
             cp "$w/run/ckpt/last.h5" "$corpus/tiny.h5"
             cp "$data/adam.h5" "$corpus/"   # an HDF5 file that is not a checkpoint
+            cp "$data/ckpt_format1.h5" "$corpus/"   # format 1: no header, read unverified
         else
             ASAN_OPTIONS=detect_leaks=0 tools/ssmexport "$w/run/ckpt/last.h5" "$w/exp" >/dev/null
             cp "$w/exp/model.safetensors" "$corpus/"
@@ -46,13 +47,15 @@ if [ -z "$(ls -A "$corpus")" ]; then
             i=$((i + 1))
         done ;;
     imdb) cp "$data"/imdb/reviews.json "$data"/imdb/reviews.json.gz "$corpus/" ;;
+    config_json) # the three layouts as ssmexport writes them, and malformed ones
+        cp "$src"/tests/fuzz/regressions/config_json/* "$corpus/" ;;
     *) echo "run.sh: unknown target $t" >&2; exit 2 ;;
     esac
 fi
 dict=
 case $t in
 config) dict=-dict=tests/fuzz/config.dict ;;
-imdb|safetensors) dict=-dict=$src/tests/fuzz/json.dict ;;
+imdb|safetensors|config_json) dict=-dict=$src/tests/fuzz/json.dict ;;
 esac
 # leaks: a reader that leaks on an error path is a bug too (libFuzzer reports it); HDF5
 # 1.10's own leaks on corrupted files are suppressed as in the CI
