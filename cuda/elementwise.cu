@@ -147,12 +147,15 @@ struct bin_grad {
     int64_t na, nb, ns;
     __device__ double operator()(int64_t, int64_t k, int64_t j) const {
         int64_t i = k * ns + j;
-        float p = a[i % na], q = b[i % nb], g;
-        switch (op) {
+        float g;
+        switch (op) { /* the operands are read only where the derivative needs them */
         case SSM_BIN_ADD: g = 1.0f; break;
         case SSM_BIN_SUB: g = self_is_a ? 1.0f : -1.0f; break;
-        case SSM_BIN_MUL: g = self_is_a ? q : p; break;
-        default: g = self_is_a ? 1.0f / q : -p / (q * q); break; /* SSM_BIN_DIV */
+        case SSM_BIN_MUL: g = self_is_a ? b[i % nb] : a[i % na]; break;
+        default: { /* SSM_BIN_DIV */
+            float p = a[i % na], q = b[i % nb];
+            g = self_is_a ? 1.0f / q : -p / (q * q);
+        }
         }
         return (double)(g * dy[i]);
     }
@@ -281,6 +284,10 @@ static void binary_bwd_one(ssm_binary_op op, int self_is_a, const float *a, int6
     } else if (op == SSM_BIN_CDIV) {
         cdiv_grad f = {self_is_a, a, b, dy, na, nb, ns};
         col_reduce<d2>(1, n / ns, ns / 2, f, acc_store2{d});
+    } else if (ns == n && (op == SSM_BIN_ADD || op == SSM_BIN_SUB)) {
+        /* a full-size operand of a sum (the residual adds): d += +-dy, the same bits as
+         * the reduction of one term */
+        ssm_cuda_scale(SSM_F32, dy, d, n, op == SSM_BIN_SUB && !self_is_a ? -1.0 : 1.0, 1);
     } else {
         bin_grad f = {(int)op, self_is_a, a, b, dy, na, nb, ns};
         col_reduce<double>(1, n / ns, ns, f, acc_store{d});
