@@ -16,6 +16,7 @@ double bench_time_ms(ssm_device dev, bench_fn fn, void *arg, int reps) {
     const ssm_kernels *k = ssm_kernels_for(dev);
     for (int i = 0; i < 3; i++) fn(arg);
     k->sync();
+    k->mem_reset_peak(); /* bench_peak_mib: the timed runs' peak, not the warm-up's growth */
     double *t = malloc((size_t)reps * sizeof *t);
     SSM_CHECK(t, "bench: out of memory");
     for (int r = 0; r < reps; r++) {

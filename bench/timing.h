@@ -15,7 +15,8 @@ double bench_time_ms(ssm_device dev, bench_fn fn, void *arg, int reps);
 /* --precision NAME: fp32, tf32 or bf16 into *p; 0 when the name is none of them. */
 int bench_parse_precision(const char *name, ssm_gemm_precision *p);
 const char *bench_precision_name(ssm_gemm_precision p);
-/* Peak device memory of this process so far in MiB (kernels.h: mem_stats; CPU: 0). */
+/* Peak device memory in MiB held during the last bench_time_ms's timed runs (after its
+ * warm-up: kernels.h mem_stats, mem_reset_peak; CPU: 0). */
 double bench_peak_mib(ssm_device dev);
 
 #endif

@@ -71,6 +71,8 @@ static void cuda_mem_stats(size_t *now, size_t *peak) {
     *peak = mem_peak;
 }
 
+static void cuda_mem_reset_peak(void) { mem_peak = mem_now; }
+
 cublasHandle_t ssm_cuda_cublas(void) {
     static cublasHandle_t h = NULL;
     if (!h) {
@@ -272,6 +274,7 @@ static void fill_table(ssm_kernels *t) {
     t->graph_epoch = ssm_cuda_resource_epoch;
     t->set_rng_base = ssm_cuda_set_rng_base;
     t->mem_stats = cuda_mem_stats;
+    t->mem_reset_peak = cuda_mem_reset_peak;
 }
 
 /* NULL when no GPU is usable (no driver, no device): callers and tests probe

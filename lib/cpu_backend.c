@@ -25,6 +25,7 @@ static void cpu_timer_start(void) { timer_t0 = now_ms(); }
 static double cpu_timer_stop_ms(void) { return now_ms() - timer_t0; }
 static void cpu_set_gemm_precision(ssm_gemm_precision p) { (void)p; } /* always FP32 */
 static void cpu_mem_stats(size_t *now, size_t *peak) { *now = *peak = 0; }
+static void cpu_mem_reset_peak(void) {}
 /* no graphs on the CPU, so no replays: the base stays 0 */
 static void cpu_set_rng_base(uint64_t base) {
     SSM_CHECK(base == 0, "cpu: set_rng_base(%llu): the CPU replays no graphs",
@@ -91,6 +92,7 @@ static const ssm_kernels cpu_table = {
     .adamw = ssm_cpu_adamw,
     .sgd = ssm_cpu_sgd,
     .mem_stats = cpu_mem_stats,
+    .mem_reset_peak = cpu_mem_reset_peak,
     .set_rng_base = cpu_set_rng_base,
 };
 

@@ -379,6 +379,9 @@ typedef struct ssm_kernels {
      * its live cudaMalloc blocks: tensors, arena chunks, scratch, the cuBLAS workspace;
      * CPU: 0). */
     void (*mem_stats)(size_t *now, size_t *peak);
+    /* Start the peak over from what is held now (torch.cuda.reset_peak_memory_stats): the
+     * benchmarks report the steady state after their warm-up. */
+    void (*mem_reset_peak)(void);
 } ssm_kernels;
 
 /* The table for a device; aborts with a clear message if that backend is absent. */

@@ -466,7 +466,10 @@ int ssm_trainer_run(ssm_trainer *t) {
         t->st.data_index = l->index;
         double now = ssm_now_s();
         train_s += now - t_step;
-        if (t->bench_steps && t->st.step - start_step == SSM_BENCH_WARMUP) bench_t0 = now;
+        if (t->bench_steps && t->st.step - start_step == SSM_BENCH_WARMUP) {
+            bench_t0 = now;
+            ssm_kernels_for(cfg->train.device)->mem_reset_peak(); /* the steady state's peak */
+        }
         if (profiling && !t->profile_continue) {
             if (t->tty) printf("\n");
             printf("profiled step %lld of this run: the table is above, on standard error; "
