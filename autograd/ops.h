@@ -78,6 +78,9 @@ ssm_tensor *ssm_dropout(ssm_ctx *c, ssm_tensor *x, double p);
 /* x [B, L, H]: one mask per (batch, channel), the same at every position (S4's tie_dropout,
  * DropoutNd; S5's Dropout with broadcast_dims=[0]); identity when p == 0 or not training */
 ssm_tensor *ssm_dropout_tied(ssm_ctx *c, ssm_tensor *x, double p);
+/* dropout(x, p) + r in one pass each way (the residual connection after a layer); the
+ * same numbers as ssm_add(ssm_dropout(x, p), r), bit for bit. */
+ssm_tensor *ssm_dropout_add(ssm_ctx *c, ssm_tensor *x, double p, ssm_tensor *r);
 /* GLU over the last axis: [..., 2h] -> [..., h] */
 ssm_tensor *ssm_glu(ssm_ctx *c, ssm_tensor *x);
 /* causal depthwise conv, channels first (torch.nn.Conv1d's layout): x [B, C, L], w [C, K],

@@ -29,26 +29,44 @@ ssm_tensor *ssm_embedding(ssm_ctx *c, ssm_tensor *W, ssm_tensor *idx) {
     return y;
 }
 
-/* f[0] p; i[0] Philox offset */
+/* in: x (and r for dropout_add); f[0] p; i[0] Philox offset */
 static void dropout_bw(ssm_ctx *c, ssm_node *n) {
-    ssm_tensor *x = n->in[0];
-    ssm_kernels_for(x->device)->dropout_bwd(x->dtype, n->out->grad->data, ssm_grad(c, x)->data,
-                                            x->numel, n->f[0], c->seed, (uint64_t)n->i[0]);
+    ssm_tensor *x = n->in[0], *r = n->n_in > 1 ? n->in[1] : NULL;
+    const ssm_kernels *k = ssm_kernels_for(x->device);
+    void *dx = ssm_grad_data(c, x), *dr = r ? ssm_grad_data(c, r) : NULL;
+    if (dx) k->dropout_bwd(x->dtype, n->out->grad->data, dx, x->numel, n->f[0], c->seed,
+                           (uint64_t)n->i[0]);
+    if (dr) k->scale(x->dtype, n->out->grad->data, dr, x->numel, 1.0, 1);
+}
+
+static ssm_tensor *dropout(ssm_ctx *c, ssm_tensor *x, double p, ssm_tensor *r) {
+    ssm_tensor *in[2] = {x, r};
+    int n_in = r ? 2 : 1;
+    uint64_t offset = ssm_ctx_take_counters(c, (uint64_t)x->numel);
+    ssm_tensor *y = ssm_tensor_like(c->arena, x);
+    ssm_kernels_of("dropout", in, n_in)->dropout_fwd(x->dtype, x->data, ssm_data_or_null(r),
+                                                     y->data, x->numel, p, c->seed, offset);
+    if (ssm_needs_grad(c, in, n_in)) {
+        ssm_node *n = ssm_record(c, r ? "dropout_add" : "dropout", dropout_bw, y, in, n_in);
+        n->f[0] = p;
+        n->i[0] = (int64_t)offset;
+    }
+    return y;
 }
 
 ssm_tensor *ssm_dropout(ssm_ctx *c, ssm_tensor *x, double p) {
     SSM_CHECK(p >= 0 && p < 1, "dropout: p = %g outside [0, 1)", p);
     if (p == 0 || !c->training) return x;
-    uint64_t offset = ssm_ctx_take_counters(c, (uint64_t)x->numel);
-    ssm_tensor *y = ssm_tensor_like(c->arena, x);
-    ssm_kernels_for(x->device)->dropout_fwd(x->dtype, x->data, y->data, x->numel, p, c->seed,
-                                            offset);
-    if (ssm_needs_grad(c, &x, 1)) {
-        ssm_node *n = ssm_record(c, "dropout", dropout_bw, y, &x, 1);
-        n->f[0] = p;
-        n->i[0] = (int64_t)offset;
-    }
-    return y;
+    return dropout(c, x, p, NULL);
+}
+
+ssm_tensor *ssm_dropout_add(ssm_ctx *c, ssm_tensor *x, double p, ssm_tensor *r) {
+    SSM_CHECK(p >= 0 && p < 1, "dropout_add: p = %g outside [0, 1)", p);
+    char sx[96], sr[96];
+    SSM_CHECK(ssm_same_shape(x, r) && x->dtype == r->dtype, "dropout_add: %s and %s differ",
+              ssm_tensor_describe(x, sx, sizeof sx), ssm_tensor_describe(r, sr, sizeof sr));
+    if (p == 0 || !c->training) return ssm_add(c, x, r);
+    return dropout(c, x, p, r);
 }
 
 /* One keep/drop draw per (batch, channel), shared along L: a constant mask [B, H], expanded

@@ -86,7 +86,7 @@ void ssm_cuda_embedding_fwd(ssm_dtype dt, const void *W, const int32_t *idx, voi
                             int64_t dim, int64_t vocab);
 void ssm_cuda_embedding_bwd(ssm_dtype dt, const void *dy, const int32_t *idx, void *dW,
                             int64_t n, int64_t dim, int64_t vocab);
-void ssm_cuda_dropout_fwd(ssm_dtype dt, const void *x, void *y, int64_t n, double p,
+void ssm_cuda_dropout_fwd(ssm_dtype dt, const void *x, const void *r, void *y, int64_t n, double p,
                           uint64_t seed, uint64_t offset);
 void ssm_cuda_dropout_bwd(ssm_dtype dt, const void *dy, void *dx, int64_t n, double p,
                           uint64_t seed, uint64_t offset);

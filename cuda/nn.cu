@@ -76,12 +76,14 @@ void ssm_cuda_embedding_bwd(ssm_dtype dt, const void *dy, const int32_t *idx, vo
 /* --- dropout: keep element i when u(seed, offset + i) >= p; scale kept by 1/(1-p).
  * The offset is the argument plus the replay base (graph.cu: 0 outside replays) --- */
 
-static __global__ void dropout_fwd_kernel(const float *x, float *y, int64_t n, double p,
-                                          float s, uint64_t seed, uint64_t offset,
+static __global__ void dropout_fwd_kernel(const float *x, const float *r, float *y, int64_t n,
+                                          double p, float s, uint64_t seed, uint64_t offset,
                                           const uint64_t *base) {
     offset += *base;
-    GRID_STRIDE(i, n)
-        y[i] = ssm_philox_uniform(seed, offset + (uint64_t)i) >= p ? x[i] * s : 0.0f;
+    GRID_STRIDE(i, n) {
+        float v = ssm_philox_uniform(seed, offset + (uint64_t)i) >= p ? x[i] * s : 0.0f;
+        y[i] = r ? v + r[i] : v;
+    }
 }
 
 static __global__ void dropout_bwd_kernel(const float *dy, float *dx, int64_t n, double p,
@@ -97,17 +99,17 @@ static float dropout_scale(const char *entry, double p) {
     return p < 1 ? (float)(1 / (1 - p)) : 0.0f; /* p = 1 drops everything */
 }
 
-void ssm_cuda_dropout_fwd(ssm_dtype dt, const void *x, void *y, int64_t n, double p,
+void ssm_cuda_dropout_fwd(ssm_dtype dt, const void *x, const void *r, void *y, int64_t n, double p,
                           uint64_t seed, uint64_t offset) {
     SSM_CUDA_F32(dt, "dropout_fwd");
     float s = dropout_scale("dropout_fwd", p);
     if (n <= 0) return;
-    if (p == 0) { /* every draw is >= 0: a plain copy */
+    if (p == 0 && !r) { /* every draw is >= 0: a plain copy */
         ssm_cuda_copy(y, x, (size_t)n * sizeof(float));
         return;
     }
     dropout_fwd_kernel<<<ssm_grid(n), SSM_THREADS, 0, ssm_cuda_stream()>>>(
-        CF32(x), F32(y), n, p, s, seed, offset, ssm_cuda_rng_base());
+        CF32(x), CF32(r), F32(y), n, p, s, seed, offset, ssm_cuda_rng_base());
     LAUNCH_CHECK();
 }
 

@@ -183,9 +183,13 @@ ssm_tensor *ssm_model_forward(ssm_ctx *c, ssm_model *m, ssm_tensor *x, ssm_tenso
     for (int64_t i = 0; i < m->cfg.n_layers; i++) {
         ssm_tensor *z = m->cfg.prenorm ? norm(c, m, i, h) : h;
         z = m->ops->forward(c, m->layers[i], z);
-        z = m->cfg.tie_dropout ? ssm_dropout_tied(c, z, m->cfg.dropout)
-                               : ssm_dropout(c, z, m->cfg.dropout);
-        h = m->cfg.residual ? ssm_add(c, z, h) : z;
+        if (m->cfg.residual && !m->cfg.tie_dropout) { /* one pass: dropout(z) + h */
+            h = ssm_dropout_add(c, z, m->cfg.dropout, h);
+        } else {
+            z = m->cfg.tie_dropout ? ssm_dropout_tied(c, z, m->cfg.dropout)
+                                   : ssm_dropout(c, z, m->cfg.dropout);
+            h = m->cfg.residual ? ssm_add(c, z, h) : z;
+        }
         if (!m->cfg.prenorm) h = norm(c, m, i, h);
     }
     if (pool_w) {

@@ -69,10 +69,10 @@ void ssm_cpu_embedding_bwd(ssm_dtype dt, const void *dy, const int32_t *idx, voi
     DISPATCH(embedding_bwd, dt, dy, idx, dW, n, dim, vocab);
 }
 
-void ssm_cpu_dropout_fwd(ssm_dtype dt, const void *x, void *y, int64_t n, double p,
+void ssm_cpu_dropout_fwd(ssm_dtype dt, const void *x, const void *r, void *y, int64_t n, double p,
                          uint64_t seed, uint64_t offset) {
     SSM_CHECK(p >= 0 && p <= 1, "dropout_fwd: p = %g is outside [0, 1]", p);
-    DISPATCH(dropout_fwd, dt, x, y, n, p, seed, offset);
+    DISPATCH(dropout_fwd, dt, x, r, y, n, p, seed, offset);
 }
 
 void ssm_cpu_dropout_bwd(ssm_dtype dt, const void *dy, void *dx, int64_t n, double p,
@@ -132,12 +132,14 @@ static void FN(embedding_bwd)(const T *dy, const int32_t *idx, T *dW, int64_t n,
 
 /* Keep element i when its Philox draw u(seed, offset + i) >= p; p = 1 drops all
  * (no 1/0 scale is ever applied). */
-static void FN(dropout_fwd)(const T *x, T *y, int64_t n, double p, uint64_t seed,
+static void FN(dropout_fwd)(const T *x, const T *r, T *y, int64_t n, double p, uint64_t seed,
                             uint64_t offset) {
     T s = p < 1 ? (T)(1 / (1 - p)) : 0;
 #pragma omp parallel for schedule(static) if (n >= PAR_MIN / 8)
-    for (int64_t i = 0; i < n; i++)
-        y[i] = ssm_philox_uniform(seed, offset + (uint64_t)i) >= p ? x[i] * s : 0;
+    for (int64_t i = 0; i < n; i++) {
+        T v = ssm_philox_uniform(seed, offset + (uint64_t)i) >= p ? x[i] * s : 0;
+        y[i] = r ? v + r[i] : v;
+    }
 }
 
 static void FN(dropout_bwd)(const T *dy, T *dx, int64_t n, double p, uint64_t seed,

@@ -203,9 +203,11 @@ typedef struct ssm_kernels {
                           int64_t dim, int64_t vocab);
     /* Inverted dropout: keep with probability 1 - p, scale kept by 1/(1 - p). The mask is
      * element i's Philox draw u(seed, offset + i) >= p (ssm_philox_uniform, lib/philox.h),
-     * so backward regenerates it and CPU and CUDA agree. */
-    void (*dropout_fwd)(ssm_dtype dt, const void *x, void *y, int64_t n, double p, uint64_t seed,
-                        uint64_t offset);
+     * so backward regenerates it and CPU and CUDA agree.
+     * r (may be NULL) is added after the mask: y = dropout(x) + r, the residual connection
+     * in the same pass. */
+    void (*dropout_fwd)(ssm_dtype dt, const void *x, const void *r, void *y, int64_t n, double p,
+                        uint64_t seed, uint64_t offset);
     void (*dropout_bwd)(ssm_dtype dt, const void *dy, void *dx, int64_t n, double p,
                         uint64_t seed, uint64_t offset);
     /* GLU over the last axis: x [rows, 2*half] -> y [rows, half] = x1 * sigmoid(x2) */

@@ -98,6 +98,10 @@ static ssm_tensor *f_fft_conv(ssm_ctx *c, ssm_tensor **in, void *u) {
     (void)u;
     return ssm_fft_conv(c, in[0], in[1]);
 }
+static ssm_tensor *f_dropout_add(ssm_ctx *c, ssm_tensor **in, void *u) {
+    (void)u;
+    return ssm_dropout_add(c, ssm_tanh(c, in[0]), 0.3, in[1]);
+}
 static ssm_tensor *f_vandermonde(ssm_ctx *c, ssm_tensor **in, void *u) {
     /* positive steps and stable modes (Re A < 0) as the layers make them */
     ssm_tensor *dt = ssm_exp(c, ssm_scale(c, in[0], 0.5));
@@ -230,6 +234,7 @@ const op_case opc_cases[] = {
     {"batchnorm train", f_batchnorm, 1, 3, {X(3, N, 5), X(5), X(5)}},
     {"batchnorm eval", f_batchnorm, 0, 5, {X(3, N, 5), X(5), X(5), K(5), KP(5)}},
     {"dropout", f_dropout, 0, 1, {X(4, N)}},
+    {"dropout_add", f_dropout_add, 0, 2, {X(4, N), X(4, N)}},
     {"glu", f_glu, 0, 1, {X(3, N, 8)}},
     {"conv1d_causal", f_conv1d, 1, 3, {X(2, 3, N), X(3, 4), X(3)}},
     {"conv1d_causal no bias", f_conv1d, 0, 2, {X(1, 2, N), X(2, 4)}},

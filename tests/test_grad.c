@@ -73,6 +73,48 @@ END_TEST
 
 /* The per-op profile charges each recorded op once forward and once backward, by name,
  * and leaves the results of the step unchanged. */
+/* The fused dropout + residual add gives ssm_add(ssm_dropout(x), r)'s output and
+ * gradients bit for bit (f32, the training dtype), and is a plain add in evaluation. */
+START_TEST(dropout_add_is_dropout_then_add) {
+    int64_t n = 5000;
+    ssm_tensor *out[2], *gx[2], *gr[2];
+    for (int fused = 0; fused < 2; fused++) {
+        ssm_tensor *x = tu_rand(SSM_F32, 1, &n, 3, -1, 1), *r = tu_rand(SSM_F32, 1, &n, 4, -1, 1);
+        ssm_tensor *dy = tu_rand(SSM_F32, 1, &n, 5, -1, 1);
+        ssm_requires_grad(x);
+        ssm_requires_grad(r);
+        ssm_ctx *c = ssm_ctx_new(11);
+        ssm_tensor *y = fused ? ssm_dropout_add(c, x, 0.25, r)
+                              : ssm_add(c, ssm_dropout(c, x, 0.25), r);
+        out[fused] = ssm_tensor_to(NULL, y, SSM_CPU);
+        ssm_backward_with(c, y, dy);
+        gx[fused] = ssm_tensor_to(NULL, x->grad, SSM_CPU);
+        gr[fused] = ssm_tensor_to(NULL, r->grad, SSM_CPU);
+        c->training = 0;
+        ssm_tensor *e = ssm_dropout_add(c, x, 0.25, r);
+        for (int64_t i = 0; i < n; i++)
+            ck_assert(((float *)e->data)[i] == ((float *)x->data)[i] + ((float *)r->data)[i]);
+        ssm_ctx_free(c);
+        ssm_tensor_free(dy);
+        ssm_tensor_free(x);
+        ssm_tensor_free(r);
+    }
+    size_t bytes = (size_t)n * sizeof(float);
+    ck_assert(!memcmp(out[0]->data, out[1]->data, bytes));
+    ck_assert(!memcmp(gx[0]->data, gx[1]->data, bytes));
+    ck_assert(!memcmp(gr[0]->data, gr[1]->data, bytes));
+    int dropped = 0;
+    for (int64_t i = 0; i < n; i++) dropped += ((float *)gx[1]->data)[i] == 0.0f;
+    ck_assert_msg(dropped > n / 5 && dropped < n / 3, "%d of %lld dropped at p = 0.25", dropped,
+                  (long long)n);
+    for (int i = 0; i < 2; i++) {
+        ssm_tensor_free(out[i]);
+        ssm_tensor_free(gx[i]);
+        ssm_tensor_free(gr[i]);
+    }
+}
+END_TEST
+
 START_TEST(profile_counts_ops) {
     ssm_tensor *a = tu_randn(SSM_F64, SSM_DIMS(3, 4), 2, 1.0), *b = tu_randn(SSM_F64, SSM_DIMS(4, 5), 3, 1.0);
     ssm_requires_grad(a);
@@ -116,6 +158,7 @@ int main(void) {
     tcase_add_test(t, gradcheck_catches_wrong_rule);
     tcase_add_test(t, relu_values);
     tcase_add_test(t, profile_counts_ops);
+    tcase_add_test(t, dropout_add_is_dropout_then_add);
     suite_add_tcase(s, t);
     return tu_run(s, 1);
 }
