@@ -243,23 +243,13 @@ static void fft_conv_bwd_blh(ssm_dtype dt, const void *u, const void *k, const v
         ssm_panic("fft_conv_bwd: unsupported dtype %s", ssm_dtype_name(dt));
 }
 
-/* [B, P, Q] -> [B, Q, P] of `es`-byte elements (acc: add, for f32/f64); dst NULL: a new
+/* [B, P, Q] -> [B, Q, P] (acc: added in) through the permute kernel; dst NULL: a new
  * buffer. The channels-last layout on the CPU is the channels-first path between two
  * transposes: the same arithmetic, so both layouts give the same bits. */
 static void *swap_inner(const void *src, void *dst, int64_t B, int64_t P, int64_t Q, ssm_dtype dt,
                         int acc) {
-    size_t es = ssm_dtype_size(dt);
-    if (!dst) dst = xrealloc(NULL, (size_t)(B * P * Q) * es);
-#pragma omp parallel for collapse(2) schedule(static) if (B * P * Q >= (1 << 16))
-    for (int64_t b = 0; b < B; b++)
-        for (int64_t q = 0; q < Q; q++)
-            for (int64_t p = 0; p < P; p++) {
-                const char *s = (const char *)src + ((b * P + p) * Q + q) * es;
-                char *d = (char *)dst + ((b * Q + q) * P + p) * es;
-                if (!acc) memcpy(d, s, es);
-                else if (dt == SSM_F32) *(float *)d += *(const float *)s;
-                else *(double *)d += *(const double *)s;
-            }
+    if (!dst) dst = xrealloc(NULL, (size_t)(B * P * Q) * ssm_dtype_size(dt));
+    ssm_cpu_permute(dt, src, dst, 3, (int64_t[]){B, P, Q}, (int[]){0, 2, 1}, acc);
     return dst;
 }
 

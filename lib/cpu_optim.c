@@ -35,21 +35,29 @@ static double grad_multiplier(const ssm_optim_hp *hp, const ssm_step_stats *st) 
     return coef < 1 ? coef : 1;
 }
 
+/* Group g's elements [*lo, *hi) of a buffer of n; 0 when it has none. */
+static int group_range(const ssm_optim_hp *hp, int64_t n, int g, int64_t *lo, int64_t *hi) {
+    *lo = g ? hp->end[g - 1] : 0;
+    *hi = hp->end[g] < n ? hp->end[g] : n;
+    return *hi > *lo;
+}
+
+/* Element i of a flat buffer of dtype dt (NULL stays NULL). */
+static void *at(const void *p, int64_t i, ssm_dtype dt) {
+    return p ? (char *)p + (size_t)i * ssm_dtype_size(dt) : NULL;
+}
+
 void ssm_cpu_adamw(ssm_dtype dt, void *p, const void *g, void *m, void *v, int64_t n,
                    const ssm_optim_hp *hp, const ssm_step_stats *st) {
     SSM_CHECK(hp->step >= 1, "adamw: step is %lld, must be >= 1 (1-based, after this "
               "update)", (long long)hp->step);
     double s = grad_multiplier(hp, st);
-    if (s < 0) return;
-    for (int gr = 0; gr < SSM_OPT_GROUPS; gr++) {
-        int64_t lo = gr ? hp->end[gr - 1] : 0, hi = hp->end[gr] < n ? hp->end[gr] : n;
-        if (hi <= lo) continue;
-        size_t es = ssm_dtype_size(dt), at = (size_t)lo * es;
-        void *pp = (char *)p + at, *mm = (char *)m + at, *vv = (char *)v + at;
-        const void *gg = (const char *)g + at;
-        DISPATCH(adamw, dt, pp, gg, mm, vv, hi - lo, hp->lr[gr], hp->beta1, hp->beta2, hp->eps, hp->weight_decay[gr],
-                 hp->step, hp->decoupled, s);
-    }
+    int64_t lo, hi;
+    for (int gr = 0; s >= 0 && gr < SSM_OPT_GROUPS; gr++)
+        if (group_range(hp, n, gr, &lo, &hi))
+            DISPATCH(adamw, dt, at(p, lo, dt), at(g, lo, dt), at(m, lo, dt), at(v, lo, dt), hi - lo,
+                     hp->lr[gr], hp->beta1, hp->beta2, hp->eps, hp->weight_decay[gr], hp->step,
+                     hp->decoupled, s);
 }
 
 void ssm_cpu_sgd(ssm_dtype dt, void *p, const void *g, void *buf, int64_t n,
@@ -57,16 +65,11 @@ void ssm_cpu_sgd(ssm_dtype dt, void *p, const void *g, void *buf, int64_t n,
     SSM_CHECK(hp->momentum == 0 || buf, "sgd: momentum %g needs a momentum buffer",
               hp->momentum);
     double s = grad_multiplier(hp, st);
-    if (s < 0) return;
-    for (int gr = 0; gr < SSM_OPT_GROUPS; gr++) {
-        int64_t lo = gr ? hp->end[gr - 1] : 0, hi = hp->end[gr] < n ? hp->end[gr] : n;
-        if (hi <= lo) continue;
-        size_t es = ssm_dtype_size(dt), at = (size_t)lo * es;
-        void *pp = (char *)p + at, *bb = buf ? (char *)buf + at : NULL;
-        const void *gg = (const char *)g + at;
-        DISPATCH(sgd, dt, pp, gg, bb, hi - lo, hp->lr[gr], hp->momentum, hp->weight_decay[gr], hp->nesterov,
-                 hp->step == 1, s);
-    }
+    int64_t lo, hi;
+    for (int gr = 0; s >= 0 && gr < SSM_OPT_GROUPS; gr++)
+        if (group_range(hp, n, gr, &lo, &hi))
+            DISPATCH(sgd, dt, at(p, lo, dt), at(g, lo, dt), at(buf, lo, dt), hi - lo, hp->lr[gr],
+                     hp->momentum, hp->weight_decay[gr], hp->nesterov, hp->step == 1, s);
 }
 
 #else /* ---------------- template body, T = float or double ---------------- */

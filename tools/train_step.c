@@ -68,14 +68,34 @@ static int same_ptrs(const ssm_step_graph *g, const ssm_dev_batch *b) {
            g->ptr[2] == b->target->data;
 }
 
+/* An eager step; g (may be NULL) records that its shape ran with the backend as it is now,
+ * so that the shape's next step may be captured without creating anything. */
+static void eager(ssm_stepper *s, ssm_step_graph *g, const ssm_dev_batch *b,
+                  void (*sync_grads)(void *), void *arg) {
+    const ssm_kernels *k = kern(s);
+    k->set_rng_base(0);
+    body(s, b, sync_grads, arg);
+    if (g) {
+        g->used = s->clock;
+        g->epoch = k->graph_epoch();
+    }
+    s->eager++;
+}
+
+/* Slot g, emptied, for the shape `key`. */
+static ssm_step_graph *claim(const ssm_stepper *s, ssm_step_graph *g, const int64_t *key) {
+    drop(s, g);
+    memcpy(g->key, key, sizeof g->key);
+    return g;
+}
+
 void ssm_stepper_step(ssm_stepper *s, const ssm_dev_batch *b, void (*sync_grads)(void *),
                       void *arg) {
     ssm_ctx *c = s->ctx;
     const ssm_kernels *k = kern(s);
+    s->clock++;
     if (!b) {
-        k->set_rng_base(0);
-        body(s, NULL, sync_grads, arg);
-        s->eager++;
+        eager(s, NULL, NULL, sync_grads, arg);
         return;
     }
     int64_t key[8];
@@ -85,12 +105,14 @@ void ssm_stepper_step(ssm_stepper *s, const ssm_dev_batch *b, void (*sync_grads)
         if (!memcmp(s->g[i].key, key, sizeof key) && s->g[i].used) g = &s->g[i];
         if (s->g[i].used < victim->used) victim = &s->g[i];
     }
-    s->clock++;
-    int graphs = s->graphs && !sync_grads && !c->profile;
+    if (!s->graphs || sync_grads || c->profile) {
+        eager(s, NULL, b, sync_grads, arg);
+        return;
+    }
     uint64_t allocs = ssm_arena_system_allocs(c->arena);
-    if (graphs && g && g->exec && (g->arena_allocs != allocs || !same_ptrs(g, b)))
+    if (g && g->exec && (g->arena_allocs != allocs || !same_ptrs(g, b)))
         drop(s, g), g = NULL; /* the arena moved since the capture: capture again */
-    if (graphs && g && g->exec) { /* replay */
+    if (g && g->exec) { /* replay */
         k->set_rng_base(c->rng_offset - g->rng_at);
         if (k->graph_launch(g->exec) == SSM_OK) {
             c->rng_offset += g->draws;
@@ -99,31 +121,14 @@ void ssm_stepper_step(ssm_stepper *s, const ssm_dev_batch *b, void (*sync_grads)
             return;
         }
         /* stale (the backend freed something it uses): eager now, captured next time */
-        drop(s, g);
-        memcpy(g->key, key, sizeof key);
-        k->set_rng_base(0);
-        body(s, b, sync_grads, arg);
-        g->used = s->clock;
-        g->epoch = k->graph_epoch();
-        s->eager++;
+        eager(s, claim(s, g, key), b, NULL, NULL);
         return;
     }
-    if (!graphs || !g || g->epoch != k->graph_epoch()) {
+    if (!g || g->epoch != k->graph_epoch()) {
         /* eager: the first step of a shape settles the arena's size and creates the plans
          * and buffers it needs; again when the backend freed some since (varying shapes
          * evict each other's cuFFT plans), so that a capture never has to create any */
-        if (graphs && !g) {
-            drop(s, victim);
-            g = victim;
-            memcpy(g->key, key, sizeof key);
-        }
-        k->set_rng_base(0);
-        body(s, b, sync_grads, arg);
-        if (graphs) {
-            g->used = s->clock;
-            g->epoch = k->graph_epoch();
-        }
-        s->eager++;
+        eager(s, g ? g : claim(s, victim, key), b, NULL, NULL);
         return;
     }
     /* the second step of this shape: capture it, then launch what was captured */
@@ -137,8 +142,7 @@ void ssm_stepper_step(ssm_stepper *s, const ssm_dev_batch *b, void (*sync_grads)
                 ssm_last_error());
         s->graphs = 0;
         c->rng_offset = rng0; /* the capture ran nothing; its tape is used up */
-        body(s, b, NULL, NULL);
-        s->eager++;
+        eager(s, NULL, b, NULL, NULL);
         return;
     }
     g->exec = exec;
