@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "fsutil.h"
 #include "log.h"
 
 static int by_number(const void *a, const void *b) {
@@ -34,21 +35,6 @@ static int chapters(const char *dir, long **out, int *n) {
     return SSM_OK;
 }
 
-static char *slurp(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    char *s = NULL;
-    long size = -1;
-    if (fseek(f, 0, SEEK_END) == 0) size = ftell(f);
-    rewind(f);
-    if (size >= 0 && (s = malloc((size_t)size + 1)) && fread(s, 1, (size_t)size, f) == (size_t)size)
-        s[size] = 0;
-    else
-        free(s), s = NULL;
-    fclose(f);
-    return s;
-}
-
 int ssm_textlm_corpus(const char *dir, uint8_t **text, size_t *n) {
     long *num = NULL;
     int nc;
@@ -62,7 +48,7 @@ int ssm_textlm_corpus(const char *dir, uint8_t **text, size_t *n) {
     char path[4096];
     for (int i = 0; rc == SSM_OK && i < nc; i++) {
         snprintf(path, sizeof path, "%s/chapter_%ld.json", dir, num[i]);
-        char *s = slurp(path);
+        char *s = ssm_read_text(path);
         cJSON *j = s ? cJSON_Parse(s) : NULL;
         const cJSON *tx = cJSON_GetObjectItemCaseSensitive(j, "text");
         if (!s) rc = ssm_error("%s: cannot read: %s", path, strerror(errno));

@@ -7,5 +7,8 @@
 int ssm_mkdirs(const char *path);
 /* 1 when something (a file, a folder, ...) is at path. */
 int ssm_path_exists(const char *path);
+/* The whole file, NUL-terminated (malloc'd); NULL with errno set when it cannot be
+ * opened or read. */
+char *ssm_read_text(const char *path);
 
 #endif

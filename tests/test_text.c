@@ -461,6 +461,33 @@ START_TEST(textlm_corpus_and_split) {
 }
 END_TEST
 
+/* A truncated chapter, one that is not JSON and one without its text: errors naming the
+ * chapter file, after a good chapter_1. */
+START_TEST(textlm_malformed_and_truncated) {
+    static const struct { const char *bytes, *says; } bad[] = {
+        {"{\"text\": \"Call me Ish", "not valid JSON"},
+        {"chapter two\n", "not valid JSON"},
+        {"{\"title\": \"Loomings\"}", "no \"text\" string"},
+        {"{\"text\": 42}", "no \"text\" string"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char dir[512], path[600];
+        tu_tmpdir(dir, sizeof dir);
+        snprintf(path, sizeof path, "%s/chapter_1.json", dir);
+        tu_spit(path, "{\"text\": \"fine\"}", 16);
+        snprintf(path, sizeof path, "%s/chapter_2.json", dir);
+        tu_spit(path, bad[i].bytes, strlen(bad[i].bytes));
+        uint8_t *t = NULL;
+        size_t n;
+        ck_assert_int_eq(ssm_textlm_corpus(dir, &t, &n), SSM_ERR);
+        ck_assert_ptr_null(t);
+        const char *m = ssm_last_error();
+        ck_assert_msg(strstr(m, path) && strstr(m, bad[i].says), "case %zu: %s", i, m);
+        tu_rm_tree(dir);
+    }
+}
+END_TEST
+
 int main(void) {
     ssm_log_level = 0;
     Suite *s = suite_create("text");
@@ -476,6 +503,7 @@ int main(void) {
     tcase_add_test(t, aan_pairs_char_ids);
     tcase_add_test(t, aan_errors_name_file_and_line);
     tcase_add_test(t, textlm_corpus_and_split);
+    tcase_add_test(t, textlm_malformed_and_truncated);
     suite_add_tcase(s, t);
     return tu_run(s, 1);
 }

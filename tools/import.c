@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include "checkpoint.h"
 #include "import_config.h"
+#include "fsutil.h"
 #include "log.h"
 #include "modelcfg.h"
 #include "safetensors.h"
@@ -30,28 +31,12 @@ static int join(char *buf, size_t n, const char *a, const char *b) {
     return SSM_OK;
 }
 
-static char *slurp(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
+static cJSON *read_json(const char *path) {
+    char *text = ssm_read_text(path);
+    if (!text) {
         ssm_error("%s: cannot open: %s", path, strerror(errno));
         return NULL;
     }
-    size_t cap = 4096, n = 0;
-    char *s = malloc(cap);
-    SSM_CHECK(s, "import: out of memory");
-    for (size_t k; (k = fread(s + n, 1, cap - n - 1, f)) > 0;) {
-        if ((n += k) + 1 < cap) continue;
-        s = realloc(s, cap *= 2);
-        SSM_CHECK(s, "import: out of memory");
-    }
-    s[n] = 0;
-    fclose(f);
-    return s;
-}
-
-static cJSON *read_json(const char *path) {
-    char *text = slurp(path);
-    if (!text) return NULL;
     cJSON *j = cJSON_Parse(text);
     if (!j) ssm_error("%s: not valid JSON (error near byte %ld)", path,
                       (long)(cJSON_GetErrorPtr() - text));

@@ -6,23 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "fsutil.h"
 #include "log.h"
 #include "replace_file.h"
-
-/* The whole file, NUL-terminated (malloc'd); NULL with errno set when unreadable. */
-static char *slurp(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    rewind(f);
-    char *text = malloc((size_t)(n > 0 ? n : 0) + 1);
-    SSM_CHECK(text, "metrics: out of memory");
-    size_t got = fread(text, 1, (size_t)(n > 0 ? n : 0), f);
-    fclose(f);
-    text[got] = 0;
-    return text;
-}
 
 typedef struct {
     const char *text; /* the kept lines */
@@ -70,7 +56,7 @@ int ssm_metrics_open(ssm_metrics *m, const char *dir, int64_t step, int64_t *dro
     snprintf(m->path, sizeof m->path, "%s/metrics.jsonl", dir);
     m->t0 = ssm_now_s();
     if (step > 0) {
-        char *text = slurp(m->path);
+        char *text = ssm_read_text(m->path);
         if (text) {
             kept_lines k = {text, 0};
             *dropped = filter(text, step, &k.len);
@@ -135,7 +121,7 @@ static int blank(const char *s) {
 
 int ssm_metrics_read(const char *path, ssm_metrics_table *t) {
     memset(t, 0, sizeof *t);
-    char *text = slurp(path);
+    char *text = ssm_read_text(path);
     if (!text) return ssm_error("%s: cannot read: %s", path, strerror(errno));
     int cap = 0, line_no = 0, rc = SSM_OK;
     for (char *line = text; *line; line++) {
