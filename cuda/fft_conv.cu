@@ -74,11 +74,15 @@ static __global__ void direct_dk_kernel(const float *u, const float *dy, float *
 
 /* --- FFT path helpers --- */
 
-/* n = 2m, m >= L the smallest 2^a 3^b 5^c 7^d */
+/* n = 2m, m >= L the smallest 2^a q with q odd, 7-smooth and at most 49 (1, 3, 5, 7, 9, 15,
+ * 21, 25, 27, 35, 45, 49): cuFFT's fast radices, at most 12% longer than the smallest
+ * 7-smooth m, and few enough sizes (about 12 an octave) that batches of varying length
+ * (LRA Text, ListOps) reuse the cached plans instead of creating four new ones a step. */
 static int64_t fft_len(int64_t L) {
     for (int64_t m = L;; m++) {
         int64_t r = m;
         while (r % 2 == 0) r /= 2;
+        if (r > 49) continue;
         while (r % 3 == 0) r /= 3;
         while (r % 5 == 0) r /= 5;
         while (r % 7 == 0) r /= 7;
@@ -234,7 +238,7 @@ static __global__ void dk_spec_kernel(const float2 *DY, const float2 *U, float2 
 
 /* Plan cache: a training step touches a handful of (n, batch, direction) triples.
  * Plans do not own work areas; all share one scratch slot (one stream, in order). */
-enum { NPLANS = 16 };
+enum { NPLANS = 128 }; /* 4 a length: ~30 lengths of the ListOps or Text range */
 struct plan_entry {
     int64_t n, batch;
     cufftType type;
