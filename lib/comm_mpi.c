@@ -62,7 +62,6 @@ int ssm_mpi_init(int *argc, char ***argv, int *rank, int *size, int *local_rank)
     return 1;
 }
 
-void ssm_mpi_finalize(void) { MPI_Finalize(); }
 
 static MPI_Datatype mpi_type(ssm_dtype dt) {
     return dt == SSM_F32 ? MPI_FLOAT : dt == SSM_F64 ? MPI_DOUBLE : MPI_INT32_T;
@@ -117,6 +116,12 @@ static void mpi_wait_all(void) {
     MPI_Waitall(n_pending, pending, MPI_STATUSES_IGNORE);
     end();
     n_pending = 0;
+}
+
+void ssm_mpi_finalize(void) {
+    MPI_Finalize();
+    free(pending);
+    pending = NULL, n_pending = cap_pending = 0;
 }
 
 const ssm_comm_table ssm_mpi_table = {"mpi", mpi_allreduce, mpi_broadcast, mpi_start_sum,
