@@ -4,10 +4,15 @@
 #include "kernels.h"
 #include "log.h"
 
+void ssm_grads_weigh(ssm_params *ps, double weight, int64_t begin, int64_t end) {
+    if (weight == 1.0) return;
+    void *g = (char *)ps->grads->data + (size_t)begin * ssm_dtype_size(ps->dtype);
+    ssm_kernels_for(ps->device)->scale(ps->dtype, g, g, end - begin, weight, 0);
+}
+
 void ssm_grads_allreduce(ssm_params *ps, double weight) {
-    void *g = ps->grads->data;
-    if (weight != 1.0) ssm_kernels_for(ps->device)->scale(ps->dtype, g, g, ps->numel, weight, 0);
-    ssm_comm_for(ps->device)->allreduce(ps->dtype, g, ps->numel, SSM_REDUCE_SUM);
+    ssm_grads_weigh(ps, weight, 0, ps->numel);
+    ssm_comm_for(ps->device)->allreduce(ps->dtype, ps->grads->data, ps->numel, SSM_REDUCE_SUM);
 }
 
 uint64_t ssm_checksum_add(uint64_t x, const ssm_tensor *t) {

@@ -1,4 +1,5 @@
 #include "params.h"
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include "kernels.h"
@@ -28,6 +29,7 @@ void ssm_params_free(ssm_params *ps) {
         free(t);
     }
     free(ps->p);
+    free(ps->layout);
     ssm_tensor_free(ps->values);
     ssm_tensor_free(ps->grads);
     free(ps);
@@ -66,12 +68,16 @@ ssm_tensor *ssm_params_add(ssm_params *ps, const char *name, int group, int ndim
 void ssm_params_finalize(ssm_params *ps) {
     SSM_CHECK(!ps->finalized, "params: finalized twice");
     int64_t off = 0;
+    int placed = 0;
+    ps->layout = malloc((size_t)(ps->n ? ps->n : 1) * sizeof *ps->layout);
+    SSM_CHECK(ps->layout, "params: out of memory");
     for (int g = 0; g < SSM_MAX_GROUPS; g++) { /* lay out group by group */
         ps->group_begin[g] = off;
         for (int i = 0; i < ps->n; i++)
             if (ps->p[i]->group == g) {
                 ps->p[i]->grad->group = (int)off; /* remember the offset until pointing */
                 off += ps->p[i]->numel;
+                ps->layout[placed++] = i;
             }
     }
     ps->group_begin[SSM_MAX_GROUPS] = off;
@@ -95,6 +101,21 @@ ssm_tensor *ssm_params_find(const ssm_params *ps, const char *name) {
     for (int i = 0; i < ps->n; i++)
         if (strcmp(ps->p[i]->name, name) == 0) return ps->p[i];
     return NULL;
+}
+
+int ssm_params_index(const ssm_params *ps, const ssm_tensor *t) {
+    if (!(t->flags & SSM_T_PARAM) || !ps->finalized) return -1;
+    uintptr_t at = (uintptr_t)t->data; /* t may point anywhere: compare as integers */
+    int lo = 0, hi = ps->n; /* the first parameter of the layout at or past t's address */
+    while (lo < hi) {
+        int mid = (lo + hi) / 2;
+        if ((uintptr_t)ps->p[ps->layout[mid]]->data < at) lo = mid + 1;
+        else hi = mid;
+    }
+    /* a parameter of no elements shares its address with the next one: step over it */
+    for (; lo < ps->n && (uintptr_t)ps->p[ps->layout[lo]]->data == at; lo++)
+        if (ps->p[ps->layout[lo]] == t) return ps->layout[lo];
+    return -1;
 }
 
 void ssm_params_zero_grad(ssm_params *ps) { ssm_tensor_zero(ps->grads); }

@@ -33,6 +33,7 @@ typedef struct ssm_params {
     int64_t numel;
     int64_t group_begin[SSM_MAX_GROUPS + 1]; /* group g is [begin[g], begin[g+1]) */
     ssm_tensor *values, *grads;              /* flat [numel] */
+    int *layout;                             /* indices into p, in flat-buffer order */
     int finalized;
 } ssm_params;
 
@@ -43,6 +44,9 @@ ssm_tensor *ssm_params_add(ssm_params *ps, const char *name, int group, int ndim
                            const int64_t *shape);
 void ssm_params_finalize(ssm_params *ps);
 ssm_tensor *ssm_params_find(const ssm_params *ps, const char *name);
+/* t's index in ps->p when t is one of ps's parameters (not a view of one), else -1;
+ * O(log n): a binary search of the layout by address. */
+int ssm_params_index(const ssm_params *ps, const ssm_tensor *t);
 void ssm_params_zero_grad(ssm_params *ps);
 
 #endif

@@ -2,6 +2,7 @@
 #include "profile.h"
 #include <stdlib.h>
 #include "log.h"
+#include "params.h"
 
 ssm_ctx *ssm_ctx_new(uint64_t seed) {
     ssm_ctx *c = calloc(1, sizeof *c);
@@ -94,14 +95,32 @@ uint64_t ssm_ctx_take_counters(ssm_ctx *c, uint64_t n) {
     return first;
 }
 
+void ssm_tape_grad_final(const ssm_ctx *c, const ssm_params *ps, int64_t *final) {
+    for (int p = 0; p < ps->n; p++) final[p] = c->n_nodes;
+    for (int64_t i = c->n_nodes - 1; i >= 0; i--) { /* the last write is the earliest node */
+        const ssm_node *n = &c->nodes[i];
+        ssm_tensor *const *used[2] = {n->in, n->saved};
+        int count[2] = {n->n_in, SSM_NODE_MAX_SAVED};
+        for (int k = 0; k < 2; k++)
+            for (int j = 0; j < count[k]; j++) {
+                int p = used[k][j] ? ssm_params_index(ps, used[k][j]) : -1;
+                if (p >= 0) final[p] = i;
+            }
+    }
+}
+
 static void run_backward(ssm_ctx *c) {
+    const ssm_backward_hook *h = c->hook;
+    if (h) h->begin(h->arg, c);
     for (int64_t i = c->n_nodes - 1; i >= 0; i--) {
         ssm_node *n = &c->nodes[i];
-        if (!n->out->grad) continue; /* nothing flowed into this node */
-        if (c->profile) ssm_profile_bwd_begin(c->profile);
-        ssm_alloc_site(n->op, 1);
-        n->backward(c, n);
-        if (c->profile) ssm_profile_bwd_end(c->profile, n->op);
+        if (n->out->grad) { /* else nothing flowed into this node */
+            if (c->profile) ssm_profile_bwd_begin(c->profile);
+            ssm_alloc_site(n->op, 1);
+            n->backward(c, n);
+            if (c->profile) ssm_profile_bwd_end(c->profile, n->op);
+        }
+        if (h) h->node_done(h->arg, i);
     }
     ssm_alloc_site(NULL, 0);
     c->n_nodes = 0; /* a tape is used once */

@@ -18,7 +18,17 @@
 
 struct ssm_ctx;
 struct ssm_node;
+struct ssm_params;
 typedef void (*ssm_backward_fn)(struct ssm_ctx *c, struct ssm_node *n);
+
+/* Watches a backward pass (grad_buckets.h starts gradient all-reduces with it while the
+ * pass goes on): `begin` sees the whole tape before the first node runs, `node_done`
+ * comes after node i's rule ran (or was skipped: no gradient reached it). */
+typedef struct ssm_backward_hook {
+    void (*begin)(void *arg, const struct ssm_ctx *c);
+    void (*node_done)(void *arg, int64_t i);
+    void *arg;
+} ssm_backward_hook;
 
 typedef struct ssm_node {
     const char *op;
@@ -40,6 +50,7 @@ typedef struct ssm_ctx {
     uint64_t seed;    /* Philox key for dropout */
     uint64_t rng_offset; /* next unused Philox counter; part of the checkpoint */
     struct ssm_profile *profile; /* per-op timing when attached (profile.h), else NULL */
+    const ssm_backward_hook *hook; /* called by ssm_backward when set, else NULL */
 } ssm_ctx;
 
 ssm_ctx *ssm_ctx_new(uint64_t seed);
@@ -55,6 +66,15 @@ void ssm_no_grad_end(ssm_ctx *c, int saved);
 void ssm_backward(ssm_ctx *c, ssm_tensor *out);
 /* Same with an explicit upstream gradient for out (same shape). */
 void ssm_backward_with(ssm_ctx *c, ssm_tensor *out, const ssm_tensor *dout);
+
+/* When each parameter's gradient is final in a backward pass of the tape as recorded:
+ * final[p] (p indexing ps->p) = the index of the node after whose rule the gradient of
+ * ps->p[p] is complete, that is of its earliest-recorded consumer (the walk is in
+ * reverse); c->n_nodes for a parameter that no node takes (final before the first
+ * node). A node takes a parameter as an input or a saved tensor: its rule is the only one
+ * that may add to that gradient, as every use of a parameter goes through such a node
+ * (a view of it is a node's output). */
+void ssm_tape_grad_final(const ssm_ctx *c, const struct ssm_params *ps, int64_t *final);
 
 /* --- for op implementations --- */
 /* New per-step tensor of the given shape with x's dtype and device. */

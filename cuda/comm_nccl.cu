@@ -1,5 +1,6 @@
-/* comm.h's table for GPU buffers: NCCL on the backend's stream. Each collective is
- * waited for by polling, so a rank that died or hangs (the collective never completes)
+/* comm.h's table for GPU buffers: NCCL on the backend's stream, and the overlapped sums
+ * on a second stream of high priority (`side`), each ordered after the backend's stream by
+ * an event. Each collective is waited for by polling, so a rank that died or hangs (the collective never completes)
  * or an NCCL error (ncclCommGetAsyncError) ends the run after SSM_COMM_TIMEOUT seconds
  * (default 600) with ncclCommAbort and MPI_Abort, instead of waiting forever. */
 #include <stdio.h>
@@ -14,6 +15,8 @@ extern "C" {
 
 static ncclComm_t comm;
 static double timeout_s = 600;
+static cudaStream_t side;             /* the overlapped sums (start_sum) */
+static cudaEvent_t side_after, side_done; /* side waits for the compute; the compute for side */
 
 #define NCCL_CHECK(call)                                                              \
     do {                                                                              \
@@ -34,11 +37,11 @@ static double now_s(void) {
     return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-/* Wait for the stream, watching NCCL's asynchronous errors and the clock. */
-static void wait_done(const char *what) {
+/* Wait for stream s, watching NCCL's asynchronous errors and the clock. */
+static void wait_done(cudaStream_t s, const char *what) {
     double t0 = now_s();
     for (long spins = 0;; spins++) {
-        cudaError_t e = cudaStreamQuery(ssm_cuda_stream());
+        cudaError_t e = cudaStreamQuery(s);
         if (e == cudaSuccess) return;
         if (e != cudaErrorNotReady) CUDA_CHECK(e);
         ncclResult_t async;
@@ -60,15 +63,39 @@ static ncclDataType_t nccl_type(ssm_dtype dt) {
 static void nccl_allreduce(ssm_dtype dt, void *x, int64_t n, ssm_reduce_op op) {
     NCCL_CHECK(ncclAllReduce(x, x, (size_t)n, nccl_type(dt), op == SSM_REDUCE_MAX ? ncclMax : ncclSum,
                              comm, ssm_cuda_stream()));
-    wait_done("all-reduce");
+    wait_done(ssm_cuda_stream(), "all-reduce");
 }
 
 static void nccl_broadcast(void *buf, size_t bytes, int root) {
     NCCL_CHECK(ncclBroadcast(buf, buf, bytes, ncclUint8, root, comm, ssm_cuda_stream()));
-    wait_done("broadcast");
+    wait_done(ssm_cuda_stream(), "broadcast");
 }
 
-static const ssm_comm_table table = {"nccl", nccl_allreduce, nccl_broadcast};
+/* One event serves every sum: cudaStreamWaitEvent waits for the record made before it. */
+static void nccl_start_sum(ssm_dtype dt, void *x, int64_t n) {
+    if (!side) {
+        int least, greatest; /* NCCL's kernels first when they compete with the backward's */
+        CUDA_CHECK(cudaDeviceGetStreamPriorityRange(&least, &greatest));
+        CUDA_CHECK(cudaStreamCreateWithPriority(&side, cudaStreamNonBlocking, greatest));
+        CUDA_CHECK(cudaEventCreateWithFlags(&side_after, cudaEventDisableTiming));
+        CUDA_CHECK(cudaEventCreateWithFlags(&side_done, cudaEventDisableTiming));
+    }
+    CUDA_CHECK(cudaEventRecord(side_after, ssm_cuda_stream()));
+    CUDA_CHECK(cudaStreamWaitEvent(side, side_after, 0));
+    NCCL_CHECK(ncclAllReduce(x, x, (size_t)n, nccl_type(dt), ncclSum, comm, side));
+}
+
+/* The host waits (watchdog and NCCL's errors as for the other collectives), and the
+ * backend's stream is ordered after the sums for what it runs next (the gradient norm). */
+static void nccl_wait_all(void) {
+    if (!side) return;
+    wait_done(side, "all-reduce (overlapped)");
+    CUDA_CHECK(cudaEventRecord(side_done, side));
+    CUDA_CHECK(cudaStreamWaitEvent(ssm_cuda_stream(), side_done, 0));
+}
+
+static const ssm_comm_table table = {"nccl", nccl_allreduce, nccl_broadcast, nccl_start_sum, NULL,
+                                     nccl_wait_all};
 
 extern "C" const char *ssm_comm_nccl_built(void) { return "nccl"; }
 
@@ -94,4 +121,10 @@ extern "C" void ssm_nccl_finalize(void) {
     if (!comm) return;
     ncclCommDestroy(comm);
     comm = NULL;
+    if (side) {
+        cudaStreamDestroy(side);
+        cudaEventDestroy(side_after);
+        cudaEventDestroy(side_done);
+        side = NULL;
+    }
 }

@@ -31,7 +31,8 @@ static void single_allreduce(ssm_dtype dt, void *x, int64_t n, ssm_reduce_op op)
     (void)dt, (void)x, (void)n, (void)op;
 }
 static void single_broadcast(void *buf, size_t bytes, int root) { (void)buf, (void)bytes, (void)root; }
-static const ssm_comm_table single_table = {"single", single_allreduce, single_broadcast};
+static const ssm_comm_table single_table = {
+    .name = "single", .allreduce = single_allreduce, .broadcast = single_broadcast};
 
 /* CUDA buffers without NCCL: through host memory and MPI. */
 static void host_allreduce(ssm_dtype dt, void *x, int64_t n, ssm_reduce_op op) {
@@ -53,7 +54,8 @@ static void host_broadcast(void *buf, size_t bytes, int root) {
     k->from_host(buf, h, bytes);
     free(h);
 }
-static const ssm_comm_table host_table = {"mpi-host", host_allreduce, host_broadcast};
+static const ssm_comm_table host_table = {
+    .name = "mpi-host", .allreduce = host_allreduce, .broadcast = host_broadcast};
 
 const ssm_comm_table *ssm_comm_for(ssm_device dev) {
     if (!with_mpi && world_size == 1 && dev == SSM_CPU) return &single_table;

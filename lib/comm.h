@@ -24,6 +24,17 @@ typedef struct ssm_comm_table {
     void (*allreduce)(ssm_dtype dt, void *x, int64_t n, ssm_reduce_op op);
     /* every rank's buf = root's buf; buf on the table's device */
     void (*broadcast)(void *buf, size_t bytes, int root);
+    /* Sums overlapped with compute (NULL in tables without them: "single", "mpi-host").
+     * start_sum begins x[i] = sum over ranks of x[i] in place and returns at once (x is
+     * not to be touched until wait_all); progress lets the started sums advance (NULL:
+     * they advance by themselves); wait_all returns when every started sum is done.
+     * Every rank starts the same sums in the same order. CUDA: a sum starts after the
+     * work queued on the backend's stream so far (an event, a second stream), and the
+     * backend's stream waits for all of them at wait_all. The watchdog (SSM_COMM_TIMEOUT)
+     * times wait_all, not the compute between start_sum and wait_all. */
+    void (*start_sum)(ssm_dtype dt, void *x, int64_t n);
+    void (*progress)(void);
+    void (*wait_all)(void);
 } ssm_comm_table;
 
 /* Join the world (once, first thing in main; argc/argv may be NULL). Returns the

@@ -62,33 +62,70 @@ int ssm_mpi_init(int *argc, char ***argv, int *rank, int *size, int *local_rank)
     return 1;
 }
 
-void ssm_mpi_finalize(void) { MPI_Finalize(); }
 
 static MPI_Datatype mpi_type(ssm_dtype dt) {
     return dt == SSM_F32 ? MPI_FLOAT : dt == SSM_F64 ? MPI_DOUBLE : MPI_INT32_T;
 }
 
+/* Counts are ints: a buffer goes in pieces of at most 2^30 elements. */
+#define PIECE (INT64_C(1) << 30)
+static int piece(int64_t n, int64_t at) { return (int)(n - at < PIECE ? n - at : PIECE); }
+
 static void mpi_allreduce(ssm_dtype dt, void *x, int64_t n, ssm_reduce_op op) {
     size_t es = ssm_dtype_size(dt);
     begin();
-    for (int64_t at = 0; at < n; at += 1 << 30) { /* counts are ints */
-        int c = (int)(n - at < (1 << 30) ? n - at : 1 << 30);
-        MPI_Allreduce(MPI_IN_PLACE, (char *)x + (size_t)at * es, c, mpi_type(dt),
+    for (int64_t at = 0; at < n; at += PIECE)
+        MPI_Allreduce(MPI_IN_PLACE, (char *)x + (size_t)at * es, piece(n, at), mpi_type(dt),
                       op == SSM_REDUCE_MAX ? MPI_MAX : MPI_SUM, MPI_COMM_WORLD);
-    }
     end();
 }
 
 static void mpi_broadcast(void *buf, size_t bytes, int root) {
     begin();
-    for (size_t at = 0; at < bytes; at += 1u << 30) {
-        int c = (int)(bytes - at < (1u << 30) ? bytes - at : 1u << 30);
-        MPI_Bcast((char *)buf + at, c, MPI_BYTE, root, MPI_COMM_WORLD);
-    }
+    for (int64_t at = 0; at < (int64_t)bytes; at += PIECE)
+        MPI_Bcast((char *)buf + at, piece((int64_t)bytes, at), MPI_BYTE, root, MPI_COMM_WORLD);
     end();
 }
 
-const ssm_comm_table ssm_mpi_table = {"mpi", mpi_allreduce, mpi_broadcast};
+/* The overlapped sums started and not yet waited for. */
+static MPI_Request *pending;
+static int n_pending, cap_pending;
+
+static void mpi_start_sum(ssm_dtype dt, void *x, int64_t n) {
+    size_t es = ssm_dtype_size(dt);
+    for (int64_t at = 0; at < n; at += PIECE) {
+        if (n_pending == cap_pending) {
+            cap_pending = cap_pending ? 2 * cap_pending : 64;
+            pending = realloc(pending, (size_t)cap_pending * sizeof *pending);
+            SSM_CHECK(pending, "comm: out of memory");
+        }
+        MPI_Iallreduce(MPI_IN_PLACE, (char *)x + (size_t)at * es, piece(n, at), mpi_type(dt),
+                       MPI_SUM, MPI_COMM_WORLD, &pending[n_pending++]);
+    }
+}
+
+/* Open MPI's non-blocking collectives advance only inside MPI calls: test them. */
+static void mpi_progress(void) {
+    int done = 0;
+    if (n_pending) MPI_Testall(n_pending, pending, &done, MPI_STATUSES_IGNORE);
+    if (done) n_pending = 0;
+}
+
+static void mpi_wait_all(void) {
+    begin();
+    MPI_Waitall(n_pending, pending, MPI_STATUSES_IGNORE);
+    end();
+    n_pending = 0;
+}
+
+void ssm_mpi_finalize(void) {
+    MPI_Finalize();
+    free(pending);
+    pending = NULL, n_pending = cap_pending = 0;
+}
+
+const ssm_comm_table ssm_mpi_table = {"mpi", mpi_allreduce, mpi_broadcast, mpi_start_sum,
+                                      mpi_progress, mpi_wait_all};
 
 void ssm_mpi_barrier(void) {
     begin();

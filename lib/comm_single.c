@@ -16,7 +16,8 @@ static void none_allreduce(ssm_dtype dt, void *x, int64_t n, ssm_reduce_op op) {
     (void)dt, (void)x, (void)n, (void)op;
 }
 static void none_broadcast(void *buf, size_t bytes, int root) { (void)buf, (void)bytes, (void)root; }
-const ssm_comm_table ssm_mpi_table = {"single", none_allreduce, none_broadcast};
+const ssm_comm_table ssm_mpi_table = {
+    .name = "single", .allreduce = none_allreduce, .broadcast = none_broadcast};
 
 void ssm_mpi_barrier(void) {}
 

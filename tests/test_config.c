@@ -458,7 +458,7 @@ START_TEST(round_trip_everything_changed) {
         "weight_decay = 0.05\nmomentum = 0.95\nnesterov = true\nschedule = step\n"
         "warmup_steps = 100\ndecay_steps = 4000\nmin_lr_ratio = 0.01\nstep_size = 77\ngamma = 0.5\ngrad_clip = 1.5\n"
         "[train]\nseed = 1234567890123\nbatch_size = 8\nepochs = 0\nmax_steps = 5000\n"
-        "eval_every = 250\nlog_every = 10\nthreads = 3\ncheck_replicas_every = 9\ndevice = cuda\ntf32 = true\nprecision = tf32\ncuda_graph = off\n"
+        "eval_every = 250\nlog_every = 10\nthreads = 3\ncheck_replicas_every = 9\nallreduce_bucket_mb = 0.5\ndevice = cuda\ntf32 = true\nprecision = tf32\ncuda_graph = off\n"
         "[checkpoint]\ndir = /tmp/some dir/ck#1\nsave_every = 500\nkeep_best = false\n"
         "metric = val_loss\n";
     load_ok(&c, text, NULL, 0);

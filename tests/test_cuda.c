@@ -13,6 +13,7 @@
 #include "arena.h"
 #include "comm.h"
 #include "golden.h"
+#include "grad_buckets.h"
 #include "grad_sync.h"
 #include "optim.h"
 #include "golden_layers.h"
@@ -711,7 +712,10 @@ END_TEST
 /* Data parallel on one GPU: the NCCL all-reduce of a world of one (comm.h's CUDA table)
  * leaves training bit-identical to the plain path: 5 AdamW steps of the golden S4D layer,
  * with and without ssm_grads_allreduce between backward and the update. A weight of
- * 0.5 (exact in binary) halves every gradient exactly. */
+ * 0.5 (exact in binary) halves every gradient exactly. The same in buckets overlapped
+ * with backward (grad_buckets.h: NCCL on the second stream, each bucket after an event of
+ * the compute stream): the gradients after the sums are those of the one all-reduce bit
+ * for bit, step by step. */
 START_TEST(cuda_nccl_one_rank_matches_plain) {
 #ifdef SSM_HAVE_NCCL
     ck_assert_str_eq(ssm_comm_for(SSM_CUDA)->name, "nccl");
@@ -721,12 +725,17 @@ START_TEST(cuda_nccl_one_rank_matches_plain) {
     ssm_layer_config cfg = {.d_model = H, .d_state = (int64_t)golden_attr(f, "N"),
                             .dt_min = 1e-3, .dt_max = 1e-1, .init = SSM_INIT_LIN, .l_max = L};
     const ssm_layer_ops *ops = ssm_layer_ops_for("s4d");
-    ssm_tensor *vals[2];
-    for (int dist = 0; dist < 2; dist++) {
+    ssm_tensor *vals[3], *summed[5] = {NULL};
+    for (int mode = 0; mode < 3; mode++) { /* plain, one all-reduce, buckets */
         ssm_params *ps = ssm_params_new(SSM_F32, SSM_CUDA);
         void *m = ops->create(&cfg, ps, "");
         ssm_params_finalize(ps);
         golden_load_params(f, ps);
+        ssm_grad_sync gs;
+        ssm_grad_sync_init(&gs, ps, ssm_comm_for(SSM_CUDA), mode == 2 ? 1e-4 : 0);
+#ifdef SSM_HAVE_NCCL
+        ck_assert(mode < 2 || (gs.overlap && gs.n >= 3)); /* buckets of 26 floats */
+#endif
         ssm_optim *o = ssm_optim_new(SSM_OPT_ADAMW, ps, 1e-2, 0.01);
         ssm_tensor *u = golden_tensor(f, "/inputs/u", SSM_F32, SSM_CUDA);
         ssm_tensor *dy = golden_tensor(f, "/inputs/dy_y", SSM_F32, SSM_CUDA);
@@ -734,23 +743,33 @@ START_TEST(cuda_nccl_one_rank_matches_plain) {
         for (int step = 0; step < 5; step++) {
             ssm_tensor *out = ssm_transpose(c, ops->forward(c, m, ssm_transpose(c, u, 1, 2)), 1, 2);
             ssm_params_zero_grad(ps);
+            if (mode == 2) ssm_grad_sync_begin(&gs, c, 0.5);
             ssm_backward_with(c, out, dy);
-            if (dist) {
+            if (mode == 1) {
                 ssm_tensor *g = ssm_tensor_to(NULL, ps->grads, SSM_CPU);
                 ssm_grads_allreduce(ps, 0.5);
-                ssm_tensor *h = ssm_tensor_to(NULL, ps->grads, SSM_CPU);
+                summed[step] = ssm_tensor_to(NULL, ps->grads, SSM_CPU);
                 for (int64_t i = 0; i < g->numel; i++)
-                    ck_assert(((float *)h->data)[i] == 0.5f * ((float *)g->data)[i]);
+                    ck_assert(((float *)summed[step]->data)[i] == 0.5f * ((float *)g->data)[i]);
                 ssm_tensor_free(g);
+            }
+            if (mode == 2) {
+                ssm_grad_sync_end(&gs);
+                ssm_tensor *h = ssm_tensor_to(NULL, ps->grads, SSM_CPU);
+                ck_assert_msg(!memcmp(h->data, summed[step]->data, (size_t)h->numel * sizeof(float)),
+                              "step %d: the gradients summed in buckets differ", step);
                 ssm_tensor_free(h);
+            }
+            if (mode) {
                 ssm_kernels_for(SSM_CUDA)->scale(SSM_F32, ps->grads->data, ps->grads->data,
                                                  ps->numel, 2.0, 0);
-                ssm_grads_allreduce(ps, 1.0);
+                if (mode == 1) ssm_grads_allreduce(ps, 1.0);
             }
             ssm_optim_step(o, 1.0, ssm_clip_coef(ssm_grad_norm(ps), 1.0));
             ssm_ctx_reset(c);
         }
-        vals[dist] = ssm_tensor_to(NULL, ps->values, SSM_CPU);
+        vals[mode] = ssm_tensor_to(NULL, ps->values, SSM_CPU);
+        ssm_grad_sync_free(&gs);
         ssm_ctx_free(c);
         ssm_tensor_free(u);
         ssm_tensor_free(dy);
@@ -758,11 +777,14 @@ START_TEST(cuda_nccl_one_rank_matches_plain) {
         ops->destroy(m);
         ssm_params_free(ps);
     }
-    ck_assert_int_eq(vals[0]->numel, vals[1]->numel);
-    ck_assert_msg(!memcmp(vals[0]->data, vals[1]->data, (size_t)vals[0]->numel * sizeof(float)),
-                  "parameters differ after the NCCL all-reduce");
-    ssm_tensor_free(vals[0]);
-    ssm_tensor_free(vals[1]);
+    for (int mode = 1; mode < 3; mode++) {
+        ck_assert_int_eq(vals[0]->numel, vals[mode]->numel);
+        ck_assert_msg(!memcmp(vals[0]->data, vals[mode]->data, (size_t)vals[0]->numel * sizeof(float)),
+                      "parameters differ after the NCCL all-reduce (%s)",
+                      mode == 1 ? "one" : "in buckets");
+    }
+    for (int i = 0; i < 3; i++) ssm_tensor_free(vals[i]);
+    for (int i = 0; i < 5; i++) ssm_tensor_free(summed[i]);
     ssm_h5_close(f);
     ssm_comm_finalize();
 }

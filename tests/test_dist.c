@@ -1,5 +1,6 @@
 /* Data-parallel training under mpirun (CPU, 2 ranks): the same steps as one process
- * with the same global batch (loss and parameters to 1e-5), bit-identical reruns,
+ * with the same global batch (loss and parameters to 1e-5), the gradient all-reduce in
+ * buckets overlapped with backward bit-identical to one after it, bit-identical reruns,
  * exact resume with the same number of ranks and a continued curve with another,
  * an interrupt of one rank stopping all. Skips (77) in builds without MPI. */
 #ifdef HAVE_CONFIG_H
@@ -175,6 +176,34 @@ START_TEST(two_ranks_match_one_process) {
 }
 END_TEST
 
+/* The gradient all-reduce in buckets started during backward (small enough for 4
+ * buckets; each epoch's last batch leaves rank 0 without a backward, which starts them
+ * all at the end) gives the run of one all-reduce after backward bit for bit, as each
+ * element's sum over two ranks is the same, and so one process's run to 1e-5. */
+START_TEST(bucketed_overlap_matches_one_allreduce) {
+    fixture f;
+    setup(&f);
+    train(&f, 0, f.cfg, "one", NULL, NULL);
+    train(&f, 2, f.cfg, "after", "--set", "train.allreduce_bucket_mb=0");
+    train(&f, 2, f.cfg, "buckets", "--set", "train.allreduce_bucket_mb=0.0002");
+    char log[700];
+    snprintf(log, sizeof log, "%s/log-buckets", f.dir);
+    char *out = tu_slurp(log, NULL);
+    ck_assert_msg(strstr(out, "x 2 ranks (gradients summed in 4 buckets overlapped with backward)"),
+                  "%s", out);
+    free(out);
+    snprintf(log, sizeof log, "%s/log-after", f.dir);
+    out = tu_slurp(log, NULL);
+    ck_assert_msg(strstr(out, "x 2 ranks (gradients summed after backward)"), "%s", out);
+    free(out);
+    same_losses(&f, "after", "buckets", 1, 0);
+    same_params(&f, "after", "buckets", 0);
+    same_losses(&f, "one", "buckets", 1, 1e-5);
+    same_params(&f, "one", "buckets", 1e-5);
+    tu_rm_tree(f.dir);
+}
+END_TEST
+
 /* With dropout (each rank its own counters): two runs agree bit for bit, and so does a
  * run stopped at step 10 and resumed on 2 ranks. */
 START_TEST(two_ranks_rerun_and_resume_exactly) {
@@ -327,6 +356,7 @@ int main(void) {
     TCase *t = tcase_create("dist");
     tcase_set_timeout(t, 240);
     tcase_add_test(t, two_ranks_match_one_process);
+    tcase_add_test(t, bucketed_overlap_matches_one_allreduce);
     tcase_add_test(t, two_ranks_share_batchnorm_statistics);
     tcase_add_test(t, two_ranks_rerun_and_resume_exactly);
     tcase_add_test(t, two_rank_checkpoint_resumes_on_one);

@@ -1,7 +1,10 @@
 /* Every differentiable op (tests/opcases.c) against central finite differences
- * in f64: relative error < 1e-6, at N = 1, 3 and 70. */
+ * in f64: relative error < 1e-6, at N = 1, 3 and 70. The tape's account of when each
+ * parameter's gradient is final, and the gradient buckets started from it. */
 #include <string.h>
+#include "grad_buckets.h"
 #include "opcases.h"
+#include "params.h"
 #include "profile.h"
 #include "ops.h"
 #include "testutil.h"
@@ -150,6 +153,167 @@ START_TEST(profile_counts_ops) {
 }
 END_TEST
 
+/* Parameters of ps set to random values (the flat buffer at once). */
+static void randomize(ssm_params *ps, uint64_t seed) {
+    ssm_tensor *r = tu_randn(ps->dtype, SSM_DIMS(ps->numel), seed, 1.0);
+    ssm_tensor_copy(ps->values, r);
+    ssm_tensor_free(r);
+}
+
+/* A backward hook keeping the flat gradient buffer after each node. */
+typedef struct {
+    const ssm_params *ps;
+    double snap[16][16]; /* [node][element] */
+} grad_snaps;
+static void snaps_begin(void *arg, const ssm_ctx *c) {
+    (void)arg;
+    ck_assert_int_le(c->n_nodes, 16);
+}
+static void snaps_node(void *arg, int64_t i) {
+    grad_snaps *g = arg;
+    ssm_tensor_to_host(g->ps->grads, g->snap[i]);
+}
+
+/* w is taken twice (nodes 0 and 4): its gradient is final after node 0, the earliest
+ * consumer, as the walk is in reverse; q only through a view (the reshape, node 2); v by
+ * no node (final before the first). Each gradient stays as it is after its node, and w's
+ * is not final after node 1 yet. */
+START_TEST(tape_grad_final_is_earliest_consumer) {
+    ssm_params *ps = ssm_params_new(SSM_F64, SSM_CPU);
+    ssm_tensor *w = ssm_params_add(ps, "w", SSM_GROUP_DEFAULT, SSM_DIMS(4));
+    ssm_tensor *v = ssm_params_add(ps, "v", SSM_GROUP_SSM, SSM_DIMS(3));
+    ssm_tensor *b = ssm_params_add(ps, "b", SSM_GROUP_DEFAULT, SSM_DIMS(4));
+    ssm_tensor *q = ssm_params_add(ps, "q", SSM_GROUP_NO_DECAY, SSM_DIMS(2, 2));
+    ssm_params_finalize(ps);
+    ck_assert_int_eq(ps->numel, 15);
+    randomize(ps, 5);
+    ssm_tensor *x = tu_randn(SSM_F64, SSM_DIMS(4), 6, 1.0);
+    ssm_ctx *c = ssm_ctx_new(0);
+    ssm_tensor *z = ssm_add(c, ssm_mul(c, x, w), b);          /* nodes 0, 1 */
+    ssm_tensor *qr = ssm_reshape(c, q, SSM_DIMS(4));          /* node 2 */
+    ssm_tensor *u = ssm_mul(c, ssm_mul(c, z, qr), w);         /* nodes 3, 4 */
+    ssm_tensor *loss = ssm_sum_all(c, u);                     /* nodes 5, 6 */
+    ck_assert_int_eq(c->n_nodes, 7);
+    ck_assert_int_eq(ssm_params_index(ps, q), 3);
+    ck_assert_int_eq(ssm_params_index(ps, qr), -1); /* a view of q is not q */
+    ck_assert_int_eq(ssm_params_index(ps, x), -1);
+    int64_t final[4];
+    ssm_tape_grad_final(c, ps, final);
+    ck_assert_int_eq(final[0], 0); /* w */
+    ck_assert_int_eq(final[1], 7); /* v */
+    ck_assert_int_eq(final[2], 1); /* b */
+    ck_assert_int_eq(final[3], 2); /* q */
+    grad_snaps g = {.ps = ps};
+    ssm_backward_hook h = {snaps_begin, snaps_node, &g};
+    c->hook = &h;
+    ssm_params_zero_grad(ps);
+    ssm_backward(c, loss);
+    double end[15];
+    ssm_tensor_to_host(ps->grads, end);
+    ssm_tensor *p[4] = {w, v, b, q};
+    for (int k = 0; k < 4; k++) {
+        int64_t off = ((double *)p[k]->grad->data - (double *)ps->grads->data);
+        for (int64_t i = final[k] < 7 ? final[k] : 6; i >= 0; i--)
+            ck_assert_msg(!memcmp(g.snap[i] + off, end + off, (size_t)p[k]->numel * sizeof(double)),
+                          "%s: gradient changed after node %lld", p[k]->name, (long long)i);
+    }
+    ck_assert_msg(memcmp(g.snap[1], end, 4 * sizeof(double)) != 0, "w final before node 0");
+    ssm_ctx_free(c);
+    ssm_tensor_free(x);
+    ssm_params_free(ps);
+}
+END_TEST
+
+/* A comm table that records the sums started: their place, their values then (in a world
+ * of one a sum leaves them as they are), and whether the first layer's weight gradient
+ * was still zero (the backward had not reached it: overlap). */
+static struct {
+    const ssm_params *ps;
+    int n, waits;
+    int64_t begin[8], n_el[8];
+    double val[8][64];
+    int w1_zero[8];
+} rec;
+static void rec_start(ssm_dtype dt, void *x, int64_t n) {
+    ck_assert_int_eq(dt, SSM_F64);
+    ck_assert_int_lt(rec.n, 8);
+    rec.begin[rec.n] = (double *)x - (double *)rec.ps->grads->data;
+    rec.n_el[rec.n] = n;
+    memcpy(rec.val[rec.n], x, (size_t)n * sizeof(double));
+    const double *w1 = rec.ps->p[0]->grad->data;
+    rec.w1_zero[rec.n] = 1;
+    for (int64_t i = 0; i < rec.ps->p[0]->numel; i++) rec.w1_zero[rec.n] &= w1[i] == 0;
+    rec.n++;
+}
+static void rec_wait(void) { rec.waits++; }
+static void rec_allreduce(ssm_dtype dt, void *x, int64_t n, ssm_reduce_op op) {
+    (void)dt, (void)x, (void)n, (void)op;
+}
+static const ssm_comm_table rec_table = {.name = "recorder", .allreduce = rec_allreduce,
+                                         .start_sum = rec_start, .wait_all = rec_wait};
+
+/* Three linear layers, weights in the default group and biases in the no-decay group (the
+ * flat buffer: W1 W2 W3 | b1 b2 b3), buckets of 6 elements: [W3], [b2 b3], [W2], [b1],
+ * [W1], started latest layer first, each once its gradients are final: the values summed
+ * are the final gradients, times the weight, and the last layer's bucket starts while
+ * the first layer's gradient is still to come. Without a backward (a rank with nothing
+ * in the step) the same buckets start in the same order. */
+START_TEST(grad_buckets_start_when_final) {
+    ssm_params *ps = ssm_params_new(SSM_F64, SSM_CPU);
+    ssm_tensor *W[3], *bias[3];
+    char name[8];
+    for (int l = 0; l < 3; l++) {
+        snprintf(name, sizeof name, "W%d", l + 1);
+        W[l] = ssm_params_add(ps, name, SSM_GROUP_DEFAULT, SSM_DIMS(3, 3));
+        snprintf(name, sizeof name, "b%d", l + 1);
+        bias[l] = ssm_params_add(ps, name, SSM_GROUP_NO_DECAY, SSM_DIMS(3));
+    }
+    ssm_params_finalize(ps);
+    randomize(ps, 7);
+    ssm_tensor *x = tu_randn(SSM_F64, SSM_DIMS(2, 3), 8, 1.0);
+    double plain[36];
+    ssm_grad_sync gs;
+    ssm_grad_sync_init(&gs, ps, &rec_table, 6 * sizeof(double) / 1048576.0);
+    ck_assert(gs.overlap);
+    ck_assert_int_eq(gs.n, 5);
+    const int64_t begin[5] = {18, 30, 9, 27, 0}, n_el[5] = {9, 6, 9, 3, 9};
+    for (int run = 0; run < 3; run++) { /* plain, buckets, buckets without a backward */
+        ssm_ctx *c = ssm_ctx_new(0);
+        memset(&rec, 0, sizeof rec);
+        rec.ps = ps;
+        ssm_params_zero_grad(ps);
+        if (run) ssm_grad_sync_begin(&gs, c, 0.5);
+        if (run < 2) {
+            ssm_tensor *h = x;
+            for (int l = 0; l < 3; l++) h = ssm_tanh(c, ssm_linear(c, h, W[l], bias[l]));
+            ssm_backward(c, ssm_sum_all(c, ssm_mul(c, h, h)));
+        }
+        if (run) ssm_grad_sync_end(&gs);
+        ck_assert_ptr_null(c->hook);
+        double g[36];
+        ssm_tensor_to_host(ps->grads, g);
+        if (run == 0) memcpy(plain, g, sizeof g);
+        ck_assert_int_eq(rec.n, run ? 5 : 0);
+        ck_assert_int_eq(rec.waits, run ? 1 : 0);
+        for (int j = 0; j < rec.n; j++) {
+            ck_assert_int_eq(rec.begin[j], begin[j]);
+            ck_assert_int_eq(rec.n_el[j], n_el[j]);
+            for (int64_t i = 0; i < n_el[j]; i++) {
+                double want = run == 1 ? 0.5 * plain[begin[j] + i] : 0;
+                ck_assert_msg(rec.val[j][i] == want && g[begin[j] + i] == want,
+                              "bucket %d, element %lld: %.17g started, %.17g at the end, want %.17g",
+                              j, (long long)i, rec.val[j][i], g[begin[j] + i], want);
+            }
+        }
+        if (run == 1) ck_assert(rec.w1_zero[0] && !rec.w1_zero[4]);
+        ssm_ctx_free(c);
+    }
+    ssm_grad_sync_free(&gs);
+    ssm_tensor_free(x);
+    ssm_params_free(ps);
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("grad");
     TCase *t = tcase_create("f64 finite differences");
@@ -159,6 +323,8 @@ int main(void) {
     tcase_add_test(t, relu_values);
     tcase_add_test(t, profile_counts_ops);
     tcase_add_test(t, dropout_add_is_dropout_then_add);
+    tcase_add_test(t, tape_grad_final_is_earliest_consumer);
+    tcase_add_test(t, grad_buckets_start_when_final);
     suite_add_tcase(s, t);
     return tu_run(s, 1);
 }

@@ -9,16 +9,21 @@ void ssm_dist_rng_begin(ssm_ctx *c, uint64_t base) {
     c->rng_offset = base + (uint64_t)ssm_comm_rank() * SSM_DIST_RNG_STRIDE;
 }
 
-void ssm_dist_step(ssm_params *ps, ssm_dist_stats *s, ssm_ctx *c, uint64_t rng_base) {
+double ssm_dist_weight(ssm_dist_stats *s) {
+    s->total = s->count;
+    ssm_comm_allreduce_f64(&s->total, 1, SSM_REDUCE_SUM);
+    return s->total > 0 ? s->count / s->total : 0;
+}
+
+void ssm_dist_step(ssm_dist_stats *s, ssm_ctx *c, uint64_t rng_base) {
     if (ssm_comm_size() == 1) return;
     double own = s->count;
     double draws = (double)(c->rng_offset - rng_base - (uint64_t)ssm_comm_rank() * SSM_DIST_RNG_STRIDE);
-    double x[5] = {s->count, own ? s->loss * own : 0, s->correct, s->tokens, draws};
-    ssm_comm_allreduce_f64(x, 5, SSM_REDUCE_SUM);
-    s->count = x[0], s->correct = x[2], s->tokens = x[3];
-    s->loss = x[0] > 0 ? x[1] / x[0] : NAN; /* no counted target at all: as one process */
-    c->rng_offset = rng_base + (uint64_t)x[4];
-    ssm_grads_allreduce(ps, x[0] > 0 ? own / x[0] : 0);
+    double x[4] = {own ? s->loss * own : 0, s->correct, s->tokens, draws};
+    ssm_comm_allreduce_f64(x, 4, SSM_REDUCE_SUM);
+    s->count = s->total, s->correct = x[1], s->tokens = x[2];
+    s->loss = s->total > 0 ? x[0] / s->total : NAN; /* no counted target at all: as one process */
+    c->rng_offset = rng_base + (uint64_t)x[3];
 }
 
 void ssm_dist_sync_buffers(ssm_model *m) {

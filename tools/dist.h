@@ -12,6 +12,7 @@
 /* What one rank saw in a step; after ssm_dist_step, the sums over the ranks. */
 typedef struct {
     double count;    /* counted targets (the loss is their mean) */
+    double total;    /* ssm_dist_weight: the counted targets of all ranks */
     double loss;     /* mean loss of this rank's targets; after: of the whole batch */
     double correct;  /* correct predictions */
     double tokens;   /* input tokens */
@@ -22,9 +23,13 @@ typedef struct {
 #define SSM_DIST_RNG_STRIDE (UINT64_C(1) << 44)
 /* Before the step's forward: where this rank's draws start (base = c->rng_offset). */
 void ssm_dist_rng_begin(ssm_ctx *c, uint64_t base);
-/* After backward: sums the statistics, makes the gradients the whole batch's (each rank's
- * weighted by its share of the counted targets) and moves the RNG past every rank's draws. */
-void ssm_dist_step(ssm_params *ps, ssm_dist_stats *s, ssm_ctx *c, uint64_t rng_base);
+/* Before the step (the host knows s->count from the batch): the counted targets of the
+ * whole batch, N (into s->total), and the weight n_r / N of this rank's gradient, its
+ * share of the counted targets (0 when N is 0), for ssm_grad_sync_begin: then the summed
+ * gradients are the whole batch's, and its weighted buckets can start during backward. */
+double ssm_dist_weight(ssm_dist_stats *s);
+/* After backward: sums the statistics and moves the RNG past every rank's draws. */
+void ssm_dist_step(ssm_dist_stats *s, ssm_ctx *c, uint64_t rng_base);
 /* Rank 0's model buffers (BatchNorm running statistics) on every rank, after each step:
  * rank 0's statistics evolve as under PyTorch DDP's broadcast_buffers (which copies them
  * before each forward), and between steps every rank holds them, so the ranks evaluate,

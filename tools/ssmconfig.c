@@ -378,6 +378,11 @@ const ssm_cfg_key ssm_cfg_keys[] = {
     INT(train, check_replicas_every, "0", 0, BIG,
         "Data parallel (mpirun): every this many steps, check that every rank holds the same "
         "parameters as rank 0 (a checksum) and stop (exit status 4) if not; 0 = never."),
+    REAL(train, allreduce_bucket_mb, "25", 0, 1e6, 0,
+         "Data parallel (mpirun): the gradients are summed over the ranks in buckets of about "
+         "this many MiB, each started as soon as the backward pass has finished its "
+         "gradients (overlapped with the rest of it; docs/DISTRIBUTED.md); 0 = one all-reduce "
+         "after the backward pass. The results are the same bit for bit with 2 ranks."),
     ENUM(train, device, "cpu", devices, "Where tensors live (--device overrides)."),
     ENUM(train, precision, "fp32", precisions,
          "Arithmetic of the matrix products (bf16 and tf32: cuda only; the CPU is fp32)."),

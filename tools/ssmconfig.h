@@ -145,6 +145,7 @@ typedef struct {
 typedef struct {
     int64_t seed, batch_size, epochs, max_steps, eval_every, log_every, threads;
     int64_t check_replicas_every; /* data parallel: compare parameter checksums */
+    double allreduce_bucket_mb;   /* data parallel: gradient buckets (0: one all-reduce) */
     ssm_device device;
     ssm_cfg_precision precision;
     ssm_cfg_graph cuda_graph;

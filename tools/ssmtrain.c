@@ -200,8 +200,13 @@ int main(int argc, char **argv) {
         } else if (go && t.write_outputs && (rc = open_rundir(&dir, &t, &cli)) != 0) {
             /* said by rank 0; the others stop with it */
         } else if (go) {
-            char ranks[48] = "";
-            if (t.world > 1) snprintf(ranks, sizeof ranks, " x %d ranks", t.world);
+            char ranks[128] = "";
+            if (t.world > 1 && t.gsync.overlap)
+                snprintf(ranks, sizeof ranks, " x %d ranks (gradients summed in %d buckets "
+                         "overlapped with backward)", t.world, t.gsync.n);
+            else if (t.world > 1)
+                snprintf(ranks, sizeof ranks, " x %d ranks (gradients summed after backward)",
+                         t.world);
             printf("ssmtrain %s: %s model, %lld parameters, %lld steps on %s%s; %s%s\n",
                    PACKAGE_VERSION, t.model->cfg.layer, (long long)t.model->ps->numel,
                    (long long)t.total_steps, ssm_device_name(cfg.train.device), ranks,

@@ -81,6 +81,9 @@ int ssm_trainer_init(ssm_trainer *t, const ssm_config *cfg, const char *out_dir)
                  (cfg->train.cuda_graph == SSM_CFG_GRAPH_AUTO && cfg->train.device == SSM_CUDA &&
                   t->world == 1);
     ssm_stepper_init(&t->step, t->model, t->opt, t->ctx, graphs);
+    if (t->world > 1)
+        ssm_grad_sync_init(&t->gsync, t->model->ps, ssm_comm_for(t->model->ps->device),
+                           cfg->train.allreduce_bucket_mb);
     t->st.seed = (uint64_t)cfg->train.seed;
     t->st.best_metric = cfg->checkpoint.metric == SSM_CFG_METRIC_VAL_ACC ? -1.0 : INFINITY;
     char *ini = ssm_config_to_ini(cfg);
@@ -93,6 +96,7 @@ int ssm_trainer_init(ssm_trainer *t, const ssm_config *cfg, const char *out_dir)
 }
 
 void ssm_trainer_free(ssm_trainer *t) {
+    ssm_grad_sync_free(&t->gsync);
     ssm_stepper_free(&t->step);
     ssm_ctx_free(t->ctx);
     ssm_optim_free(t->opt);
@@ -352,7 +356,8 @@ static void bench_report(const ssm_trainer *t, double s, int64_t tokens) {
 }
 
 /* Data parallel: between the backward and the gradient norm, the whole batch's
- * statistics and gradient (dist.h). */
+ * gradient (the buckets not started during backward, then waiting for all of them) and
+ * statistics (dist.h). */
 typedef struct {
     ssm_trainer *t;
     uint64_t rng_base;
@@ -361,10 +366,11 @@ typedef struct {
 
 static void sync_grads(void *arg) {
     dist_sync *d = arg;
+    ssm_grad_sync_end(&d->t->gsync);
     ssm_step_stats st = ssm_stepper_read(&d->t->step);
     d->s.loss = st.count > 0 ? st.loss_sum / st.count : 0;
     d->s.correct = st.correct;
-    ssm_dist_step(d->t->model->ps, &d->s, d->t->ctx, d->rng_base);
+    ssm_dist_step(&d->s, d->t->ctx, d->rng_base);
 }
 
 int ssm_trainer_run(ssm_trainer *t) {
@@ -416,6 +422,7 @@ int ssm_trainer_run(ssm_trainer *t) {
         ssm_optim_prepare(t->opt, factor, cfg->optim.grad_clip);
         dist_sync ds = {.t = t, .rng_base = rng_base,
                         .s = {.count = (double)own, .tokens = (double)db.n_tokens}};
+        if (t->world > 1) ssm_grad_sync_begin(&t->gsync, c, ssm_dist_weight(&ds.s));
         ssm_stepper_step(&t->step, skip ? NULL : &db, t->world > 1 ? sync_grads : NULL, &ds);
         if (profiling) {
             ssm_profile_attach(c, NULL, t->model->ps->device);

@@ -7,6 +7,7 @@
 #define SSM_TRAINER_H
 #include <stdio.h>
 #include "checkpoint.h"
+#include "grad_buckets.h"
 #include "metrics.h"
 #include "model.h"
 #include "optim.h"
@@ -29,6 +30,7 @@ typedef struct {
     ssm_lr_schedule sched;
     ssm_ctx *ctx;
     ssm_stepper step;        /* the device-side step (CUDA graphs) */
+    ssm_grad_sync gsync;     /* data parallel: the gradient all-reduce, in buckets */
     ssm_train_state st;
     ssm_metrics metrics;
     int64_t total_steps, steps_per_epoch;
