@@ -99,6 +99,7 @@ void ssm_cuda_conv1d_causal_bwd(ssm_dtype dt, const void *x, const void *w, cons
                                 const void *dy, void *dx, void *dw, void *dbias, int64_t B,
                                 int64_t C, int64_t L, int64_t K, int act);
 /* fft_conv.cu */
+int ssm_cuda_fft_plan_limit(int n);
 void ssm_cuda_fft_conv_fwd(ssm_dtype dt, const void *u, const void *k, const void *D, void *y,
                            int64_t B, int64_t H, int64_t L, int64_t Lk, int cl);
 void ssm_cuda_fft_conv_bwd(ssm_dtype dt, const void *u, const void *k, const void *D,

@@ -236,8 +236,9 @@ static __global__ void dk_spec_kernel(const float2 *DY, const float2 *U, float2 
     }
 }
 
-/* Plan cache: a training step touches a handful of (n, batch, direction) triples.
- * Plans do not own work areas; all share one scratch slot (one stream, in order). */
+/* Plan cache: a training step touches a handful of (n, batch, direction) triples, four
+ * more for each new length of a varying-length data set. Plans do not own work areas;
+ * all share one scratch slot (one stream, in order). */
 enum { NPLANS = 128 }; /* 4 a length: ~30 lengths of the ListOps or Text range */
 struct plan_entry {
     int64_t n, batch;
@@ -247,25 +248,36 @@ struct plan_entry {
     uint64_t used;
     int valid;
 };
+static plan_entry plan_cache[NPLANS];
+static int plan_cap = NPLANS; /* kernels.h: fft_plan_limit */
+
+static void drop_plan(plan_entry *e) { /* nothing may still run on it */
+    CUDA_CHECK(cudaDeviceSynchronize());
+    CUFFT_CHECK(cufftDestroy(e->h));
+    ssm_cuda_resources_freed(); /* a captured graph may have used this plan */
+    e->valid = 0;
+}
+
+int ssm_cuda_fft_plan_limit(int n) {
+    int old = plan_cap;
+    plan_cap = n < 1 ? 1 : n > NPLANS ? NPLANS : n;
+    for (int i = plan_cap; i < NPLANS; i++)
+        if (plan_cache[i].valid) drop_plan(&plan_cache[i]);
+    return old;
+}
 
 static plan_entry *get_plan(int64_t n, int64_t batch, cufftType type) {
-    static plan_entry cache[NPLANS];
     static uint64_t clock = 0;
-    plan_entry *victim = &cache[0];
-    for (int i = 0; i < NPLANS; i++) {
-        plan_entry *e = &cache[i];
+    plan_entry *victim = &plan_cache[0];
+    for (int i = 0; i < plan_cap; i++) {
+        plan_entry *e = &plan_cache[i];
         if (e->valid && e->n == n && e->batch == batch && e->type == type) {
             e->used = ++clock;
             return e;
         }
         if (!e->valid || (victim->valid && e->used < victim->used)) victim = e;
     }
-    if (victim->valid) { /* least recently used: make sure no transform still runs on it */
-        CUDA_CHECK(cudaDeviceSynchronize());
-        CUFFT_CHECK(cufftDestroy(victim->h));
-        ssm_cuda_resources_freed(); /* a captured graph may have used this plan */
-        victim->valid = 0;
-    }
+    if (victim->valid) drop_plan(victim); /* least recently used */
     long long nn = n;
     CUFFT_CHECK(cufftCreate(&victim->h));
     CUFFT_CHECK(cufftSetAutoAllocation(victim->h, 0));

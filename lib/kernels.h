@@ -239,6 +239,10 @@ typedef struct ssm_kernels {
     void (*fft_conv_bwd)(ssm_dtype dt, const void *u, const void *k, const void *D,
                          const void *dy, void *du, void *dk, void *dD, int64_t B, int64_t H,
                          int64_t L, int64_t Lk, int cl);
+    /* Most FFT plans cached at once (CUDA: cuFFT plans, 4 a sequence length, default
+     * 128; smaller holds less device memory, and lets tests force evictions); returns the
+     * previous limit. The CPU caches per length and ignores it (returns 0). */
+    int (*fft_plan_limit)(int n);
 
     /* --- SSM kernel generation --- */
     /* Diagonal-SSM convolution kernel by a Vandermonde product (S4D, s4.py's 'diag').

@@ -849,8 +849,9 @@ START_TEST(cuda_graph_steps_match_eager) {
     /* 2 shapes: eager, capture, replay for each */
     static const graph_plan two_shapes = {8, {4, 4, 4, 3, 3, 4, 3, 4},
                                           {64, 64, 64, 64, 64, 64, 64, 64}, 2, 4, 2};
-    /* lengths 64, 40, 48, 56 fill the 16 cached cuFFT plans (4 per length); batch 2 at
-     * length 40 needs 2 more and evicts length 64's, whose graph is then stale */
+    /* with the plan cache limited to 16 (fft_plan_limit), lengths 64, 40, 48, 56 fill it
+     * (4 plans per length); batch 2 at length 40 needs 2 more and evicts length 64's,
+     * whose graph is then stale */
     static const graph_plan varying = {9, {4, 4, 4, 4, 4, 2, 4, 4, 4},
                                        {64, 64, 40, 48, 56, 40, 64, 64, 64}, 2, 1, 6};
     for (int which = 0; which < 3; which++) {
@@ -884,7 +885,10 @@ START_TEST(cuda_graph_steps_match_eager) {
         ssm_tensor *p[2];
         uint64_t rng[2];
         ssm_stepper k[2];
+        const ssm_kernels *kc = ssm_kernels_for(SSM_CUDA);
+        int limit = kc->fft_plan_limit(which == 2 ? 16 : 128);
         for (int g = 0; g < 2; g++) graph_run(&mc, gp, g, V, st[g], &p[g], &rng[g], &k[g]);
+        kc->fft_plan_limit(limit);
         ck_assert_int_eq(k[0].replayed, 0);
         ck_assert_msg(k[1].captured == gp->captured && k[1].replayed == gp->replayed &&
                           k[1].eager == gp->eager,

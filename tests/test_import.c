@@ -20,6 +20,7 @@
 #include "import.h"
 #include "log.h"
 #include "modelcfg.h"
+#include "s4.h"
 #include "safetensors.h"
 #include "testutil.h"
 #include "ckptutil.h"
@@ -281,6 +282,8 @@ typedef struct {
     const char *dtype;             /* every float tensor stored as F16, BF16 or F64 */
     const char *reshape;           /* this tensor declared [numel] (1-D) */
     const char *perturb;           /* lm_head.weight: one value changed */
+    const char *i64;               /* this I64 scalar set to i64_value */
+    int64_t i64_value;
 } rewrite;
 
 static void rewrite_st(const char *path, const rewrite *rw) {
@@ -312,6 +315,10 @@ static void rewrite_st(const char *path, const rewrite *rw) {
             bufs[n] = b;
             x.raw = b;
             x.dtype = rw->dtype;
+        }
+        if (rw->i64 && !strcmp(t->name, rw->i64)) {
+            ck_assert(!strcmp(t->dtype, "I64") && t->ndim == 0);
+            x.raw = &rw->i64_value; /* little-endian, as the format */
         }
         if (rw->perturb && !strcmp(t->name, rw->perturb)) {
             float *b = malloc(t->nbytes);
@@ -355,6 +362,51 @@ static ssm_model *fresh_export(const char *dir, const char *name, ssm_export_for
     export_to(ck, out, fmt);
     return m;
 }
+
+/* example.py's S4Block buffer kernel.l_kernel: exported as data.seq_len (the length C~ is
+ * set up for); imported: that length as is, 0 = a plain C turned into C~ as the official
+ * module's first forward does, another length refused with the fix named. */
+START_TEST(import_s4_l_kernel) {
+    char dir[512], ck[600], src[600], st[700], imp[600];
+    tu_tmpdir(dir, sizeof dir);
+    snprintf(ck, sizeof ck, "%s/m.h5", dir);
+    snprintf(src, sizeof src, "%s/e", dir);
+    snprintf(st, sizeof st, "%s/model.safetensors", src);
+    snprintf(imp, sizeof imp, "%s/imported.h5", dir);
+    ssm_model *m = tu_saved_model(cfg_s4, ck);
+    export_to(ck, src, SSM_EXPORT_NATIVE);
+    const char *lk = "s4_layers.0.layer.kernel.l_kernel";
+    ssm_st_file f;
+    ck_assert_msg(ssm_st_read(st, &f) == SSM_OK, "%s", ssm_last_error());
+    const ssm_st_tensor *t = ssm_st_get(&f, lk);
+    ck_assert_ptr_nonnull(t);
+    ck_assert_str_eq(t->dtype, "I64");
+    ck_assert_int_eq(t->ndim, 0);
+    int64_t v;
+    memcpy(&v, t->bytes, 8);
+    ck_assert_int_eq(v, 16); /* cfg_s4's data.seq_len */
+    ssm_st_free(&f);
+    /* another length: refused, naming the tensor and the key to set */
+    ssm_import_info info;
+    rewrite_st(st, &(rewrite){.i64 = lk, .i64_value = 8});
+    ck_assert_int_eq(ssm_import(src, imp, NULL, 0, &info), SSM_ERR);
+    ck_assert_contains(ssm_last_error(), "tensor s4_layers.0.layer.kernel.l_kernel = 8");
+    ck_assert_contains(ssm_last_error(), "data.seq_len is 16 (set it to 8)");
+    ck_assert(!tu_exists(imp));
+    /* 0: the file's C is the plain C; the import sets up C~ from it and the other
+     * parameters (the exported C~ read as a plain C here) */
+    rewrite_st(st, &(rewrite){.i64 = lk, .i64_value = 0});
+    ck_assert_msg(ssm_import(src, imp, NULL, 0, &info) == SSM_OK, "%s", ssm_last_error());
+    ssm_s4 *s = m->layers[0];
+    double *plain = malloc(sizeof *plain * (size_t)s->C->numel);
+    for (int64_t j = 0; j < s->C->numel; j++) plain[j] = ((const float *)s->C->data)[j];
+    ck_assert_int_eq(ssm_s4_setup_C(s, plain), 0);
+    free(plain);
+    same_tensors(m, imp);
+    ssm_model_free(m);
+    tu_rm_tree(dir);
+}
+END_TEST
 
 START_TEST(import_half_precision) {
     char dir[512], src[700], imp[700], st[800];
@@ -633,6 +685,7 @@ int main(void) {
     tcase_add_test(t, round_trip_s4d_batchnorm);
     tcase_add_test(t, round_trip_s4);
     tcase_add_test(t, round_trip_s5);
+    tcase_add_test(t, import_s4_l_kernel);
     tcase_add_test(t, import_half_precision);
     tcase_add_test(t, import_sharded);
     tcase_add_test(t, import_errors);

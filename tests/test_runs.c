@@ -16,6 +16,7 @@
 #include "checkpoint.h"
 #include "h5io.h"
 #include "log.h"
+#include "tasks.h"
 #include "testutil.h"
 
 
@@ -424,6 +425,67 @@ START_TEST(eval_only_without_config) {
 }
 END_TEST
 
+/* --dump-logits: the test set's logits as .npy; the loss and accuracy recomputed from them
+ * (log-softmax against the labels in the data set's order) equal what --eval-only prints. */
+START_TEST(eval_only_dumps_logits) {
+    tu_tiny_run f;
+    tu_tiny_run_setup(&f, 16, 8, 0);
+    char *out, best[700], npy[700];
+    int rc = ssmtrain(&f, &out, f.cfg, "--out", f.run, NULL);
+    ck_assert_msg(rc == 0, "exit %d:\n%s", rc, out);
+    free(out);
+    snprintf(best, sizeof best, "%s/ckpt/best.h5", f.run);
+    snprintf(npy, sizeof npy, "%s/logits.npy", f.dir);
+    rc = ssmtrain(&f, &out, "--eval-only", best, "--dump-logits", npy, NULL);
+    ck_assert_msg(rc == 0, "exit %d:\n%s", rc, out);
+    double loss, acc;
+    const char *fin = strstr(out, "final: test_loss=");
+    ck_assert_ptr_nonnull(fin);
+    ck_assert_int_eq(sscanf(fin, "final: test_loss=%lf test_acc=%lf", &loss, &acc), 2);
+    free(out);
+    size_t n;
+    char *raw = tu_slurp(npy, &n);
+    ck_assert_ptr_nonnull(raw);
+    ck_assert(n > 10 && !memcmp(raw, "\x93NUMPY\x01\x00", 8));
+    size_t hl = (size_t)(unsigned char)raw[8] | (size_t)(unsigned char)raw[9] << 8;
+    long long rows, cols;
+    const char *shape = strstr(raw + 10, "'shape': (");
+    ck_assert_ptr_nonnull(shape);
+    ck_assert_int_eq(sscanf(shape, "'shape': (%lld, %lld)", &rows, &cols), 2);
+    ck_assert_uint_eq(n, 10 + hl + (size_t)(rows * cols) * 4);
+    /* the tiny run's test labels: its data set, rebuilt from the config */
+    ssm_config cfg;
+    ck_assert_int_eq(ssm_config_load(&cfg, f.cfg, NULL, 0), SSM_OK);
+    ssm_task_data td;
+    ck_assert_int_eq(ssm_task_load(&cfg, &td), SSM_OK);
+    ck_assert_int_eq(rows, td.test->n);
+    ck_assert_int_eq(cols, td.test->n_classes);
+    const float *lg = (const float *)(raw + 10 + hl);
+    double l = 0, right = 0;
+    for (long long i = 0; i < rows; i++) {
+        const float *r = lg + i * cols;
+        int y = td.test->labels[i], best_c = 0;
+        double mx = r[0], s = 0;
+        for (int c = 1; c < cols; c++) {
+            if (r[c] > mx) mx = r[c];
+            if (r[c] > r[best_c]) best_c = c;
+        }
+        for (int c = 0; c < cols; c++) s += exp(r[c] - mx);
+        l += log(s) + mx - r[y];
+        right += best_c == y;
+    }
+    ck_assert_double_eq_tol(l / (double)rows, loss, 1e-4);
+    ck_assert_double_eq_tol(right / (double)rows, acc, 1e-4); /* printed with 4 decimals */
+    ssm_task_free(&td);
+    free(raw);
+    rc = ssmtrain(&f, &out, f.cfg, "--dump-logits", npy, NULL);
+    ck_assert_msg(rc == 2, "exit %d:\n%s", rc, out);
+    ck_assert_contains(out, "--dump-logits needs --eval-only");
+    free(out);
+    tu_rm_tree(f.dir);
+}
+END_TEST
+
 START_TEST(profile_stops_and_writes_nothing) {
     tu_tiny_run f;
     tu_tiny_run_setup(&f, 16, 8, 0);
@@ -513,6 +575,7 @@ int main(void) {
     tcase_add_test(t, run_folder_refused_and_overwritten);
     tcase_add_test(t, run_folder_lock);
     tcase_add_test(t, eval_only_without_config);
+    tcase_add_test(t, eval_only_dumps_logits);
     tcase_add_test(t, profile_stops_and_writes_nothing);
     tcase_add_test(t, messages);
     tcase_add_test(t, checkpoint_bytes_do_not_depend_on_time);

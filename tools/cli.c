@@ -25,6 +25,10 @@ static const struct {
     {"--eval-only", "CKPT.h5",
      "evaluate a checkpoint on the validation and test sets; no training, nothing written. "
      "CONFIG.ini may be left out: the checkpoint's own config is used", false},
+    {"--dump-logits", "FILE.npy",
+     "with --eval-only, classification: write the test set's logits, float32 [examples, "
+     "classes] in the data set's order, as a NumPy .npy file (for comparisons with other "
+     "runtimes)", false},
     {"--profile", "STEP",
      "time every op of this run's training step STEP (from 1; 3 skips the warm-up), print the "
      "table on standard error and stop there, writing nothing", false},
@@ -198,6 +202,7 @@ int ssm_cli_parse(ssm_cli *cli, int argc, char *const *argv) {
         const char **slot = !strcmp(name, "--resume")    ? &cli->resume
                             : !strcmp(name, "--out")       ? &cli->out
                             : !strcmp(name, "--device")    ? &cli->device
+                            : !strcmp(name, "--dump-logits") ? &cli->dump_logits
                                                            : &cli->eval_only;
         if (*slot) return ssm_error("option %s given twice ('%s' and '%s')", name, *slot, val);
         *slot = val;
@@ -212,6 +217,8 @@ int ssm_cli_parse(ssm_cli *cli, int argc, char *const *argv) {
             return ssm_error("option --device: unknown device '%s'; expected %s", cli->device, dev);
         }
     }
+    if (cli->dump_logits && !cli->eval_only)
+        return ssm_error("option --dump-logits needs --eval-only CKPT.h5");
     if (cli->resume && cli->eval_only)
         return ssm_error("options --resume and --eval-only exclude each other");
     if (cli->eval_only) {

@@ -22,6 +22,7 @@ typedef struct {
     size_t n_sets;
     const char *resume;      /* --resume CKPT.h5, or NULL */
     const char *eval_only;   /* --eval-only CKPT.h5, or NULL */
+    const char *dump_logits; /* --dump-logits FILE.npy (with --eval-only), or NULL */
     const char *device;      /* --device, or NULL: train.device of the config */
     const char *out;         /* --out DIR, default "runs/NAME" for CONFIG .../NAME.ini */
     long profile_step;       /* --profile STEP (this run's steps, from 1), or 0 */

@@ -181,7 +181,10 @@ int ssm_export(const ssm_ckpt_contents *c, ssm_export_format fmt, const char *di
         cJSON_Delete(cfg);
         return SSM_ERR;
     }
-    /* every tensor under its external name, then the tied head, BatchNorm counters */
+    /* every tensor under its external name, then the tied head, BatchNorm counters, S4's
+     * l_kernel (its C~ is set up for data.seq_len: trainer.c) */
+    char seq[32];
+    const int64_t l_max = ssm_json_ini_get(cfg, "data", "seq_len", seq, sizeof seq) ? atoll(seq) : 0;
     int cap = c->n * 2 + 1, n = 0;
     ssm_st_entry *e = calloc((size_t)cap, sizeof *e);
     char (*names)[256] = calloc((size_t)cap, sizeof *names);
@@ -192,6 +195,15 @@ int ssm_export(const ssm_ckpt_contents *c, ssm_export_format fmt, const char *di
         n++;
         if (ssm_layout_bn_counter(lay, c->names[i], names[n], 256)) {
             e[n] = (ssm_st_entry){.name = names[n], .i64_value = c->step};
+            n++;
+        }
+        if (ssm_layout_s4_l_kernel(lay, c->names[i], names[n], 256)) {
+            if (l_max < 1) {
+                free(e), free(names), cJSON_Delete(cfg);
+                return ssm_error("the checkpoint's config has no data.seq_len: the length S4's "
+                                 "C~ is set up for is unknown");
+            }
+            e[n] = (ssm_st_entry){.name = names[n], .i64_value = l_max};
             n++;
         }
     }

@@ -14,6 +14,7 @@
 #include "fsutil.h"
 #include "log.h"
 #include "modelcfg.h"
+#include "s4.h"
 #include "safetensors.h"
 
 static int is_dir(const char *p) {
@@ -214,6 +215,40 @@ static int check_rest(weights *w, const ssm_layout *lay, ssm_model *m) {
     return SSM_OK;
 }
 
+/* example.py's S4Block l_kernel: the length the file's C~ is set up for. 0: C is the plain
+ * C (a module never run forward), turned into C~ for l_max here as the official module
+ * does at its first forward; l_max: nothing to do; absent: ssmtrain's exports before it
+ * wrote l_kernel, whose C~ is for l_max. */
+static int s4_l_kernels(weights *w, const ssm_layout *lay, ssm_model *m) {
+    if (strcmp(m->cfg.layer, "s4")) return SSM_OK;
+    for (int64_t l = 0; l < m->cfg.n_layers; l++) {
+        ssm_s4 *s = m->layers[l];
+        char ext[256];
+        int k, i;
+        const ssm_st_tensor *t;
+        if (!ssm_layout_s4_l_kernel(lay, s->C->name, ext, sizeof ext) || !(t = lookup(w, ext, &k, &i)))
+            continue;
+        if (strcmp(t->dtype, "I64") || t->ndim != 0)
+            return ssm_error("%s: tensor %s must be a 0-dimensional I64 (S4Block's l_kernel)",
+                             w->f[k].path, ext);
+        int64_t v = 0;
+        for (int b = 7; b >= 0; b--) v = (int64_t)((uint64_t)v << 8 | t->bytes[b]); /* little-endian */
+        w->used[k][i] = 1;
+        if (v == s->cfg.l_max) continue;
+        if (v != 0)
+            return ssm_error("%s: tensor %s = %lld: C~ is set up for sequences of %lld, but the "
+                             "config's data.seq_len is %lld (set it to %lld)", w->f[k].path, ext,
+                             (long long)v, (long long)v, (long long)s->cfg.l_max, (long long)v);
+        double *plain = malloc(sizeof *plain * (size_t)s->C->numel);
+        SSM_CHECK(plain, "import: out of memory");
+        for (int64_t j = 0; j < s->C->numel; j++) plain[j] = ((const float *)s->C->data)[j];
+        int rc = ssm_s4_setup_C(s, plain);
+        free(plain);
+        if (rc != 0) return ssm_error("%s: setting up S4's C~ from %s failed (LAPACK)", w->f[k].path, ext);
+    }
+    return SSM_OK;
+}
+
 /* config.json and the weight file(s) of src */
 static int locate(const char *src, char *dir, char *config, char *weights_path, int *sharded) {
     size_t n = 4096;
@@ -273,6 +308,7 @@ int ssm_import(const char *src, const char *out_h5, const char *const *sets, siz
         ssm_tensor *b = ssm_model_buffer(m, i, bname, sizeof bname);
         rc = fill(&w, ssm_layout_external(lay, bname, ext, sizeof ext), b);
     }
+    if (rc == SSM_OK) rc = s4_l_kernels(&w, lay, m);
     if (rc == SSM_OK) rc = check_rest(&w, lay, m);
     if (rc == SSM_OK) {
         ssm_train_state *st = calloc(1, sizeof *st);

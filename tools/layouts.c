@@ -51,6 +51,16 @@ const char *ssm_layout_tied_alias(const ssm_layout *l, const char **source) {
     return ssm_mamba_lm_tied_names[0][0];
 }
 
+const char *ssm_layout_s4_l_kernel(const ssm_layout *l, const char *internal, char *buf, size_t n) {
+    static const char suffix[] = ".layer.kernel.C";
+    size_t k = strlen(internal), s = sizeof suffix - 1;
+    if (l != &layouts[SSM_LAYOUT_S4_EXAMPLE] || k < s || strcmp(internal + k - s, suffix))
+        return NULL;
+    char ext[256];
+    snprintf(ext, sizeof ext, "%.*sl_kernel", (int)(k - 1), internal);
+    return ssm_layout_external(l, ext, buf, n);
+}
+
 const char *ssm_layout_bn_counter(const ssm_layout *l, const char *internal, char *buf, size_t n) {
     const char *rm = strstr(internal, ".running_mean");
     if (!l->bn_counters || !rm || rm[13]) return NULL;

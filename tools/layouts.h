@@ -43,5 +43,10 @@ const char *ssm_layout_tied_alias(const ssm_layout *l, const char **source);
 /* BatchNorm counter of the buffer `internal` ("norms.0.running_mean" ->
  * "norms.0.num_batches_tracked", external) into buf; NULL when it has none. */
 const char *ssm_layout_bn_counter(const ssm_layout *l, const char *internal, char *buf, size_t n);
+/* example.py's S4Block keeps the length its C~ is set up for in a buffer (I64, 0-dim;
+ * 0 = C is still the plain C): for the C of an S4 layer ("layers.0.layer.kernel.C";
+ * S4D's is "layers.0.kernel.C") its external name "s4_layers.0.layer.kernel.l_kernel"
+ * into buf; NULL for every other tensor and layout. */
+const char *ssm_layout_s4_l_kernel(const ssm_layout *l, const char *internal, char *buf, size_t n);
 
 #endif

@@ -7,7 +7,7 @@
 #include "ckpt_model.h"
 #include "generate.h"
 #include "log.h"
-#include "replace_file.h"
+#include "npy.h"
 
 #ifdef HAVE_CONFIG_H
 #include <config.h>
@@ -64,29 +64,6 @@ static int read_ids(const char *path, int32_t **ids, int64_t *n) {
     fclose(f);
     if (rc == SSM_OK && *n == 0) rc = ssm_error("%s: no token ids", path);
     return rc;
-}
-
-typedef struct {
-    const float *v;
-    int64_t rows, cols;
-} npy;
-
-/* NumPy's .npy format 1.0: magic, version, header dict padded to 64 bytes, data */
-static int write_npy(const char *tmp, void *arg) {
-    const npy *a = arg;
-    char h[128];
-    int k = snprintf(h, sizeof h, "{'descr': '<f4', 'fortran_order': False, 'shape': (%lld, %lld), }",
-                     (long long)a->rows, (long long)a->cols);
-    while ((10 + k + 1) % 64) h[k++] = ' ';
-    h[k++] = '\n';
-    FILE *f = fopen(tmp, "wb");
-    if (!f) return ssm_error("%s: cannot write: %s", tmp, strerror(errno));
-    unsigned char pre[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, (unsigned char)k, (unsigned char)(k >> 8)};
-    size_t n = (size_t)(a->rows * a->cols);
-    int ok = fwrite(pre, 1, 10, f) == 10 && fwrite(h, 1, (size_t)k, f) == (size_t)k &&
-             fwrite(a->v, sizeof(float), n, f) == n;
-    ok = fclose(f) == 0 && ok;
-    return ok ? SSM_OK : ssm_error("%s: write failed", tmp);
 }
 
 /* the value of option `name` at argv[*i] ("--name V" or "--name=V"): 1, 0 (not it), 2 (no value) */
@@ -181,8 +158,7 @@ int main(int argc, char **argv) {
         rc = ssm_generate(m, prompt, n, 0, &so, out, NULL); /* checks the ids */
         if (rc == SSM_OK) {
             float *lg = ssm_parallel_logits(m, prompt, n);
-            npy a = {lg, n, m->cfg.d_output};
-            rc = ssm_replace_file(dump, write_npy, &a);
+            rc = ssm_npy_write_f32(dump, lg, n, m->cfg.d_output);
             free(lg);
         }
     }

@@ -19,6 +19,7 @@
 #include "fsutil.h"
 #include "interrupt.h"
 #include "log.h"
+#include "npy.h"
 #include "rundir.h"
 #include "trainer.h"
 
@@ -75,7 +76,7 @@ static int final_test(ssm_trainer *t, double t0) {
         return 0;
     }
     double loss, acc;
-    ssm_trainer_evaluate(t, t->data.test, &loss, &acc);
+    ssm_trainer_evaluate(t, t->data.test, &loss, &acc, NULL);
     ssm_metrics_write(&t->metrics, &(ssm_metrics_row){.step = t->st.step,
                                                       .epoch = ssm_trainer_epoch(t),
                                                       .split = "test", .loss = loss, .acc = acc,
@@ -84,19 +85,40 @@ static int final_test(ssm_trainer *t, double t0) {
     return 0;
 }
 
-/* --eval-only: validation and test of a checkpoint; writes nothing. */
-static int eval_only(ssm_trainer *t, const char *ckpt) {
+/* --eval-only: validation and test of a checkpoint; writes nothing but --dump-logits. */
+static int eval_only(ssm_trainer *t, const char *ckpt, const char *dump) {
     if (ssm_trainer_resume(t, ckpt, 0) != SSM_OK) return fail(SSM_EXIT_DATA);
     double loss, acc;
-    ssm_trainer_evaluate(t, t->data.val, &loss, &acc);
+    ssm_trainer_evaluate(t, t->data.val, &loss, &acc, NULL);
     printf("%s (step %lld): val_loss=%.4f val_acc=%.4f\n", ckpt, (long long)t->ckpt_step, loss, acc);
     if (t->data.test->n == 0) {
         printf("final: no test set (data.n_test = 0)\n");
         return 0;
     }
-    ssm_trainer_evaluate(t, t->data.test, &loss, &acc);
+    float *logits = NULL;
+    const int64_t C = t->data.test->n_classes;
+    if (dump) {
+        if (t->cfg->model.task != SSM_CFG_TASK_CLASSIFICATION || t->world > 1) {
+            fprintf(stderr, "ssmtrain: --dump-logits: %s\n",
+                    t->world > 1 ? "needs a single process (no mpirun)"
+                                 : "needs a classification checkpoint (language models: ssmgen "
+                                   "--dump-logits)");
+            return SSM_EXIT_USAGE;
+        }
+        logits = calloc((size_t)(t->data.test->n * C), sizeof *logits);
+        SSM_CHECK(logits, "ssmtrain: out of memory");
+    }
+    ssm_trainer_evaluate(t, t->data.test, &loss, &acc, logits);
     printf("final: test_loss=%.4f test_acc=%.4f\n", loss, acc);
-    return 0;
+    int rc = 0;
+    if (dump && ssm_npy_write_f32(dump, logits, t->data.test->n, C) != SSM_OK) {
+        fprintf(stderr, "ssmtrain: %s\n", ssm_last_error());
+        rc = SSM_EXIT_DATA;
+    } else if (dump) {
+        printf("logits of the %lld test examples written to %s\n", (long long)t->data.test->n, dump);
+    }
+    free(logits);
+    return rc;
 }
 
 /* The config of --eval-only without CONFIG.ini: the checkpoint's own, with --set on top. */
@@ -180,7 +202,7 @@ int main(int argc, char **argv) {
     if (init != SSM_OK) {
         rc = fail(init);
     } else if (cli.eval_only) {
-        rc = eval_only(&t, cli.eval_only);
+        rc = eval_only(&t, cli.eval_only, cli.dump_logits);
     } else if (cli.resume && ssm_trainer_resume(&t, cli.resume, 1) != SSM_OK) {
         rc = fail(SSM_EXIT_DATA);
     } else {

@@ -171,9 +171,10 @@ ssm_step_stats ssm_stepper_read(const ssm_stepper *s) {
 
 void ssm_stepper_zero_stats(ssm_stepper *s) { kern(s)->memset0(s->stats, sizeof *s->stats); }
 
-void ssm_stepper_eval(ssm_stepper *s, const ssm_dev_batch *b) {
+ssm_tensor *ssm_stepper_eval(ssm_stepper *s, const ssm_dev_batch *b) {
     ssm_ctx *c = s->ctx;
     kern(s)->set_rng_base(0);
     ssm_tensor *logits = ssm_model_forward(c, s->model, b->tokens, b->pool_w);
     ssm_cross_entropy_stats(c, logits, b->target, NULL, SSM_IGNORE_INDEX, s->stats);
+    return logits;
 }

@@ -56,6 +56,7 @@ void ssm_stepper_step(ssm_stepper *s, const ssm_dev_batch *b, void (*sync_grads)
 ssm_step_stats ssm_stepper_read(const ssm_stepper *s);
 /* Evaluation: forward only, statistics accumulated over calls (zero them first). */
 void ssm_stepper_zero_stats(ssm_stepper *s);
-void ssm_stepper_eval(ssm_stepper *s, const ssm_dev_batch *b);
+/* Returns the logits (valid until the context is reset). */
+ssm_tensor *ssm_stepper_eval(ssm_stepper *s, const ssm_dev_batch *b);
 
 #endif

@@ -20,10 +20,13 @@
 #include "rundir.h"
 #include "s5.h"
 
-/* The sizes the model takes from the data. */
-static ssm_data_sizes data_sizes(const ssm_task_data *d) {
+/* The sizes the model takes from the data. l_max (the length S4's C~ is set up for) is
+ * data.seq_len, as the official configs' l_max and as a checkpoint alone gives it
+ * (modelcfg.h: exports, imports, ssmgen); the readers cut to it, so nothing is longer. */
+static ssm_data_sizes data_sizes(const ssm_task_data *d, int64_t seq_len) {
     int64_t l_max = d->train->longest > d->val->longest ? d->train->longest : d->val->longest;
     if (d->test->longest > l_max) l_max = d->test->longest;
+    if (seq_len > l_max) l_max = seq_len;
     return (ssm_data_sizes){.vocab = d->train->vocab_size, .channels = d->train->channels,
                             .n_classes = d->train->n_classes, .l_max = l_max,
                             .n_seq = d->train->n_seq};
@@ -43,7 +46,7 @@ int ssm_trainer_init(ssm_trainer *t, const ssm_config *cfg, const char *out_dir)
     ssm_kernels_for(cfg->train.device)->set_gemm_precision((ssm_gemm_precision)cfg->train.precision);
     if (ssm_task_load(cfg, &t->data) != SSM_OK) return SSM_EXIT_DATA;
     ssm_model_config mc;
-    ssm_data_sizes ds = data_sizes(&t->data);
+    ssm_data_sizes ds = data_sizes(&t->data, cfg->data.seq_len);
     if (ssm_model_config_from(cfg, &ds, &mc) != SSM_OK) return SSM_EXIT_CONFIG;
     t->model = ssm_model_new(&mc, SSM_F32, cfg->train.device);
     if (!t->model) return SSM_EXIT_CONFIG;
@@ -182,7 +185,21 @@ static ssm_dev_batch to_device(ssm_trainer *t, const ssm_batch *b) {
     return d;
 }
 
-void ssm_trainer_evaluate(ssm_trainer *t, const ssm_dataset *d, double *loss, double *acc) {
+/* A batch's logits [B, C] into rows b->index[.] of out ([n, C], C the data's classes). */
+static void keep_logits(const ssm_tensor *lg, const ssm_batch *b, int64_t C, float *out) {
+    SSM_CHECK(lg->ndim == 2 && lg->shape[0] == b->size && lg->shape[1] == C &&
+                  lg->dtype == SSM_F32,
+              "evaluate: logits [batch, %lld classes] expected", (long long)C);
+    float *h = malloc(sizeof *h * (size_t)(b->size * C));
+    SSM_CHECK(h, "evaluate: out of memory");
+    ssm_tensor_to_host(lg, h);
+    for (int64_t k = 0; k < b->size; k++)
+        memcpy(out + b->index[k] * C, h + k * C, sizeof *h * (size_t)C);
+    free(h);
+}
+
+void ssm_trainer_evaluate(ssm_trainer *t, const ssm_dataset *d, double *loss, double *acc,
+                          float *logits) {
     ssm_loader_opts lo = {.batch_size = t->cfg->train.batch_size, .shuffle = 0,
                           .rank = t->rank, .world = t->world};
     ssm_loader *l = ssm_loader_new(d, &lo);
@@ -195,7 +212,8 @@ void ssm_trainer_evaluate(ssm_trainer *t, const ssm_dataset *d, double *loss, do
     while (ssm_loader_next(l, c->arena, &b)) {
         if (b.size) { /* this rank's slice of a short batch may be empty */
             ssm_dev_batch db = to_device(t, &b);
-            ssm_stepper_eval(&t->step, &db);
+            ssm_tensor *lg = ssm_stepper_eval(&t->step, &db);
+            if (logits) keep_logits(lg, &b, d->n_classes, logits);
         }
         ssm_batch_free(&b);
         ssm_ctx_reset(c);
@@ -253,7 +271,7 @@ static int save(ssm_trainer *t, const char *name) {
 /* Validation, best/last checkpoints. */
 static int validate(ssm_trainer *t) {
     double loss, acc, t0 = ssm_now_s();
-    ssm_trainer_evaluate(t, t->data.val, &loss, &acc);
+    ssm_trainer_evaluate(t, t->data.val, &loss, &acc, NULL);
     t->eval_s += ssm_now_s() - t0;
     t->n_evals++;
     ssm_metrics_write(&t->metrics, &(ssm_metrics_row){.step = t->st.step,

@@ -19,7 +19,18 @@ Checks (each a row of the table printed at the end; exit status 1 if any FAILs):
      fused kernels): loads ssmtrain's native export strictly, logits to 1e-4; and
      its own state_dict imported into ssmtrain, logits to 1e-4 (SKIP when mamba_ssm
      cannot be imported; its RMSNorm is a Triton kernel, so it needs CUDA)
-Relative error = max |ours - theirs| / max |theirs| over all logits.
+  e  S4D classifiers and state-spaces/s4's example.py S4Model (its class, with
+     models/s4/s4d.py S4D layers; needs --s4-repo): a classifier trained by ssmtrain
+     on tests/data/mnist, exported (native), loads strictly, and its logits on the 3
+     test images equal ssmtrain's (ssmtrain --eval-only --dump-logits) to 1e-4; a
+     random S4Model's state_dict, imported, gives the same logits as S4Model's
+  f  the same with models/s4/s4.py S4Block layers (DPLR kernel, HiPPO-LegS), the S4Model
+     variant the example's import line offers
+Relative error = max |ours - theirs| / max |theirs| over all logits. PyTorch runs in
+strict f32 (TF32 off for matmuls and cuDNN convolutions, which S4's output linear is).
+transformers takes mamba_ssm's CUDA kernels when mamba_ssm imports: where its extension
+is not built, run a, b, e, f without mamba_ssm on the path and d apart (--only d, the
+same --work: d reads a's model).
 """
 import argparse
 import dataclasses
@@ -235,25 +246,184 @@ def check_d(tools, work, device):
     row("d3 import mamba_ssm state_dict, logits", err <= TOL, f"rel {err:.2e}")
 
 
+# --- e, f: S4D / S4 classifiers against state-spaces/s4's example.py ----------------------
+
+MNIST = os.path.join(ROOT, "tests", "data", "mnist")
+S4_SEQ = 784  # the fixture's images, one pixel a step
+
+
+def s4_model_class(repo, kind):
+    """example.py's S4Model class, compiled from its source (the script itself parses
+    arguments and downloads CIFAR at import), with S4D or S4Block layers."""
+    import ast
+    import types
+    import torch.nn as nn
+    sys.path.insert(0, repo)
+    try:
+        import pytorch_lightning  # noqa: F401  (s4.py imports rank_zero_only from it)
+    except ImportError:
+        pl = types.ModuleType("pytorch_lightning")
+        pl.utilities = types.ModuleType("pytorch_lightning.utilities")
+        pl.utilities.rank_zero_only = lambda f: f
+        sys.modules.update({"pytorch_lightning": pl, "pytorch_lightning.utilities": pl.utilities})
+    if kind == "s4d":
+        from models.s4.s4d import S4D as layer
+    else:
+        from models.s4.s4 import S4Block
+
+        def layer(d_model, **kw):  # the kernel of tests/data/s4_layer.h5 (golden README)
+            return S4Block(d_model, final_act="glu", activation="gelu", mode="dplr", init="legs",
+                           d_state=S4_STATE, l_max=S4_SEQ, bidirectional=False, **kw)
+    with open(os.path.join(repo, "example.py")) as f:
+        tree = ast.parse(f.read())
+    cls = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "S4Model")
+    ns = {"nn": nn, "S4D": layer, "dropout_fn": nn.Dropout,
+          "args": types.SimpleNamespace(lr=0.01)}
+    exec(compile(ast.Module(body=[cls], type_ignores=[]), "example.py", "exec"), ns)
+    return ns["S4Model"]
+
+
+S4_WIDTH, S4_LAYERS, S4_STATE = 16, 2, 64
+
+
+def mnist_test_images():
+    """tests/data/mnist's t10k images as ssmtrain's mnist reader gives them: pixel / 255"""
+    import numpy as np
+    with open(os.path.join(MNIST, "t10k-images-idx3-ubyte"), "rb") as f:
+        raw = f.read()
+    n, r, c = (int.from_bytes(raw[4 * i:4 * i + 4], "big") for i in (1, 2, 3))
+    px = np.frombuffer(raw, np.uint8, n * r * c, 16).astype(np.float64)
+    return (px / 255.0).astype(np.float32).reshape(n, r * c, 1)
+
+
+def s4_config(kind):
+    return f"""[model]
+task = classification
+encoder = linear
+d_model = {S4_WIDTH}
+n_layers = {S4_LAYERS}
+layer = {kind}
+norm = layer
+prenorm = false
+dropout = 0
+pooling = mean
+
+[layer]
+d_state = {S4_STATE}
+init = {"lin" if kind == "s4d" else "legs"}
+{"discretization = zoh" if kind == "s4d" else ""}
+activation = gelu
+final_act = glu
+lr = 0.001
+weight_decay = 0
+
+[data]
+task = mnist
+path = {MNIST}
+val_fraction = 0.2
+
+[train]
+batch_size = 4
+max_steps = 20
+eval_every = 0
+"""
+
+
+def check_s4(kind, tools, work, device, repo):
+    tag = "e" if kind == "s4d" else "f"
+    name = "S4D" if kind == "s4d" else "S4 (S4Block)"
+    if not repo:
+        row(f"{tag} example.py S4Model, {name}", "SKIP", "", "needs --s4-repo (a state-spaces/s4 checkout)")
+        return
+    import numpy as np
+    import torch
+    from safetensors.torch import load_file, save_file
+    S4Model = s4_model_class(repo, kind)
+    x = torch.from_numpy(mnist_test_images()).to(device)
+
+    def theirs(model):
+        with torch.no_grad():
+            return model.eval()(x).float().cpu().numpy()
+
+    def ours(ckpt, out):
+        tools("ssmtrain", "--eval-only", ckpt, "--dump-logits", out, "--device",
+              "cuda" if device == "cuda" else "cpu")
+        return np.load(out)
+
+    # ssmtrain -> example.py
+    cfg = os.path.join(work, f"{tag}.ini")
+    with open(cfg, "w") as f:
+        f.write(s4_config(kind))
+    run_dir = os.path.join(work, f"{tag}_run")
+    tools("ssmtrain", cfg, "--out", run_dir, "--overwrite")
+    ckpt = os.path.join(run_dir, "ckpt", "last.h5")
+    nat = os.path.join(work, f"{tag}_native")
+    tools("ssmexport", ckpt, nat)
+    model = S4Model(d_input=1, d_output=10, d_model=S4_WIDTH, n_layers=S4_LAYERS, dropout=0.0,
+                    prenorm=False).to(device)
+    res = model.load_state_dict({k: v.to(device) for k, v in
+                                 load_file(os.path.join(nat, "model.safetensors")).items()},
+                                strict=False)
+    bad = {k: v for k, v in (("missing", res.missing_keys), ("unexpected", res.unexpected_keys)) if v}
+    row(f"{tag}1 example.py S4Model({name}) load_state_dict(ssmtrain native)", not bad, "",
+        "strict: nothing missing or unexpected" if not bad else str(bad))
+    err = rel_err(ours(ckpt, os.path.join(work, f"{tag}1.npy")), theirs(model))
+    row(f"{tag}2 logits ssmtrain vs example.py S4Model({name})", err <= TOL, f"rel {err:.2e}",
+        f"{x.shape[0]} images of {S4_SEQ} steps")
+    # example.py -> ssmtrain: a random S4Model, its state_dict and an ssmtrain config
+    torch.manual_seed(2)
+    model = S4Model(d_input=1, d_output=10, d_model=S4_WIDTH, n_layers=S4_LAYERS, dropout=0.0,
+                    prenorm=False).to(device)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    d = os.path.join(work, f"{tag}_from_example")
+    os.makedirs(d, exist_ok=True)
+    save_file({k: (v.float() if v.is_floating_point() else v).detach().contiguous().cpu()
+               for k, v in model.state_dict().items()},
+              os.path.join(d, "model.safetensors"), metadata={"format": "pt"})
+    with open(os.path.join(nat, "config.json")) as f:  # the architecture keys, as EXPORT.md says
+        meta = json.load(f)["ssmtrain"]
+    with open(os.path.join(d, "config.json"), "w") as f:
+        json.dump({"ssmtrain": {"layer": kind, "config": meta["config"]}}, f)
+    imp = os.path.join(work, f"{tag}_imported.h5")
+    tools("ssmexport", "--import", d, imp)
+    err = rel_err(ours(imp, os.path.join(work, f"{tag}3.npy")), theirs(model))
+    row(f"{tag}3 import example.py S4Model({name}) state_dict, logits", err <= TOL, f"rel {err:.2e}")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--tools", required=True, help="folder with ssmtrain, ssmexport, ssmgen")
     ap.add_argument("--work", required=True, help="scratch folder (created)")
     ap.add_argument("--device", default=None, help="torch device: cpu or cuda (default: cuda if available)")
+    ap.add_argument("--s4-repo", default=None,
+                    help="a state-spaces/s4 checkout (example.py, models/s4/) for checks e and f")
+    ap.add_argument("--only", default="abdef", help="the checks to run (default abdef)")
     a = ap.parse_args()
     os.makedirs(a.work, exist_ok=True)
     tools = Tools(os.path.abspath(a.tools))
     try:
         import torch
-        import transformers
         import safetensors  # noqa: F401
+        if set(a.only) & set("abd"):
+            import transformers
     except Exception as e:
-        print(f"verify.py: needs torch, transformers and safetensors: {e}", file=sys.stderr)
+        print(f"verify.py: needs torch, safetensors and (checks a, b, d) transformers: {e}",
+              file=sys.stderr)
         return 2
     device = a.device or ("cuda" if torch.cuda.is_available() else "cpu")
-    print(f"torch {torch.__version__}, transformers {transformers.__version__}, device {device}, "
-          f"tools {tools.d}, work {a.work}", flush=True)
-    for name, fn in (("a", check_a), ("b", check_b), ("d", check_d)):
+    torch.backends.cuda.matmul.allow_tf32 = False  # ssmtrain's reference is f32
+    torch.backends.cudnn.allow_tf32 = False
+    print(f"torch {torch.__version__}, transformers "
+          f"{sys.modules['transformers'].__version__ if 'transformers' in sys.modules else '-'}, "
+          f"device {device}, tools {tools.d}, work {a.work}", flush=True)
+    checks = (("a", check_a), ("b", check_b), ("d", check_d),
+              ("e", lambda *x: check_s4("s4d", *x, a.s4_repo)),
+              ("f", lambda *x: check_s4("s4", *x, a.s4_repo)))
+    for name, fn in checks:
+        if name not in a.only:
+            continue
         try:
             fn(tools, a.work, device)
         except Exception as e:
