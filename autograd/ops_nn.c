@@ -138,13 +138,15 @@ ssm_tensor *ssm_conv1d_causal(ssm_ctx *c, ssm_tensor *x, ssm_tensor *w, ssm_tens
     return y;
 }
 
-/* in: u, k, D (may be NULL); i[0..3] B, H, L, Lk; i[4] channels-last */
+/* in: u, k, D (may be NULL); i[0..3] B, H, L, Lk; i[4] channels-last; saved[0]: u's
+ * spectrum from the forward (NULL: recomputed) */
 static void fft_conv_bw(ssm_ctx *c, ssm_node *n) {
     ssm_tensor *u = n->in[0], *k = n->in[1], *D = n->in[2];
     ssm_kernels_for(u->device)->fft_conv_bwd(u->dtype, u->data, k->data, ssm_data_or_null(D),
                                              n->out->grad->data, ssm_grad_data(c, u),
                                              ssm_grad_data(c, k), ssm_grad_data(c, D), n->i[0],
-                                             n->i[1], n->i[2], n->i[3], (int)n->i[4]);
+                                             n->i[1], n->i[2], n->i[3], (int)n->i[4],
+                                             ssm_data_or_null(n->saved[0]));
 }
 
 static ssm_tensor *fft_conv(ssm_ctx *c, ssm_tensor *u, ssm_tensor *k, ssm_tensor *D, int cl) {
@@ -159,9 +161,15 @@ static ssm_tensor *fft_conv(ssm_ctx *c, ssm_tensor *u, ssm_tensor *k, ssm_tensor
               "fft_conv: needs u %s and k [H, L] or [H, 2L]", cl ? "[B, L, H]" : "[B, H, L]");
     int64_t B = u->shape[0], H = u->shape[ax_h], L = u->shape[ax_l], Lk = k->shape[1];
     ssm_tensor *y = ssm_tensor_like(c->arena, u);
-    kt->fft_conv_fwd(u->dtype, u->data, k->data, ssm_data_or_null(D), y->data, B, H, L, Lk, cl);
+    /* dk needs u's spectrum: kept from the forward where the backend can (memory for a
+     * transform of u less in the backward) */
+    int64_t sf = ssm_needs_grad(c, &k, 1) ? kt->fft_conv_spec_floats(B, H, L) : 0;
+    ssm_tensor *spec = sf ? ssm_tensor_arena(c->arena, SSM_F32, u->device, SSM_DIMS(sf)) : NULL;
+    kt->fft_conv_fwd(u->dtype, u->data, k->data, ssm_data_or_null(D), y->data, B, H, L, Lk, cl,
+                     spec ? spec->data : NULL);
     if (ssm_needs_grad(c, in, 3)) {
         ssm_node *n = ssm_record(c, "fft_conv", fft_conv_bw, y, in, 3);
+        n->saved[0] = spec;
         n->i[0] = B;
         n->i[1] = H;
         n->i[2] = L;

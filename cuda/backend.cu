@@ -251,6 +251,7 @@ static void fill_table(ssm_kernels *t) {
     t->conv1d_causal_bwd = ssm_cuda_conv1d_causal_bwd;
     t->fft_conv_fwd = ssm_cuda_fft_conv_fwd;
     t->fft_conv_bwd = ssm_cuda_fft_conv_bwd;
+    t->fft_conv_spec_floats = ssm_cuda_fft_conv_spec_floats;
     t->fft_plan_limit = ssm_cuda_fft_plan_limit;
     t->vandermonde_fwd = ssm_cuda_vandermonde_fwd;
     t->vandermonde_bwd = ssm_cuda_vandermonde_bwd;

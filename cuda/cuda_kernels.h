@@ -100,11 +100,12 @@ void ssm_cuda_conv1d_causal_bwd(ssm_dtype dt, const void *x, const void *w, cons
                                 int64_t C, int64_t L, int64_t K, int act);
 /* fft_conv.cu */
 int ssm_cuda_fft_plan_limit(int n);
+int64_t ssm_cuda_fft_conv_spec_floats(int64_t B, int64_t H, int64_t L);
 void ssm_cuda_fft_conv_fwd(ssm_dtype dt, const void *u, const void *k, const void *D, void *y,
-                           int64_t B, int64_t H, int64_t L, int64_t Lk, int cl);
+                           int64_t B, int64_t H, int64_t L, int64_t Lk, int cl, void *u_spec);
 void ssm_cuda_fft_conv_bwd(ssm_dtype dt, const void *u, const void *k, const void *D,
                            const void *dy, void *du, void *dk, void *dD, int64_t B, int64_t H,
-                           int64_t L, int64_t Lk, int cl);
+                           int64_t L, int64_t Lk, int cl, const void *u_spec);
 void ssm_cuda_irfft_fwd(ssm_dtype dt, const void *X, void *y, int64_t R, int64_t n);
 void ssm_cuda_irfft_bwd(ssm_dtype dt, const void *dy, void *dX, int64_t R, int64_t n);
 /* cauchy.cu */

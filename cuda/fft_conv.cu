@@ -212,13 +212,14 @@ static __global__ void skip_grad_kernel(const float *u, const float *dy, float *
 }
 
 /* X[b, h, f] *= K[h, f] (conj_k = 0) or X = X conj(K) (conj_k = 1), rows = b * H + h */
-static __global__ void spec_mul_kernel(float2 *X, const float2 *Kf, int64_t BH, int64_t H,
-                                       int64_t nf, int conj_k) {
+/* Y = X Kf (conj(Kf) with conj_k) per row of X; Y may be X */
+static __global__ void spec_mul_kernel(float2 *Y, const float2 *X, const float2 *Kf, int64_t BH,
+                                       int64_t H, int64_t nf, int conj_k) {
     GRID_STRIDE(i, BH * nf) {
         int64_t row = i / nf, f = i - row * nf;
         float2 a = X[i], c = Kf[(row % H) * nf + f];
         if (conj_k) c.y = -c.y;
-        X[i] = make_float2(a.x * c.x - a.y * c.y, a.x * c.y + a.y * c.x);
+        Y[i] = make_float2(a.x * c.x - a.y * c.y, a.x * c.y + a.y * c.x);
     }
 }
 
@@ -353,8 +354,12 @@ static void check_sizes(const char *entry, int64_t B, int64_t H, int64_t L) {
                   (long long)L);
 }
 
+int64_t ssm_cuda_fft_conv_spec_floats(int64_t B, int64_t H, int64_t L) {
+    return L <= DIRECT_MAX_L ? 0 : 2 * B * H * (fft_len(L) / 2 + 1); /* direct: no spectrum */
+}
+
 void ssm_cuda_fft_conv_fwd(ssm_dtype dt, const void *u, const void *k, const void *D, void *y,
-                           int64_t B, int64_t H, int64_t L, int64_t Lk, int cl) {
+                           int64_t B, int64_t H, int64_t L, int64_t Lk, int cl, void *u_spec) {
     SSM_CUDA_F32(dt, "fft_conv_fwd");
     check_sizes("fft_conv_fwd", B, H, L);
     if (Lk != L && Lk != 2 * L) ssm_panic("cuda: fft_conv_fwd: kernel length %lld for L = %lld",
@@ -374,8 +379,9 @@ void ssm_cuda_fft_conv_fwd(ssm_dtype dt, const void *u, const void *k, const voi
     LAUNCH_CHECK();
     rfft(s.R, s.CH, n, H);
     pad(CF32(u), s.R, BH, L, n, cl, H);
-    rfft(s.R, s.CA, n, BH);
-    spec_mul_kernel<<<ssm_grid(BH * nf), SSM_THREADS, 0, st>>>(s.CA, s.CH, BH, H, nf, 0);
+    float2 *U = u_spec ? (float2 *)u_spec : s.CA; /* kept for the backward's dk */
+    rfft(s.R, U, n, BH);
+    spec_mul_kernel<<<ssm_grid(BH * nf), SSM_THREADS, 0, st>>>(s.CA, U, s.CH, BH, H, nf, 0);
     LAUNCH_CHECK();
     irfft(s.CA, s.R, n, BH);
     extract(s.R, F32(y), BH, L, n, 0, CF32(D), CF32(u), H, cl);
@@ -383,7 +389,7 @@ void ssm_cuda_fft_conv_fwd(ssm_dtype dt, const void *u, const void *k, const voi
 
 void ssm_cuda_fft_conv_bwd(ssm_dtype dt, const void *u, const void *k, const void *D,
                            const void *dy, void *du, void *dk, void *dD, int64_t B, int64_t H,
-                           int64_t L, int64_t Lk, int cl) {
+                           int64_t L, int64_t Lk, int cl, const void *u_spec) {
     SSM_CUDA_F32(dt, "fft_conv_bwd");
     check_sizes("fft_conv_bwd", B, H, L);
     if (Lk != L && Lk != 2 * L) ssm_panic("cuda: fft_conv_bwd: kernel length %lld for L = %lld",
@@ -416,9 +422,13 @@ void ssm_cuda_fft_conv_bwd(ssm_dtype dt, const void *u, const void *k, const voi
     pad(CF32(dy), s.R, BH, L, n, cl, H);
     rfft(s.R, s.CA, n, BH); /* CA = DY */
     if (dk) {
-        pad(CF32(u), s.R, BH, L, n, cl, H);
-        rfft(s.R, s.CB, n, BH); /* CB = U */
-        dk_spec_kernel<<<ssm_grid(H * nf), SSM_THREADS, 0, st>>>(s.CA, s.CB, s.CH, B, H, nf);
+        const float2 *U = (const float2 *)u_spec; /* the forward's, bit for bit */
+        if (!U) {
+            pad(CF32(u), s.R, BH, L, n, cl, H);
+            rfft(s.R, s.CB, n, BH);
+            U = s.CB;
+        }
+        dk_spec_kernel<<<ssm_grid(H * nf), SSM_THREADS, 0, st>>>(s.CA, U, s.CH, B, H, nf);
         LAUNCH_CHECK();
         irfft(s.CH, s.R, n, H);
         unpack_kernel<<<ssm_grid(H * Lk), SSM_THREADS, 0, st>>>(s.R, F32(dk), H, L, Lk, n,
@@ -429,7 +439,7 @@ void ssm_cuda_fft_conv_bwd(ssm_dtype dt, const void *u, const void *k, const voi
         pack_kernel<<<ssm_grid(H * n), SSM_THREADS, 0, st>>>(CF32(k), s.R, H, L, Lk, n);
         LAUNCH_CHECK();
         rfft(s.R, s.CH, n, H); /* CH = K */
-        spec_mul_kernel<<<ssm_grid(BH * nf), SSM_THREADS, 0, st>>>(s.CA, s.CH, BH, H, nf, 1);
+        spec_mul_kernel<<<ssm_grid(BH * nf), SSM_THREADS, 0, st>>>(s.CA, s.CA, s.CH, BH, H, nf, 1);
         LAUNCH_CHECK();
         irfft(s.CA, s.R, n, BH);
         extract(s.R, F32(du), BH, L, n, 1, CF32(D), CF32(dy), H, cl);

@@ -25,6 +25,10 @@ static void cpu_timer_start(void) { timer_t0 = now_ms(); }
 static double cpu_timer_stop_ms(void) { return now_ms() - timer_t0; }
 static void cpu_set_gemm_precision(ssm_gemm_precision p) { (void)p; } /* always FP32 */
 static int cpu_fft_plan_limit(int n) { (void)n; return 0; }
+static int64_t cpu_fft_conv_spec_floats(int64_t B, int64_t H, int64_t L) {
+    (void)B, (void)H, (void)L;
+    return 0;
+}
 static void cpu_mem_stats(size_t *now, size_t *peak) { *now = *peak = 0; }
 static void cpu_mem_reset_peak(void) {}
 /* no graphs on the CPU, so no replays: the base stays 0 */
@@ -76,6 +80,7 @@ static const ssm_kernels cpu_table = {
     .conv1d_causal_bwd = ssm_cpu_conv1d_causal_bwd,
     .fft_conv_fwd = ssm_cpu_fft_conv_fwd,
     .fft_conv_bwd = ssm_cpu_fft_conv_bwd,
+    .fft_conv_spec_floats = cpu_fft_conv_spec_floats,
     .fft_plan_limit = cpu_fft_plan_limit,
     .vandermonde_fwd = ssm_cpu_vandermonde_fwd,
     .vandermonde_bwd = ssm_cpu_vandermonde_bwd,

@@ -86,10 +86,10 @@ void ssm_cpu_conv1d_causal_bwd(ssm_dtype dt, const void *x, const void *w, const
                                int64_t C, int64_t L, int64_t K, int act);
 /* cpu_fft.c */
 void ssm_cpu_fft_conv_fwd(ssm_dtype dt, const void *u, const void *k, const void *D, void *y,
-                          int64_t B, int64_t H, int64_t L, int64_t Lk, int cl);
+                          int64_t B, int64_t H, int64_t L, int64_t Lk, int cl, void *u_spec);
 void ssm_cpu_fft_conv_bwd(ssm_dtype dt, const void *u, const void *k, const void *D,
                           const void *dy, void *du, void *dk, void *dD, int64_t B, int64_t H,
-                          int64_t L, int64_t Lk, int cl);
+                          int64_t L, int64_t Lk, int cl, const void *u_spec);
 /* cpu_vandermonde.c */
 void ssm_cpu_vandermonde_fwd(ssm_dtype dt_, int disc, const void *dt, const void *A, const void *C,
                              void *K, int64_t H, int64_t N2, int64_t L);

@@ -234,11 +234,15 @@ typedef struct ssm_kernels {
      * dD[h] += sum_{b,t} dy u (dD NULL = not needed).
      * cl = 1: u, y, dy and du are channels-last [B, L, H] instead (the layout of the
      * linear layers around the convolution: no transposes; k stays [H, Lk]). */
+    /* u_spec (NULL, or fft_conv_spec_floats(B, H, L) floats): the forward keeps the
+     * input's spectrum there and the backward's dk reads it instead of transforming u
+     * again. fft_conv_spec_floats returns 0 where the backend does not (CPU). */
+    int64_t (*fft_conv_spec_floats)(int64_t B, int64_t H, int64_t L);
     void (*fft_conv_fwd)(ssm_dtype dt, const void *u, const void *k, const void *D, void *y,
-                         int64_t B, int64_t H, int64_t L, int64_t Lk, int cl);
+                         int64_t B, int64_t H, int64_t L, int64_t Lk, int cl, void *u_spec);
     void (*fft_conv_bwd)(ssm_dtype dt, const void *u, const void *k, const void *D,
                          const void *dy, void *du, void *dk, void *dD, int64_t B, int64_t H,
-                         int64_t L, int64_t Lk, int cl);
+                         int64_t L, int64_t Lk, int cl, const void *u_spec);
     /* Most FFT plans cached at once (CUDA: cuFFT plans, 4 a sequence length, default
      * 128; smaller holds less device memory, and lets tests force evictions); returns the
      * previous limit. The CPU caches per length and ignores it (returns 0). */

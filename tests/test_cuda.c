@@ -844,6 +844,65 @@ static void graph_run(const ssm_model_config *mc, const graph_plan *gp, int grap
     ssm_model_free(m);
 }
 
+/* The forward's spectrum of u (u_spec) in the backward gives the bits of transforming u
+ * again, channels-last and not, one- and two-sided kernels; and the forward's output is
+ * the same with or without keeping it. */
+START_TEST(cuda_fft_conv_saved_spectrum_exact) {
+    const ssm_kernels *kc = ssm_kernels_for(SSM_CUDA);
+    const int64_t B = 3, H = 5, L = 301;
+    ck_assert_int_eq(kc->fft_conv_spec_floats(B, H, 32), 0); /* direct path: none */
+    ck_assert_int_eq(ssm_kernels_for(SSM_CPU)->fft_conv_spec_floats(B, H, L), 0);
+    const int64_t sf = kc->fft_conv_spec_floats(B, H, L);
+    ck_assert_int_ge(sf, 2 * B * H * (L + 1));
+    for (int cl = 0; cl < 2; cl++)
+        for (int two = 0; two < 2; two++) {
+            const int64_t Lk = two ? 2 * L : L;
+            ssm_tensor *h[4] = {tu_rand(SSM_F32, SSM_DIMS(B * H * L), 61, -1, 1),
+                                tu_rand(SSM_F32, SSM_DIMS(H * Lk), 62, -0.1, 0.1),
+                                tu_rand(SSM_F32, SSM_DIMS(H), 63, -1, 1),
+                                tu_rand(SSM_F32, SSM_DIMS(B * H * L), 64, -1, 1)};
+            ssm_tensor *d[4], *y[2], *du[2], *dk[2], *dD[2];
+            for (int i = 0; i < 4; i++) d[i] = ssm_tensor_to(NULL, h[i], SSM_CUDA);
+            ssm_tensor *spec = ssm_tensor_new(SSM_F32, SSM_CUDA, SSM_DIMS(sf));
+            for (int r = 0; r < 2; r++) { /* r = 0: kept spectrum; 1: recomputed */
+                y[r] = ssm_tensor_new(SSM_F32, SSM_CUDA, SSM_DIMS(B * H * L));
+                du[r] = ssm_tensor_new(SSM_F32, SSM_CUDA, SSM_DIMS(B * H * L));
+                dk[r] = ssm_tensor_new(SSM_F32, SSM_CUDA, SSM_DIMS(H * Lk));
+                dD[r] = ssm_tensor_new(SSM_F32, SSM_CUDA, SSM_DIMS(H));
+                ssm_tensor_zero(du[r]);
+                ssm_tensor_zero(dk[r]);
+                ssm_tensor_zero(dD[r]);
+                kc->fft_conv_fwd(SSM_F32, d[0]->data, d[1]->data, d[2]->data, y[r]->data, B, H, L,
+                                 Lk, cl, r ? NULL : spec->data);
+                kc->fft_conv_bwd(SSM_F32, d[0]->data, d[1]->data, d[2]->data, d[3]->data,
+                                 du[r]->data, dk[r]->data, dD[r]->data, B, H, L, Lk, cl,
+                                 r ? NULL : spec->data);
+            }
+            ssm_tensor *pairs[4][2] = {{y[0], y[1]}, {du[0], du[1]}, {dk[0], dk[1]}, {dD[0], dD[1]}};
+            for (int i = 0; i < 4; i++) {
+                ssm_tensor *a = ssm_tensor_to(NULL, pairs[i][0], SSM_CPU);
+                ssm_tensor *b = ssm_tensor_to(NULL, pairs[i][1], SSM_CPU);
+                ck_assert_msg(!memcmp(a->data, b->data, (size_t)a->numel * 4),
+                              "cl %d two-sided %d: output %d differs with the kept spectrum", cl,
+                              two, i);
+                ssm_tensor_free(a);
+                ssm_tensor_free(b);
+            }
+            for (int r = 0; r < 2; r++) {
+                ssm_tensor_free(y[r]);
+                ssm_tensor_free(du[r]);
+                ssm_tensor_free(dk[r]);
+                ssm_tensor_free(dD[r]);
+            }
+            for (int i = 0; i < 4; i++) {
+                ssm_tensor_free(h[i]);
+                ssm_tensor_free(d[i]);
+            }
+            ssm_tensor_free(spec);
+        }
+}
+END_TEST
+
 START_TEST(cuda_graph_steps_match_eager) {
     const int64_t V = 12;
     /* 2 shapes: eager, capture, replay for each */
@@ -958,6 +1017,7 @@ int main(void) {
     tcase_add_test(t, cuda_large_fft_and_gemm);
     tcase_add_test(t, cuda_batchnorm_large);
     tcase_add_test(t, cuda_model_eval_matches_cpu);
+    tcase_add_test(t, cuda_fft_conv_saved_spectrum_exact);
     tcase_add_test(t, cuda_graph_steps_match_eager);
     tcase_add_test(t, cuda_bf16_layers_near_golden);
     tcase_add_test(t, cuda_embedding_bwd_deterministic);

@@ -203,10 +203,10 @@ START_TEST(fft_conv_vs_direct) {
                         s += K[h * Lk + L + j] * U[(b * H + h) * L + i + 1 + j];
                     ((double *)y->data)[(b * H + h) * L + i] = s;
                 }
-        k->fft_conv_fwd(SSM_F32, u32->data, k32->data, NULL, y32->data, B, H, L, Lk, 0);
+        k->fft_conv_fwd(SSM_F32, u32->data, k32->data, NULL, y32->data, B, H, L, Lk, 0, NULL);
         ck_assert_msg(tu_rel_err(y32, y) < 1e-5, "L %lld two-sided %d: forward", (long long)L, two);
         ssm_tensor *f64y = ssm_tensor_new(SSM_F64, SSM_CPU, SSM_DIMS(B, H, L));
-        k->fft_conv_fwd(SSM_F64, u->data, kk->data, NULL, f64y->data, B, H, L, Lk, 0);
+        k->fft_conv_fwd(SSM_F64, u->data, kk->data, NULL, f64y->data, B, H, L, Lk, 0, NULL);
         ck_assert_double_lt(tu_rel_err(f64y, y), 1e-12);
         ssm_tensor *du = ssm_tensor_new(SSM_F64, SSM_CPU, SSM_DIMS(B, H, L));
         ssm_tensor *dk = ssm_tensor_new(SSM_F64, SSM_CPU, SSM_DIMS(H, Lk));
@@ -215,9 +215,9 @@ START_TEST(fft_conv_vs_direct) {
         ssm_tensor *all[] = {du, dk, du32, dk32};
         for (int i = 0; i < 4; i++) ssm_tensor_zero(all[i]);
         k->fft_conv_bwd(SSM_F64, u->data, kk->data, NULL, dy->data, du->data, dk->data, NULL, B, H,
-                        L, Lk, 0);
+                        L, Lk, 0, NULL);
         k->fft_conv_bwd(SSM_F32, u32->data, k32->data, NULL, dy32->data, du32->data, dk32->data,
-                        NULL, B, H, L, Lk, 0);
+                        NULL, B, H, L, Lk, 0, NULL);
         ck_assert_msg(tu_rel_err(du32, du) < 1e-5, "L %lld two-sided %d: du", (long long)L, two);
         ck_assert_msg(tu_rel_err(dk32, dk) < 1e-5, "L %lld two-sided %d: dk", (long long)L, two);
         ssm_tensor *fr[] = {u, kk, dy, u32, k32, dy32, y, y32, f64y, du, dk, du32, dk32};
