@@ -56,15 +56,18 @@ ssm_tensor *ssm_matmul(ssm_ctx *c, ssm_tensor *a, ssm_tensor *b) {
 }
 
 /* node: i[0] rows, i[1] in, i[2] out */
-static void linear_bw(ssm_ctx *c, ssm_node *n) {
-    ssm_tensor *x = n->in[0], *W = n->in[1], *bias = n->in[2];
+/* dx += dy W, dW += dy^T x, db += the column sums of dy (y = x W^T + b, [R, O]) */
+static void linear_grads(ssm_ctx *c, ssm_tensor *x, ssm_tensor *W, ssm_tensor *bias,
+                         const void *dy, int64_t R, int64_t I, int64_t O) {
     ssm_tensor *dx = ssm_grad(c, x), *dW = ssm_grad(c, W), *db = ssm_grad(c, bias);
     const ssm_kernels *k = ssm_kernels_for(x->device);
-    int64_t R = n->i[0], I = n->i[1], O = n->i[2];
-    const void *dy = n->out->grad->data;
     if (dx) k->gemm(x->dtype, 0, 0, R, I, O, 1.0, dy, O, 0, W->data, I, 0, 1.0, dx->data, I, 0, 1);
     if (dW) k->gemm(x->dtype, 1, 0, O, I, R, 1.0, dy, O, 0, x->data, I, 0, 1.0, dW->data, I, 0, 1);
     if (db) k->sum_axis(x->dtype, dy, db->data, 1, R, O, 1.0, 1);
+}
+
+static void linear_bw(ssm_ctx *c, ssm_node *n) {
+    linear_grads(c, n->in[0], n->in[1], n->in[2], n->out->grad->data, n->i[0], n->i[1], n->i[2]);
 }
 
 ssm_tensor *ssm_linear(ssm_ctx *c, ssm_tensor *x, ssm_tensor *W, ssm_tensor *bias) {
@@ -84,6 +87,47 @@ ssm_tensor *ssm_linear(ssm_ctx *c, ssm_tensor *x, ssm_tensor *W, ssm_tensor *bia
     if (bias) k->binary(SSM_BIN_ADD, x->dtype, y->data, y->numel, bias->data, O, y->data, y->numel);
     if (ssm_needs_grad(c, in, 3)) {
         ssm_node *n = ssm_record(c, "linear", linear_bw, y, in, 3);
+        n->i[0] = R;
+        n->i[1] = I;
+        n->i[2] = O;
+    }
+    return y;
+}
+
+/* --- GLU(x W^T + b): the bias is added inside the GLU kernels, so the [R, 2H] product
+ * gets no pass of its own for it (S4 and S4D's output linear) ---
+ * node: in x, W, b; saved[0] z = x W^T (no bias); i[0] R, i[1] I, i[2] O = 2 half */
+static void linear_glu_bw(ssm_ctx *c, ssm_node *n) {
+    ssm_tensor *x = n->in[0], *z = n->saved[0];
+    const int64_t R = n->i[0], O = n->i[2];
+    ssm_tensor *dz = ssm_tensor_arena(c->arena, z->dtype, z->device, SSM_DIMS(R, O));
+    const ssm_kernels *k = ssm_kernels_for(x->device);
+    k->fill(z->dtype, dz->data, dz->numel, 0.0);
+    k->glu_bwd(z->dtype, z->data, ssm_data_or_null(n->in[2]), n->out->grad->data, dz->data, R,
+               O / 2);
+    linear_grads(c, x, n->in[1], n->in[2], dz->data, R, n->i[1], O);
+}
+
+ssm_tensor *ssm_linear_glu(ssm_ctx *c, ssm_tensor *x, ssm_tensor *W, ssm_tensor *bias) {
+    ssm_tensor *in[3] = {x, W, bias};
+    const ssm_kernels *k = ssm_kernels_of("linear_glu", in, 3);
+    char sx[96], sw[96];
+    int64_t I = x->shape[x->ndim - 1], O = W->shape[0], R = x->numel / (I ? I : 1);
+    SSM_CHECK(W->ndim == 2 && W->shape[1] == I && O % 2 == 0 &&
+                  (!bias || (bias->ndim == 1 && bias->shape[0] == O)),
+              "linear_glu: input %s, weight %s (expected [2H, %lld]) and bias do not match",
+              ssm_tensor_describe(x, sx, sizeof sx), ssm_tensor_describe(W, sw, sizeof sw),
+              (long long)I);
+    ssm_tensor *z = ssm_tensor_arena(c->arena, x->dtype, x->device, SSM_DIMS(R, O));
+    k->gemm(x->dtype, 0, 1, R, O, I, 1.0, x->data, I, 0, W->data, I, 0, 0.0, z->data, O, 0, 1);
+    int64_t shape[SSM_MAX_DIMS];
+    for (int d = 0; d < x->ndim - 1; d++) shape[d] = x->shape[d];
+    shape[x->ndim - 1] = O / 2;
+    ssm_tensor *y = ssm_new_like_shape(c, x, x->ndim, shape);
+    k->glu_fwd(x->dtype, z->data, ssm_data_or_null(bias), y->data, R, O / 2);
+    if (ssm_needs_grad(c, in, 3)) {
+        ssm_node *n = ssm_record(c, "linear_glu", linear_glu_bw, y, in, 3);
+        n->saved[0] = z;
         n->i[0] = R;
         n->i[1] = I;
         n->i[2] = O;

@@ -83,7 +83,7 @@ ssm_tensor *ssm_dropout_tied(ssm_ctx *c, ssm_tensor *x, double p) {
 
 static void glu_bw(ssm_ctx *c, ssm_node *n) {
     ssm_tensor *x = n->in[0];
-    ssm_kernels_for(x->device)->glu_bwd(x->dtype, x->data, n->out->grad->data,
+    ssm_kernels_for(x->device)->glu_bwd(x->dtype, x->data, NULL, n->out->grad->data,
                                         ssm_grad(c, x)->data, n->i[0], n->i[1]);
 }
 
@@ -96,7 +96,7 @@ ssm_tensor *ssm_glu(ssm_ctx *c, ssm_tensor *x) {
     shape[x->ndim - 1] = last / 2;
     ssm_tensor *y = ssm_new_like_shape(c, x, x->ndim, shape);
     int64_t rows = x->numel / last;
-    ssm_kernels_for(x->device)->glu_fwd(x->dtype, x->data, y->data, rows, last / 2);
+    ssm_kernels_for(x->device)->glu_fwd(x->dtype, x->data, NULL, y->data, rows, last / 2);
     if (ssm_needs_grad(c, &x, 1)) {
         ssm_node *n = ssm_record(c, "glu", glu_bw, y, &x, 1);
         n->i[0] = rows;

@@ -90,9 +90,10 @@ void ssm_cuda_dropout_fwd(ssm_dtype dt, const void *x, const void *r, void *y, i
                           uint64_t seed, uint64_t offset);
 void ssm_cuda_dropout_bwd(ssm_dtype dt, const void *dy, void *dx, int64_t n, double p,
                           uint64_t seed, uint64_t offset);
-void ssm_cuda_glu_fwd(ssm_dtype dt, const void *x, void *y, int64_t rows, int64_t half);
-void ssm_cuda_glu_bwd(ssm_dtype dt, const void *x, const void *dy, void *dx, int64_t rows,
+void ssm_cuda_glu_fwd(ssm_dtype dt, const void *x, const void *b, void *y, int64_t rows,
                       int64_t half);
+void ssm_cuda_glu_bwd(ssm_dtype dt, const void *x, const void *b, const void *dy, void *dx,
+                      int64_t rows, int64_t half);
 void ssm_cuda_conv1d_causal_fwd(ssm_dtype dt, const void *x, const void *w, const void *bias,
                                 void *y, int64_t B, int64_t C, int64_t L, int64_t K, int act);
 void ssm_cuda_conv1d_causal_bwd(ssm_dtype dt, const void *x, const void *w, const void *bias,

@@ -130,41 +130,51 @@ void ssm_cuda_dropout_bwd(ssm_dtype dt, const void *dy, void *dx, int64_t n, dou
 
 /* --- GLU over the last axis: y = x1 * sigmoid(x2) --- */
 
-static __global__ void glu_fwd_kernel(const float *x, float *y, int64_t rows, int64_t half) {
+/* x1 and x2 of element j of row r, plus the bias when there is one (b may be NULL) */
+__device__ __forceinline__ float2 glu_pair(const float *x, const float *b, int64_t r, int64_t j,
+                                           int64_t half) {
+    float a = x[r * 2 * half + j], g = x[r * 2 * half + half + j];
+    if (b) a += b[j], g += b[half + j];
+    return make_float2(a, g);
+}
+
+static __global__ void glu_fwd_kernel(const float *x, const float *b, float *y, int64_t rows,
+                                      int64_t half) {
     GRID_STRIDE(i, rows * half) {
         int64_t r = i / half, j = i - r * half;
-        const float *a = x + r * 2 * half;
-        y[i] = a[j] / (1.0f + expf(-a[half + j]));
+        float2 p = glu_pair(x, b, r, j, half);
+        y[i] = p.x / (1.0f + expf(-p.y));
     }
 }
 
 /* d x1 += dy * sig(x2), d x2 += dy * x1 * sig(x2) * (1 - sig(x2)) */
-static __global__ void glu_bwd_kernel(const float *x, const float *dy, float *dx, int64_t rows,
-                                      int64_t half) {
+static __global__ void glu_bwd_kernel(const float *x, const float *b, const float *dy, float *dx,
+                                      int64_t rows, int64_t half) {
     GRID_STRIDE(i, rows * half) {
         int64_t r = i / half, j = i - r * half;
-        const float *a = x + r * 2 * half;
+        float2 p = glu_pair(x, b, r, j, half);
         float *da = dx + r * 2 * half;
-        float s = 1.0f / (1.0f + expf(-a[half + j])), d = dy[i];
+        float s = 1.0f / (1.0f + expf(-p.y)), d = dy[i];
         da[j] += d * s;
-        da[half + j] += d * a[j] * s * (1.0f - s);
+        da[half + j] += d * p.x * s * (1.0f - s);
     }
 }
 
-void ssm_cuda_glu_fwd(ssm_dtype dt, const void *x, void *y, int64_t rows, int64_t half) {
+void ssm_cuda_glu_fwd(ssm_dtype dt, const void *x, const void *b, void *y, int64_t rows,
+                      int64_t half) {
     SSM_CUDA_F32(dt, "glu_fwd");
     if (rows <= 0 || half <= 0) return;
     glu_fwd_kernel<<<ssm_grid(rows * half), SSM_THREADS, 0, ssm_cuda_stream()>>>(
-        CF32(x), F32(y), rows, half);
+        CF32(x), CF32(b), F32(y), rows, half);
     LAUNCH_CHECK();
 }
 
-void ssm_cuda_glu_bwd(ssm_dtype dt, const void *x, const void *dy, void *dx, int64_t rows,
-                      int64_t half) {
+void ssm_cuda_glu_bwd(ssm_dtype dt, const void *x, const void *b, const void *dy, void *dx,
+                      int64_t rows, int64_t half) {
     SSM_CUDA_F32(dt, "glu_bwd");
     if (!dx || rows <= 0 || half <= 0) return;
     glu_bwd_kernel<<<ssm_grid(rows * half), SSM_THREADS, 0, ssm_cuda_stream()>>>(
-        CF32(x), CF32(dy), F32(dx), rows, half);
+        CF32(x), CF32(b), CF32(dy), F32(dx), rows, half);
     LAUNCH_CHECK();
 }
 

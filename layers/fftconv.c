@@ -17,5 +17,5 @@ ssm_tensor *ssm_glu_output(ssm_ctx *c, ssm_tensor *y, ssm_tensor *W, ssm_tensor 
     SSM_CHECK(W->numel == 2 * H * H && b->numel == 2 * H,
               "glu_output: weight must have 2H x H elements and bias 2H (H = %lld)", (long long)H);
     y = tie ? ssm_dropout_tied(c, y, dropout) : ssm_dropout(c, y, dropout);
-    return ssm_glu(c, ssm_linear(c, y, ssm_reshape(c, W, SSM_DIMS(2 * H, H)), b));
+    return ssm_linear_glu(c, y, ssm_reshape(c, W, SSM_DIMS(2 * H, H)), b);
 }

@@ -82,14 +82,15 @@ void ssm_cpu_dropout_bwd(ssm_dtype dt, const void *dy, void *dx, int64_t n, doub
     DISPATCH(dropout_bwd, dt, dy, dx, n, p, seed, offset);
 }
 
-void ssm_cpu_glu_fwd(ssm_dtype dt, const void *x, void *y, int64_t rows, int64_t half) {
-    DISPATCH(glu_fwd, dt, x, y, rows, half);
+void ssm_cpu_glu_fwd(ssm_dtype dt, const void *x, const void *b, void *y, int64_t rows,
+                     int64_t half) {
+    DISPATCH(glu_fwd, dt, x, b, y, rows, half);
 }
 
-void ssm_cpu_glu_bwd(ssm_dtype dt, const void *x, const void *dy, void *dx, int64_t rows,
-                     int64_t half) {
+void ssm_cpu_glu_bwd(ssm_dtype dt, const void *x, const void *b, const void *dy, void *dx,
+                     int64_t rows, int64_t half) {
     if (!dx) return;
-    DISPATCH(glu_bwd, dt, x, dy, dx, rows, half);
+    DISPATCH(glu_bwd, dt, x, b, dy, dx, rows, half);
 }
 
 void ssm_cpu_conv1d_causal_fwd(ssm_dtype dt, const void *x, const void *w, const void *bias,
@@ -150,24 +151,31 @@ static void FN(dropout_bwd)(const T *dy, T *dx, int64_t n, double p, uint64_t se
         if (ssm_philox_uniform(seed, offset + (uint64_t)i) >= p) dx[i] += dy[i] * s;
 }
 
-static void FN(glu_fwd)(const T *x, T *y, int64_t rows, int64_t half) {
+/* x1 and x2 of element i of row r, with the bias (b may be NULL) */
+#define GLU_PAIR(T, x, b, r, i, half, a1, a2)                                               \
+    T a1 = (x)[(r) * 2 * (half) + (i)], a2 = (x)[(r) * 2 * (half) + (half) + (i)];           \
+    if (b) a1 += (b)[i], a2 += (b)[(half) + (i)]
+
+static void FN(glu_fwd)(const T *x, const T *b, T *y, int64_t rows, int64_t half) {
 #pragma omp parallel for schedule(static) if (rows * half >= PAR_MIN)
-    for (int64_t r = 0; r < rows; r++) {
-        const T *a = x + r * 2 * half, *g = a + half;
-        for (int64_t i = 0; i < half; i++) y[r * half + i] = a[i] / (1 + exp(-g[i]));
-    }
+    for (int64_t r = 0; r < rows; r++)
+        for (int64_t i = 0; i < half; i++) {
+            GLU_PAIR(T, x, b, r, i, half, a, g);
+            y[r * half + i] = a / (1 + exp(-g));
+        }
 }
 
 /* d x1 = dy * sig(x2), d x2 = dy * x1 * sig(x2) * (1 - sig(x2)) */
-static void FN(glu_bwd)(const T *x, const T *dy, T *dx, int64_t rows, int64_t half) {
+static void FN(glu_bwd)(const T *x, const T *b, const T *dy, T *dx, int64_t rows, int64_t half) {
 #pragma omp parallel for schedule(static) if (rows * half >= PAR_MIN)
     for (int64_t r = 0; r < rows; r++) {
-        const T *a = x + r * 2 * half, *g = a + half, *d = dy + r * half;
+        const T *d = dy + r * half;
         T *da = dx + r * 2 * half, *dg = da + half;
         for (int64_t i = 0; i < half; i++) {
-            T s = 1 / (1 + exp(-g[i]));
+            GLU_PAIR(T, x, b, r, i, half, a, g);
+            T s = 1 / (1 + exp(-g));
             da[i] += d[i] * s;
-            dg[i] += d[i] * a[i] * s * (1 - s);
+            dg[i] += d[i] * a * s * (1 - s);
         }
     }
 }

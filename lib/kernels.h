@@ -210,10 +210,13 @@ typedef struct ssm_kernels {
                         uint64_t seed, uint64_t offset);
     void (*dropout_bwd)(ssm_dtype dt, const void *dy, void *dx, int64_t n, double p,
                         uint64_t seed, uint64_t offset);
-    /* GLU over the last axis: x [rows, 2*half] -> y [rows, half] = x1 * sigmoid(x2) */
-    void (*glu_fwd)(ssm_dtype dt, const void *x, void *y, int64_t rows, int64_t half);
-    void (*glu_bwd)(ssm_dtype dt, const void *x, const void *dy, void *dx, int64_t rows,
+    /* GLU over the last axis: x [rows, 2*half] (+ b [2*half], may be NULL: the bias of the
+     * linear layer before it, added here instead of by a pass of its own) -> y [rows,
+     * half] = x1 * sigmoid(x2); the backward adds the gradient of x (+ b) into dx. */
+    void (*glu_fwd)(ssm_dtype dt, const void *x, const void *b, void *y, int64_t rows,
                     int64_t half);
+    void (*glu_bwd)(ssm_dtype dt, const void *x, const void *b, const void *dy, void *dx,
+                    int64_t rows, int64_t half);
     /* Causal depthwise conv1d, channels first as torch.nn.Conv1d(C, C, K, groups=C,
      * padding=K-1) cut to L: x [B, C, L], w [C, K], bias [C] (may be NULL), act 1 = SiLU:
      * y[b, c, t] = act(bias[c] + sum_k w[c, k] x[b, c, t - (K - 1) + k]) (zeros before

@@ -62,6 +62,9 @@ static ssm_tensor *f_linear(ssm_ctx *c, ssm_tensor **in, void *u) {
     return ssm_linear(c, in[0], in[1], U(u) ? in[2] : NULL);
 }
 /* u: bit 0 input channel-major, bit 1 output channel-major, bit 2 bias */
+static ssm_tensor *f_linear_glu(ssm_ctx *c, ssm_tensor **in, void *u) {
+    return ssm_linear_glu(c, in[0], in[1], U(u) ? in[2] : NULL);
+}
 static ssm_tensor *f_linear_cm(ssm_ctx *c, ssm_tensor **in, void *u) {
     return ssm_linear_cm(c, in[0], in[1], U(u) & 4 ? in[2] : NULL, U(u) & 1, (U(u) >> 1) & 1);
 }
@@ -222,6 +225,8 @@ const op_case opc_cases[] = {
     {"matmul batched", f_matmul, 0, 2, {X(2, N, 4), X(2, 4, 3)}},
     {"matmul shared b", f_matmul, 0, 2, {X(2, 3, 4), X(4, N)}},
     {"linear", f_linear, 1, 3, {X(2, N, 4), X(5, 4), X(5)}},
+    {"linear_glu", f_linear_glu, 1, 3, {X(2, N, 4), X(6, 4), X(6)}},
+    {"linear_glu_nobias", f_linear_glu, 0, 2, {X(2, N, 4), X(6, 4)}},
     {"linear no bias", f_linear, 0, 2, {X(N, 4), X(3, 4)}},
     {"linear_cm rows, bias", f_linear_cm, 4, 3, {X(2, N, 4), X(5, 4), X(5)}},
     {"linear_cm to channel-major", f_linear_cm, 2, 2, {X(2, N, 4), X(5, 4)}},

@@ -78,6 +78,36 @@ END_TEST
  * and leaves the results of the step unchanged. */
 /* The fused dropout + residual add gives ssm_add(ssm_dropout(x), r)'s output and
  * gradients bit for bit (f32, the training dtype), and is a plain add in evaluation. */
+/* linear_glu is glu(linear(x, W, b)) bit for bit, values and every gradient (f32) */
+START_TEST(linear_glu_is_glu_of_linear) {
+    ssm_tensor *out[2], *g[2][3];
+    for (int fused = 0; fused < 2; fused++) {
+        ssm_tensor *x = tu_rand(SSM_F32, SSM_DIMS(3, 50, 16), 7, -1, 1);
+        ssm_tensor *W = tu_rand(SSM_F32, SSM_DIMS(24, 16), 8, -0.5, 0.5);
+        ssm_tensor *b = tu_rand(SSM_F32, SSM_DIMS(24), 9, -0.5, 0.5);
+        ssm_tensor *dy = tu_rand(SSM_F32, SSM_DIMS(3, 50, 12), 10, -1, 1);
+        ssm_tensor *p[3] = {x, W, b};
+        for (int i = 0; i < 3; i++) ssm_requires_grad(p[i]);
+        ssm_ctx *c = ssm_ctx_new(1);
+        ssm_tensor *y = fused ? ssm_linear_glu(c, x, W, b) : ssm_glu(c, ssm_linear(c, x, W, b));
+        out[fused] = ssm_tensor_to(NULL, y, SSM_CPU);
+        ssm_backward_with(c, y, dy);
+        for (int i = 0; i < 3; i++) g[fused][i] = ssm_tensor_to(NULL, p[i]->grad, SSM_CPU);
+        ssm_ctx_free(c);
+        for (int i = 0; i < 3; i++) ssm_tensor_free(p[i]);
+        ssm_tensor_free(dy);
+    }
+    ck_assert(!memcmp(out[0]->data, out[1]->data, (size_t)out[0]->numel * 4));
+    for (int i = 0; i < 3; i++)
+        ck_assert_msg(!memcmp(g[0][i]->data, g[1][i]->data, (size_t)g[0][i]->numel * 4),
+                      "gradient %d differs", i);
+    for (int f = 0; f < 2; f++) {
+        ssm_tensor_free(out[f]);
+        for (int i = 0; i < 3; i++) ssm_tensor_free(g[f][i]);
+    }
+}
+END_TEST
+
 START_TEST(dropout_add_is_dropout_then_add) {
     int64_t n = 5000;
     ssm_tensor *out[2], *gx[2], *gr[2];
@@ -323,6 +353,7 @@ int main(void) {
     tcase_add_test(t, relu_values);
     tcase_add_test(t, profile_counts_ops);
     tcase_add_test(t, dropout_add_is_dropout_then_add);
+    tcase_add_test(t, linear_glu_is_glu_of_linear);
     tcase_add_test(t, tape_grad_final_is_earliest_consumer);
     tcase_add_test(t, grad_buckets_start_when_final);
     suite_add_tcase(s, t);
