@@ -236,6 +236,42 @@ START_TEST(cuda_large_fft_and_gemm) {
 }
 END_TEST
 
+/* Causal conv1d with SiLU over more rows than a grid's y extent (B C = 80,000 > 65,535:
+ * the forward's row loop) and at Mamba's row length, against the CPU, with gradients. */
+START_TEST(cuda_conv1d_many_rows) {
+    const int64_t shapes[2][3] = {{40, 2000, 9}, {2, 48, 2048}};
+    for (int s = 0; s < 2; s++) {
+        const int64_t B = shapes[s][0], C = shapes[s][1], L = shapes[s][2];
+        ssm_tensor *x = tu_randn(SSM_F32, SSM_DIMS(B, C, L), 21, 1.0);
+        ssm_tensor *w = tu_randn(SSM_F32, SSM_DIMS(C, 4), 22, 0.5);
+        ssm_tensor *b = tu_randn(SSM_F32, SSM_DIMS(C), 23, 0.5);
+        ssm_tensor *leaves[3] = {x, w, b}, *gl[3], *y[2];
+        for (int i = 0; i < 3; i++) {
+            ssm_requires_grad(leaves[i]);
+            gl[i] = ssm_tensor_to(NULL, leaves[i], SSM_CUDA);
+            ssm_requires_grad(gl[i]);
+        }
+        for (int d = 0; d < 2; d++) {
+            ssm_tensor **in = d ? gl : leaves;
+            ssm_ctx *c = ssm_ctx_new(1);
+            ssm_tensor *out = ssm_conv1d_causal(c, in[0], in[1], in[2], 1);
+            ssm_backward(c, ssm_sum_all(c, ssm_square(c, out)));
+            y[d] = ssm_tensor_to(NULL, out, SSM_CPU);
+            ssm_ctx_free(c);
+        }
+        ck_assert_double_lt(tu_rel_err(y[1], y[0]), TOL);
+        for (int i = 0; i < 3; i++) {
+            double e = tu_rel_err(gl[i]->grad, leaves[i]->grad);
+            ck_assert_msg(e < TOL, "conv1d %lld x %lld x %lld: gradient %d relative error %.3g",
+                          (long long)B, (long long)C, (long long)L, i, e);
+            ssm_tensor_free(gl[i]);
+            ssm_tensor_free(leaves[i]);
+        }
+        for (int d = 0; d < 2; d++) ssm_tensor_free(y[d]);
+    }
+}
+END_TEST
+
 /* BatchNorm at a training step's size (ListOps: batch 50 x length 2000 rows, 128
  * channels): the multi-block column reductions, the running statistics and evaluation
  * mode against the CPU. */
@@ -1016,6 +1052,7 @@ int main(void) {
     tcase_add_test(t, cuda_entries_match_cpu);
     tcase_add_test(t, cuda_large_fft_and_gemm);
     tcase_add_test(t, cuda_batchnorm_large);
+    tcase_add_test(t, cuda_conv1d_many_rows);
     tcase_add_test(t, cuda_model_eval_matches_cpu);
     tcase_add_test(t, cuda_fft_conv_saved_spectrum_exact);
     tcase_add_test(t, cuda_graph_steps_match_eager);
