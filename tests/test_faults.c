@@ -198,10 +198,10 @@ static const struct {
     const char *set, *says, *says2;
     int edit;
 } mismatches[] = {
-    {"model.layer=s4", "layer type mismatch: the checkpoint holds a s4d model, the config builds a s4 model", NULL},
-    {"model.d_model=16", "model.d_model = 8 in the checkpoint, 16 in the config", "/params/"},
-    {"model.n_layers=2", "model.n_layers = 1 in the checkpoint, 2 in the config", "missing /params/"},
-    {"layer.d_state=8", "layer.d_state = 4 in the checkpoint, 8 in the config", "/params/"},
+    {"model.layer=s4", "layer type mismatch: the checkpoint holds a s4d model, the config builds a s4 model", NULL, 0},
+    {"model.d_model=16", "model.d_model = 8 in the checkpoint, 16 in the config", "/params/", 0},
+    {"model.n_layers=2", "model.n_layers = 1 in the checkpoint, 2 in the config", "missing /params/", 0},
+    {"layer.d_state=8", "layer.d_state = 4 in the checkpoint, 8 in the config", "/params/", 0},
     {NULL, "format version 3, this build reads versions 1 and 2", NULL, HEADER_V3},
     {NULL, "checksum mismatch", "the file is corrupted or truncated", ATTR_V3},
     {NULL, "format version 3 in the root attributes, but the file is laid out as format 2",

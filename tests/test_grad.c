@@ -291,7 +291,7 @@ static const ssm_comm_table rec_table = {.name = "recorder", .allreduce = rec_al
 START_TEST(grad_buckets_start_when_final) {
     ssm_params *ps = ssm_params_new(SSM_F64, SSM_CPU);
     ssm_tensor *W[3], *bias[3];
-    char name[8];
+    char name[16];
     for (int l = 0; l < 3; l++) {
         snprintf(name, sizeof name, "W%d", l + 1);
         W[l] = ssm_params_add(ps, name, SSM_GROUP_DEFAULT, SSM_DIMS(3, 3));

@@ -38,7 +38,8 @@ static void cifar_train_paths(char buf[5][512], const char *paths[5]) {
     for (int i = 0; i < 5; i++) {
         char name[32];
         snprintf(name, sizeof name, "cifar/data_batch_%d.bin", i + 1);
-        snprintf(buf[i], sizeof buf[i], "%s", tu_data(name));
+        int n = snprintf(buf[i], sizeof buf[i], "%s", tu_data(name));
+        ck_assert(n > 0 && (size_t)n < sizeof buf[i]);
         paths[i] = buf[i];
     }
 }
