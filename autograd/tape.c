@@ -18,12 +18,14 @@ void ssm_ctx_free(ssm_ctx *c) {
     if (!c) return;
     ssm_arena_free(c->arena);
     free(c->nodes);
+    free(c->spare_grads);
     free(c);
 }
 
 void ssm_ctx_reset(ssm_ctx *c) {
     /* Leaves keep their persistent grads; per-step tensors vanish with the arena. */
     c->n_nodes = 0;
+    c->n_spare = 0;
     ssm_arena_reset(c->arena);
 }
 
@@ -69,15 +71,51 @@ ssm_node *ssm_record(ssm_ctx *c, const char *op, ssm_backward_fn bw, ssm_tensor 
     return node;
 }
 
+/* A spare gradient buffer of t's size, device and dtype (its header reshaped to t), or
+ * NULL. The most recently freed first: the same sequence every step of a shape, so the
+ * addresses repeat (CUDA graphs) and nothing depends on timing. */
+static ssm_tensor *take_spare(ssm_ctx *c, ssm_tensor *t) {
+    for (int i = c->n_spare - 1; i >= 0; i--) {
+        ssm_tensor *g = c->spare_grads[i];
+        if (g->numel != t->numel || g->dtype != t->dtype || g->device != t->device) continue;
+        c->spare_grads[i] = c->spare_grads[--c->n_spare];
+        ssm_tensor *a = ssm_tensor_alias(c->arena, g, t->ndim, t->shape);
+        a->flags |= SSM_T_STEP_GRAD;
+        return a;
+    }
+    return NULL;
+}
+
 ssm_tensor *ssm_grad(ssm_ctx *c, ssm_tensor *t) {
     if (!t || !(t->flags & SSM_T_REQUIRES_GRAD)) return NULL;
     if (!t->grad) {
         SSM_CHECK(!(t->flags & SSM_T_PARAM), "grad: parameter %s has no gradient buffer",
                   t->name ? t->name : "?");
-        t->grad = ssm_tensor_like(c->arena, t);
+        t->grad = take_spare(c, t);
+        if (!t->grad) {
+            t->grad = ssm_tensor_like(c->arena, t);
+            t->grad->flags |= SSM_T_STEP_GRAD;
+        }
         ssm_tensor_zero(t->grad);
     }
     return t->grad;
+}
+
+/* After the backward of the node producing t, t's gradient is dead: consumers write it
+ * and only its producer reads it, unless another node saved t (a second output of a
+ * fused op, as the selective scan's last state, read by the scan's own backward
+ * later). Without this the gradients of every activation would pile up in the arena
+ * until the step ends, doubling a step's memory. */
+static void retire_grad(ssm_ctx *c, ssm_tensor *t) {
+    ssm_tensor *g = t->grad;
+    if (!g || !(g->flags & SSM_T_STEP_GRAD) || (t->flags & SSM_T_SAVED_BY_NODE)) return;
+    if (c->n_spare == c->cap_spare) {
+        c->cap_spare = c->cap_spare ? 2 * c->cap_spare : 64;
+        c->spare_grads = realloc(c->spare_grads, (size_t)c->cap_spare * sizeof *c->spare_grads);
+        SSM_CHECK(c->spare_grads, "tape: out of memory");
+    }
+    c->spare_grads[c->n_spare++] = g;
+    t->grad = NULL;
 }
 
 const ssm_kernels *ssm_kernels_of(const char *op, ssm_tensor *const *in, int n) {
@@ -109,9 +147,21 @@ void ssm_tape_grad_final(const ssm_ctx *c, const ssm_params *ps, int64_t *final)
     }
 }
 
-static void run_backward(ssm_ctx *c) {
+static void mark_saved(ssm_ctx *c, int on) {
+    for (int64_t i = 0; i < c->n_nodes; i++)
+        for (int j = 0; j < SSM_NODE_MAX_SAVED; j++) {
+            ssm_tensor *s = c->nodes[i].saved[j];
+            if (!s) continue;
+            if (on) s->flags |= SSM_T_SAVED_BY_NODE;
+            else s->flags &= ~(unsigned)SSM_T_SAVED_BY_NODE;
+        }
+}
+
+/* root: the output backward starts from; its gradient stays readable */
+static void run_backward(ssm_ctx *c, ssm_tensor *root) {
     const ssm_backward_hook *h = c->hook;
     if (h) h->begin(h->arg, c);
+    mark_saved(c, 1);
     for (int64_t i = c->n_nodes - 1; i >= 0; i--) {
         ssm_node *n = &c->nodes[i];
         if (n->out->grad) { /* else nothing flowed into this node */
@@ -119,9 +169,11 @@ static void run_backward(ssm_ctx *c) {
             ssm_alloc_site(n->op, 1);
             n->backward(c, n);
             if (c->profile) ssm_profile_bwd_end(c->profile, n->op);
+            if (n->out != root) retire_grad(c, n->out);
         }
         if (h) h->node_done(h->arg, i);
     }
+    mark_saved(c, 0);
     ssm_alloc_site(NULL, 0);
     c->n_nodes = 0; /* a tape is used once */
 }
@@ -131,7 +183,7 @@ void ssm_backward(ssm_ctx *c, ssm_tensor *out) {
               "with ssm_backward_with", (long long)out->numel);
     SSM_CHECK(out->flags & SSM_T_REQUIRES_GRAD, "backward: the output does not require grad");
     ssm_tensor_fill(ssm_grad(c, out), 1.0);
-    run_backward(c);
+    run_backward(c, out);
 }
 
 void ssm_backward_with(ssm_ctx *c, ssm_tensor *out, const ssm_tensor *dout) {
@@ -139,5 +191,5 @@ void ssm_backward_with(ssm_ctx *c, ssm_tensor *out, const ssm_tensor *dout) {
     SSM_CHECK(dout->numel == out->numel, "backward: gradient of %lld elements for %lld",
               (long long)dout->numel, (long long)out->numel);
     ssm_tensor_copy(ssm_grad(c, out), dout);
-    run_backward(c);
+    run_backward(c, out);
 }

@@ -51,6 +51,10 @@ typedef struct ssm_ctx {
     uint64_t rng_offset; /* next unused Philox counter; part of the checkpoint */
     struct ssm_profile *profile; /* per-op timing when attached (profile.h), else NULL */
     const ssm_backward_hook *hook; /* called by ssm_backward when set, else NULL */
+    /* Gradients of intermediate tensors whose producer's backward has run: dead, their
+     * memory handed to the next gradient of the same size (tape.c) */
+    ssm_tensor **spare_grads;
+    int n_spare, cap_spare;
 } ssm_ctx;
 
 ssm_ctx *ssm_ctx_new(uint64_t seed);

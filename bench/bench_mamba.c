@@ -186,9 +186,9 @@ static void bench_block(ssm_device dev, int64_t Bn, int64_t H, int64_t N, int64_
     b.backward = 1;
     double fwdbwd = bench_time_ms(dev, block_step, &b, reps);
     printf("case=block device=%s batch=%lld d_model=%lld d_inner=%lld L=%lld d_state=%lld "
-           "fwd_ms=%.3f fwdbwd_ms=%.3f peak_mib=%.0f\n",
+           "fwd_ms=%.3f fwdbwd_ms=%.3f peak_mib=%.0f arena_mib=%.0f\n",
            ssm_device_name(dev), (long long)Bn, (long long)H, (long long)b.m.d_inner, (long long)L,
-           (long long)N, fwd, fwdbwd, bench_peak_mib(dev));
+           (long long)N, fwd, fwdbwd, bench_peak_mib(dev), bench_arena_mib(b.c, dev));
     if (profile) { /* one more step with the per-op clock attached */
         ssm_profile prof;
         ssm_profile_attach(b.c, &prof, dev);

@@ -125,8 +125,9 @@ int main(int argc, char **argv) {
 
     double fwd = time_it(&b, 0, reps), fwdbwd = time_it(&b, 1, reps);
     printf("layer=%s device=%s precision=%s B=%lld H=%lld N=%lld L=%lld fwd_ms=%.3f "
-           "fwdbwd_ms=%.3f peak_mib=%.0f\n", layer, ssm_device_name(dev), bench_precision_name(prec),
-           (long long)B, (long long)H, (long long)N, (long long)L, fwd, fwdbwd, bench_peak_mib(dev));
+           "fwdbwd_ms=%.3f peak_mib=%.0f arena_mib=%.0f\n", layer, ssm_device_name(dev),
+           bench_precision_name(prec), (long long)B, (long long)H, (long long)N, (long long)L, fwd,
+           fwdbwd, bench_peak_mib(dev), bench_arena_mib(b.c, dev));
 
     ssm_ctx_free(b.c);
     b.ops->destroy(b.m);

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "kernels.h"
+#include "tape.h"
 #include "log.h"
 
 static int cmp_double(const void *a, const void *b) {
@@ -42,6 +43,10 @@ int bench_parse_precision(const char *name, ssm_gemm_precision *p) {
 }
 
 const char *bench_precision_name(ssm_gemm_precision p) { return prec_names[p]; }
+
+double bench_arena_mib(struct ssm_ctx *c, ssm_device dev) {
+    return (double)ssm_arena_peak(c->arena, dev) / 1048576.0;
+}
 
 double bench_peak_mib(ssm_device dev) {
     size_t now, peak;

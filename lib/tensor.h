@@ -16,6 +16,8 @@ enum {
     SSM_T_REQUIRES_GRAD = 1u << 1, /* autograd tracks it */
     SSM_T_PARAM = 1u << 2,         /* a leaf parameter: grad is a persistent view */
     SSM_T_OWNS_HEADER = 1u << 3,   /* header was malloc'ed (not from an arena) */
+    SSM_T_STEP_GRAD = 1u << 4,     /* a per-step gradient (autograd/tape.c: recycled) */
+    SSM_T_SAVED_BY_NODE = 1u << 5, /* during a backward: some node saved it (tape.c) */
 };
 
 typedef struct ssm_tensor {

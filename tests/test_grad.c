@@ -1,6 +1,7 @@
 /* Every differentiable op (tests/opcases.c) against central finite differences
  * in f64: relative error < 1e-6, at N = 1, 3 and 70. The tape's account of when each
  * parameter's gradient is final, and the gradient buckets started from it. */
+#include <math.h>
 #include <string.h>
 #include "grad_buckets.h"
 #include "opcases.h"
@@ -105,6 +106,29 @@ START_TEST(linear_glu_is_glu_of_linear) {
         ssm_tensor_free(out[f]);
         for (int i = 0; i < 3; i++) ssm_tensor_free(g[f][i]);
     }
+}
+END_TEST
+
+/* The gradients of intermediate tensors are recycled once their producer's backward ran:
+ * a chain of 24 ops needs a few gradient buffers in the arena, not 24, and the gradient
+ * is still the chain's (24 scalings by 1.01: 1.01^24). */
+START_TEST(step_grads_are_recycled) {
+    const int64_t n = 100000;
+    ssm_tensor *x = tu_rand(SSM_F32, 1, &n, 12, -1, 1);
+    ssm_requires_grad(x);
+    ssm_ctx *c = ssm_ctx_new(1);
+    ssm_tensor *y = x;
+    for (int i = 0; i < 24; i++) y = ssm_scale(c, y, 1.01);
+    ssm_tensor *loss = ssm_sum_all(c, y);
+    size_t before = ssm_arena_peak(c->arena, SSM_CPU);
+    ssm_backward(c, loss);
+    size_t grew = ssm_arena_peak(c->arena, SSM_CPU) - before, buf = (size_t)n * sizeof(float);
+    ck_assert_msg(grew <= 3 * buf + 65536, "backward took %zu bytes of arena for buffers of %zu",
+                  grew, buf);
+    const double g = pow(1.01, 24);
+    for (int64_t i = 0; i < n; i++) ck_assert_double_eq_tol(((float *)x->grad->data)[i], g, 1e-5);
+    ssm_ctx_free(c);
+    ssm_tensor_free(x);
 }
 END_TEST
 
@@ -354,6 +378,7 @@ int main(void) {
     tcase_add_test(t, profile_counts_ops);
     tcase_add_test(t, dropout_add_is_dropout_then_add);
     tcase_add_test(t, linear_glu_is_glu_of_linear);
+    tcase_add_test(t, step_grads_are_recycled);
     tcase_add_test(t, tape_grad_final_is_earliest_consumer);
     tcase_add_test(t, grad_buckets_start_when_final);
     suite_add_tcase(s, t);

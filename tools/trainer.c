@@ -370,7 +370,8 @@ static void bench_report(const ssm_trainer *t, double s, int64_t tokens) {
            k->graphs ? "on" : "off", (long long)k->captured, (long long)k->replayed,
            (long long)k->eager);
     if (cfg->train.device == SSM_CUDA) printf("; peak device memory %.0f MiB", (double)peak / 1048576.0);
-    printf("\n");
+    printf("; step arena peak %.0f MiB\n", /* activations and gradients, either device */
+           (double)ssm_arena_peak(t->ctx->arena, cfg->train.device) / 1048576.0);
 }
 
 /* Data parallel: between the backward and the gradient norm, the whole batch's
