@@ -486,6 +486,30 @@ START_TEST(eval_only_dumps_logits) {
 }
 END_TEST
 
+/* --bench N: N steps timed after the warm-up; the report's numbers hang together (the
+ * median and max of the steps, the mean from the total, tokens/s from the mean); nothing
+ * is written. */
+START_TEST(bench_times_steps_and_writes_nothing) {
+    tu_tiny_run f;
+    tu_tiny_run_setup(&f, 16, 8, 0);
+    char *out;
+    int rc = ssmtrain(&f, &out, f.cfg, "--out", f.run, "--bench", "7", NULL);
+    ck_assert_msg(rc == 0, "exit %d:\n%s", rc, out);
+    const char *b = strstr(out, "bench: 7 steps of batch 8 after 5 warm-up steps: ");
+    ck_assert_msg(b != NULL, "%s", out);
+    double mean, tps, med, mx;
+    ck_assert_int_eq(sscanf(b, "bench: 7 steps of batch 8 after 5 warm-up steps: %lf ms/step, %lf "
+                               "tokens/s", &mean, &tps), 2);
+    const char *m = strstr(b, "; step median ");
+    ck_assert_ptr_nonnull(m);
+    ck_assert_int_eq(sscanf(m, "; step median %lf ms, max %lf ms", &med, &mx), 2);
+    ck_assert(med > 0 && med <= mx && mean <= mx * 1.05 + 0.01 && tps > 0);
+    ck_assert_msg(!tu_exists(f.run), "a benchmark wrote %s", f.run);
+    free(out);
+    tu_rm_tree(f.dir);
+}
+END_TEST
+
 START_TEST(profile_stops_and_writes_nothing) {
     tu_tiny_run f;
     tu_tiny_run_setup(&f, 16, 8, 0);
@@ -576,6 +600,7 @@ int main(void) {
     tcase_add_test(t, run_folder_lock);
     tcase_add_test(t, eval_only_without_config);
     tcase_add_test(t, eval_only_dumps_logits);
+    tcase_add_test(t, bench_times_steps_and_writes_nothing);
     tcase_add_test(t, profile_stops_and_writes_nothing);
     tcase_add_test(t, messages);
     tcase_add_test(t, checkpoint_bytes_do_not_depend_on_time);

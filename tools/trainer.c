@@ -354,9 +354,16 @@ static int64_t counted(const ssm_batch *b) {
     return n;
 }
 
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
 /* --bench: the timed steps' figures (each step already waited for its statistics, so
- * the clock covers the device's work). */
-static void bench_report(const ssm_trainer *t, double s, int64_t tokens) {
+ * the clock covers the device's work). step_s: each timed step's seconds (sorted here):
+ * with batches of varying length the median shows the steady state, while the mean
+ * also counts the steps that met a length first (cuFFT plans, arena growth). */
+static void bench_report(const ssm_trainer *t, double s, int64_t tokens, double *step_s, int64_t n) {
     const ssm_config *cfg = t->cfg;
     size_t now, peak;
     ssm_kernels_for(cfg->train.device)->mem_stats(&now, &peak);
@@ -369,6 +376,10 @@ static void bench_report(const ssm_trainer *t, double s, int64_t tokens) {
            ssm_cfg_find("train", "precision")->choices[cfg->train.precision].name,
            k->graphs ? "on" : "off", (long long)k->captured, (long long)k->replayed,
            (long long)k->eager);
+    if (n > 0) {
+        qsort(step_s, (size_t)n, sizeof *step_s, cmp_double);
+        printf("; step median %.3f ms, max %.3f ms", 1e3 * step_s[n / 2], 1e3 * step_s[n - 1]);
+    }
     if (cfg->train.device == SSM_CUDA) printf("; peak device memory %.0f MiB", (double)peak / 1048576.0);
     printf("; step arena peak %.0f MiB\n", /* activations and gradients, either device */
            (double)ssm_arena_peak(t->ctx->arena, cfg->train.device) / 1048576.0);
@@ -416,9 +427,13 @@ int ssm_trainer_run(ssm_trainer *t) {
      * the seconds spent on validation and checkpoints (not counted in tok/s) */
     double sum_loss = 0, busy_s = 0, train_s = 0, t_log = ssm_now_s(), last_lr = 0, last_gnorm = 0;
     int64_t correct = 0, count = 0, n_logged = 0, tokens = 0, start_step = t->st.step;
-    int64_t validated = -1, bench_tokens = 0;
+    int64_t validated = -1, bench_tokens = 0, n_timed = 0;
     int rc = 0, log_every = cfg->train.log_every, sig = 0;
-    double bench_t0 = 0;
+    double bench_t0 = 0, *bench_step_s = NULL;
+    if (t->bench_steps) {
+        bench_step_s = malloc(sizeof *bench_step_s * (size_t)t->bench_steps);
+        SSM_CHECK(bench_step_s, "trainer: out of memory");
+    }
     while (t->st.step < t->total_steps && !(sig = ssm_dist_stop_signal())) {
         double t_step = ssm_now_s();
         ssm_batch b;
@@ -492,6 +507,8 @@ int ssm_trainer_run(ssm_trainer *t) {
         t->st.data_index = l->index;
         double now = ssm_now_s();
         train_s += now - t_step;
+        if (t->bench_steps && t->st.step - start_step > SSM_BENCH_WARMUP && n_timed < t->bench_steps)
+            bench_step_s[n_timed++] = now - t_step;
         if (t->bench_steps && t->st.step - start_step == SSM_BENCH_WARMUP) {
             bench_t0 = now;
             ssm_kernels_for(cfg->train.device)->mem_reset_peak(); /* the steady state's peak */
@@ -524,7 +541,9 @@ int ssm_trainer_run(ssm_trainer *t) {
     }
     ssm_loader_free(l);
     if (t->tty && log_every > 0) printf("\n");
-    if (t->bench_steps && rc == 0 && !sig) bench_report(t, ssm_now_s() - bench_t0, bench_tokens);
+    if (t->bench_steps && rc == 0 && !sig)
+        bench_report(t, ssm_now_s() - bench_t0, bench_tokens, bench_step_s, n_timed);
+    free(bench_step_s);
     if (rc == 0 && !sig && t->st.step == t->total_steps) sig = ssm_dist_stop_signal();
     if (rc == 0 && sig && t->write_outputs) {
         if (log_every > 0 && n_logged) { /* the steps since the last train row */
