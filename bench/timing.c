@@ -8,11 +8,6 @@
 #include "tape.h"
 #include "log.h"
 
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 double bench_time_ms(ssm_device dev, bench_fn fn, void *arg, int reps) {
     const ssm_kernels *k = ssm_kernels_for(dev);
     for (int i = 0; i < 3; i++) fn(arg);
@@ -25,8 +20,7 @@ double bench_time_ms(ssm_device dev, bench_fn fn, void *arg, int reps) {
         fn(arg);
         t[r] = k->timer_stop_ms();
     }
-    qsort(t, (size_t)reps, sizeof *t, cmp_double);
-    double med = t[reps / 2];
+    double med = ssm_median(t, reps);
     free(t);
     return med;
 }

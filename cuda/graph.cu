@@ -8,8 +8,9 @@
 static uint64_t *rng_base_dev; /* one uint64_t: see ssm_cuda_rng_base */
 
 const uint64_t *ssm_cuda_rng_base(void) {
-    if (!rng_base_dev) {
-        CUDA_CHECK(cudaMalloc(&rng_base_dev, sizeof *rng_base_dev));
+    if (!rng_base_dev) { /* through the backend's counted allocator (mem_stats) */
+        rng_base_dev = (uint64_t *)ssm_cuda_alloc(sizeof *rng_base_dev);
+        if (!rng_base_dev) ssm_panic("cuda: the dropout counter base: %s", ssm_last_error());
         CUDA_CHECK(cudaMemsetAsync(rng_base_dev, 0, sizeof *rng_base_dev, ssm_cuda_stream()));
     }
     return rng_base_dev;

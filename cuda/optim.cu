@@ -3,16 +3,7 @@
  * runs in float in the same order as lib/cpu_optim.c. */
 #include <math.h>
 #include "common.cuh"
-
-/* The gradient multiplier (kernels.h: adamw): clipping from the step's statistics, or
- * hp->grad_scale; -1: a non-finite loss or norm, no update. */
-__device__ double grad_multiplier(const ssm_optim_hp *hp, const ssm_step_stats *st) {
-    if (!st) return hp->grad_scale;
-    if (!isfinite(st->loss_sum) || !isfinite(st->gnorm_sq)) return -1;
-    if (hp->max_norm <= 0) return 1;
-    double coef = hp->max_norm / (sqrt(st->gnorm_sq) + 1e-6);
-    return coef < 1 ? coef : 1;
-}
+#include "optim_scale.h"
 
 /* the group of element i */
 __device__ __forceinline__ int group_of(const int64_t *end, int64_t i) {
@@ -42,7 +33,7 @@ static __global__ void adamw_kernel(float *p, const float *g, float *m, float *v
         cg[k].l2 = hp->decoupled ? 0.0f : (float)wd;
         end[k] = hp->end[k];
     }
-    if (threadIdx.x == 0) scale = (float)grad_multiplier(hp, st);
+    if (threadIdx.x == 0) scale = (float)ssm_grad_multiplier(hp, st);
     __syncthreads();
     const float s = scale;
     if (s < 0) return; /* non-finite: the step is skipped */
@@ -82,7 +73,7 @@ static __global__ void sgd_kernel(float *p, const float *g, float *buf, int64_t 
         l2[threadIdx.x] = (float)hp->weight_decay[threadIdx.x];
         end[threadIdx.x] = hp->end[threadIdx.x];
     }
-    if (threadIdx.x == 0) scale = (float)grad_multiplier(hp, st);
+    if (threadIdx.x == 0) scale = (float)ssm_grad_multiplier(hp, st);
     __syncthreads();
     const float s = scale, mu = (float)hp->momentum;
     if (s < 0) return;

@@ -7,6 +7,7 @@
 #include <tgmath.h>
 #include "cpu_kernels.h"
 #include "log.h"
+#include "optim_scale.h"
 
 #define PAR_MIN ((int64_t)1 << 15) /* elements below which threads cost more than they save */
 
@@ -25,16 +26,6 @@
 #define DISPATCH(fname, dt, ...) \
     SSM_CPU_DISPATCH(#fname, dt, fname##_f32(__VA_ARGS__), fname##_f64(__VA_ARGS__))
 
-/* The multiplier of the gradients: clipping from the step's statistics, or the given
- * scale; -1 when the statistics are not finite (no update). */
-static double grad_multiplier(const ssm_optim_hp *hp, const ssm_step_stats *st) {
-    if (!st) return hp->grad_scale;
-    if (!isfinite(st->loss_sum) || !isfinite(st->gnorm_sq)) return -1;
-    if (hp->max_norm <= 0) return 1;
-    double coef = hp->max_norm / (sqrt(st->gnorm_sq) + 1e-6);
-    return coef < 1 ? coef : 1;
-}
-
 /* Group g's elements [*lo, *hi) of a buffer of n; 0 when it has none. */
 static int group_range(const ssm_optim_hp *hp, int64_t n, int g, int64_t *lo, int64_t *hi) {
     *lo = g ? hp->end[g - 1] : 0;
@@ -51,7 +42,7 @@ void ssm_cpu_adamw(ssm_dtype dt, void *p, const void *g, void *m, void *v, int64
                    const ssm_optim_hp *hp, const ssm_step_stats *st) {
     SSM_CHECK(hp->step >= 1, "adamw: step is %lld, must be >= 1 (1-based, after this "
               "update)", (long long)hp->step);
-    double s = grad_multiplier(hp, st);
+    double s = ssm_grad_multiplier(hp, st);
     int64_t lo, hi;
     for (int gr = 0; s >= 0 && gr < SSM_OPT_GROUPS; gr++)
         if (group_range(hp, n, gr, &lo, &hi))
@@ -64,7 +55,7 @@ void ssm_cpu_sgd(ssm_dtype dt, void *p, const void *g, void *buf, int64_t n,
                  const ssm_optim_hp *hp, const ssm_step_stats *st) {
     SSM_CHECK(hp->momentum == 0 || buf, "sgd: momentum %g needs a momentum buffer",
               hp->momentum);
-    double s = grad_multiplier(hp, st);
+    double s = ssm_grad_multiplier(hp, st);
     int64_t lo, hi;
     for (int gr = 0; s >= 0 && gr < SSM_OPT_GROUPS; gr++)
         if (group_range(hp, n, gr, &lo, &hi))

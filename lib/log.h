@@ -4,6 +4,7 @@
 #define SSM_LOG_H
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 
 enum { SSM_OK = 0, SSM_ERR = -1 };
 
@@ -38,5 +39,7 @@ void ssm_debug(const char *fmt, ...) SSM_PRINTF(1, 2);
 double ssm_now_s(void);
 /* A duration of s seconds as MM:SS, or H:MM:SS from an hour on (ETAs, wall times). */
 void ssm_fmt_duration(double s, char *buf, size_t n);
+/* The median of v[0..n) (n > 0), timings: sorts v in place, so v[n - 1] is then the max. */
+double ssm_median(double *v, int64_t n);
 
 #endif

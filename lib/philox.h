@@ -6,12 +6,7 @@
 #define SSM_PHILOX_H
 #include <stdint.h>
 #include <math.h>
-
-#ifdef __CUDACC__
-#define SSM_HD __host__ __device__ __forceinline__
-#else
-#define SSM_HD static inline
-#endif
+#include "hostdev.h"
 
 typedef struct { uint32_t v[4]; } ssm_philox4;
 

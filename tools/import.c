@@ -239,9 +239,7 @@ static int s4_l_kernels(weights *w, const ssm_layout *lay, ssm_model *m) {
             return ssm_error("%s: tensor %s = %lld: C~ is set up for sequences of %lld, but the "
                              "config's data.seq_len is %lld (set it to %lld)", w->f[k].path, ext,
                              (long long)v, (long long)v, (long long)s->cfg.l_max, (long long)v);
-        double *plain = malloc(sizeof *plain * (size_t)s->C->numel);
-        SSM_CHECK(plain, "import: out of memory");
-        for (int64_t j = 0; j < s->C->numel; j++) plain[j] = ((const float *)s->C->data)[j];
+        double *plain = ssm_tensor_to_f64(s->C);
         int rc = ssm_s4_setup_C(s, plain);
         free(plain);
         if (rc != 0) return ssm_error("%s: setting up S4's C~ from %s failed (LAPACK)", w->f[k].path, ext);

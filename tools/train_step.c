@@ -15,7 +15,7 @@ void ssm_stepper_init(ssm_stepper *s, ssm_model *m, ssm_optim *o, ssm_ctx *c, in
     s->graphs = graphs && k->graph_begin != NULL;
     s->stats = k->alloc(sizeof *s->stats);
     if (!s->stats) ssm_out_of_memory("step statistics: %s", ssm_last_error());
-    k->memset0(s->stats, sizeof *s->stats);
+    ssm_stepper_zero_stats(s);
 }
 
 static const ssm_kernels *kern(const ssm_stepper *s) {
@@ -38,7 +38,7 @@ void ssm_stepper_free(ssm_stepper *s) {
 static void body(ssm_stepper *s, const ssm_dev_batch *b, void (*sync_grads)(void *), void *arg) {
     ssm_ctx *c = s->ctx;
     ssm_params *ps = s->model->ps;
-    kern(s)->memset0(s->stats, sizeof *s->stats);
+    ssm_stepper_zero_stats(s);
     ssm_params_zero_grad(ps);
     if (b) { /* NULL: a data-parallel rank with nothing in this step adds no gradient */
         ssm_tensor *logits = ssm_model_forward(c, s->model, b->tokens, b->pool_w);
@@ -63,9 +63,17 @@ static void key_of(const ssm_dev_batch *b, int64_t key[8]) {
     }
 }
 
+/* The batch tensors' addresses, which a graph captured them at. */
+static void ptrs_of(const ssm_dev_batch *b, void *ptr[3]) {
+    ptr[0] = b->tokens->data;
+    ptr[1] = b->pool_w ? b->pool_w->data : NULL;
+    ptr[2] = b->target->data;
+}
+
 static int same_ptrs(const ssm_step_graph *g, const ssm_dev_batch *b) {
-    return g->ptr[0] == b->tokens->data && g->ptr[1] == (b->pool_w ? b->pool_w->data : NULL) &&
-           g->ptr[2] == b->target->data;
+    void *ptr[3];
+    ptrs_of(b, ptr);
+    return !memcmp(g->ptr, ptr, sizeof ptr);
 }
 
 /* An eager step; g (may be NULL) records that its shape ran with the backend as it is now,
@@ -146,9 +154,7 @@ void ssm_stepper_step(ssm_stepper *s, const ssm_dev_batch *b, void (*sync_grads)
         return;
     }
     g->exec = exec;
-    g->ptr[0] = b->tokens->data;
-    g->ptr[1] = b->pool_w ? b->pool_w->data : NULL;
-    g->ptr[2] = b->target->data;
+    ptrs_of(b, g->ptr);
     g->arena_allocs = ssm_arena_system_allocs(c->arena);
     g->rng_at = rng0;
     g->draws = c->rng_offset - rng0;

@@ -354,11 +354,6 @@ static int64_t counted(const ssm_batch *b) {
     return n;
 }
 
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 /* --bench: the timed steps' figures (each step already waited for its statistics, so
  * the clock covers the device's work). step_s: each timed step's seconds (sorted here):
  * with batches of varying length the median shows the steady state, while the mean
@@ -377,8 +372,8 @@ static void bench_report(const ssm_trainer *t, double s, int64_t tokens, double 
            k->graphs ? "on" : "off", (long long)k->captured, (long long)k->replayed,
            (long long)k->eager);
     if (n > 0) {
-        qsort(step_s, (size_t)n, sizeof *step_s, cmp_double);
-        printf("; step median %.3f ms, max %.3f ms", 1e3 * step_s[n / 2], 1e3 * step_s[n - 1]);
+        double med = ssm_median(step_s, n); /* sorts: the last is the max */
+        printf("; step median %.3f ms, max %.3f ms", 1e3 * med, 1e3 * step_s[n - 1]);
     }
     if (cfg->train.device == SSM_CUDA) printf("; peak device memory %.0f MiB", (double)peak / 1048576.0);
     printf("; step arena peak %.0f MiB\n", /* activations and gradients, either device */
