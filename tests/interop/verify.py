@@ -26,6 +26,8 @@ Checks (each a row of the table printed at the end; exit status 1 if any FAILs):
      random S4Model's state_dict, imported, gives the same logits as S4Model's
   f  the same with models/s4/s4.py S4Block layers (DPLR kernel, HiPPO-LegS), the S4Model
      variant the example's import line offers
+  g  a byte-level LM trained for real (--lm-ckpt CKPT.h5, e.g. configs/lm_bytes_mamba.ini
+     on Moby-Dick): as a and c1, with 200 greedy bytes, printed as text
 Relative error = max |ours - theirs| / max |theirs| over all logits. PyTorch runs in
 strict f32 (TF32 off for matmuls and cuDNN convolutions, which S4's output linear is).
 transformers takes mamba_ssm's CUDA kernels when mamba_ssm imports: where its extension
@@ -44,6 +46,7 @@ TOL = 1e-4
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PROMPT = b"Call me Ishmael. The sea was calm that morning, and"
 NEW_TOKENS = 32
+LONG_TOKENS = 200  # check g
 
 rows = []  # (check, status, value, detail)
 
@@ -121,29 +124,48 @@ def compare_tokens(check, ours, theirs):
 
 def check_a(tools, work, device):
     """ssmtrain -> transformers"""
-    from transformers import MambaForCausalLM
     run_dir = os.path.join(work, "a_run")
     tools("ssmtrain", os.path.join(ROOT, "configs/lm_bytes_mamba.ini"), "--out", run_dir,
           "--overwrite", "--set", f"data.path={os.path.join(ROOT, 'tests/data/lm_bytes')}",
           "--set", "model.d_model=32", "--set", "model.n_layers=2", "--set", "data.seq_len=64",
           "--set", "train.batch_size=4", "--set", "train.max_steps=60", "--set",
           "train.eval_every=60", "--set", "optim.warmup_steps=5")
-    ckpt = os.path.join(run_dir, "ckpt", "last.h5")
-    hf_dir = os.path.join(work, "a_hf")
+    compare_lm(tools, os.path.join(run_dir, "ckpt", "last.h5"), work, device, "a",
+               NEW_TOKENS, "c1 greedy ssmgen vs generate (ssmtrain-trained)")
+
+
+def compare_lm(tools, ckpt, work, device, tag, n_new, greedy_check):
+    """Export an ssmtrain LM with --format hf, load it in transformers, compare logits and
+    greedy generation of n_new tokens; returns the generated ids (ours)"""
+    from transformers import MambaForCausalLM
+    hf_dir = os.path.join(work, f"{tag}_hf")
     tools("ssmexport", ckpt, hf_dir, "--format", "hf")
     model, info = MambaForCausalLM.from_pretrained(hf_dir, output_loading_info=True,
                                                    torch_dtype="float32")
     bad = {k: v for k, v in info.items() if v and k in ("missing_keys", "unexpected_keys",
                                                          "mismatched_keys")}
-    row("a1 from_pretrained(ssmtrain --format hf)", not bad, "",
+    row(f"{tag}1 from_pretrained(ssmtrain --format hf)", not bad, "",
         "no missing/unexpected keys" if not bad else str(bad))
     model = model.to(device).eval()
     ids = list(PROMPT)
-    err = rel_err(tools.logits(ckpt, ids, work, "a"), hf_logits(model, ids, device))
-    row("a2 logits ssmtrain vs transformers", err <= TOL, f"rel {err:.2e}", f"{len(ids)} tokens")
-    compare_tokens("c1 greedy ssmgen vs generate (ssmtrain-trained)",
-                   tools.greedy(ckpt, ids, NEW_TOKENS, work, "a_gen"),
-                   hf_greedy(model, ids, NEW_TOKENS, device))
+    err = rel_err(tools.logits(ckpt, ids, work, tag), hf_logits(model, ids, device))
+    row(f"{tag}2 logits ssmtrain vs transformers", err <= TOL, f"rel {err:.2e}",
+        f"{len(ids)} tokens")
+    ours = tools.greedy(ckpt, ids, n_new, work, f"{tag}_gen")
+    compare_tokens(greedy_check, ours, hf_greedy(model, ids, n_new, device))
+    return ours
+
+
+def check_g(tools, work, device, ckpt):
+    """a byte-level LM trained for real (configs/lm_bytes_mamba.ini): the same as a and c1,
+    with a longer greedy continuation, printed as text"""
+    if not ckpt:
+        row("g (trained LM)", "SKIP", "", "needs --lm-ckpt")
+        return
+    ours = compare_lm(tools, ckpt, work, device, "g", LONG_TOKENS,
+                      f"g3 greedy ssmgen vs generate ({os.path.basename(ckpt)})")
+    text = (PROMPT + bytes(ours)).decode("utf-8", errors="replace")
+    print(f"g: greedy continuation, {LONG_TOKENS} bytes:\n{text}\n", flush=True)
 
 
 def check_b(tools, work, device):
@@ -399,17 +421,18 @@ def main():
     ap.add_argument("--device", default=None, help="torch device: cpu or cuda (default: cuda if available)")
     ap.add_argument("--s4-repo", default=None,
                     help="a state-spaces/s4 checkout (example.py, models/s4/) for checks e and f")
-    ap.add_argument("--only", default="abdef", help="the checks to run (default abdef)")
+    ap.add_argument("--only", default="abdef", help="the checks to run (default abdef; g too)")
+    ap.add_argument("--lm-ckpt", default=None, help="a trained byte-level LM checkpoint (check g)")
     a = ap.parse_args()
     os.makedirs(a.work, exist_ok=True)
     tools = Tools(os.path.abspath(a.tools))
     try:
         import torch
         import safetensors  # noqa: F401
-        if set(a.only) & set("abd"):
+        if set(a.only) & set("abdg"):
             import transformers
     except Exception as e:
-        print(f"verify.py: needs torch, safetensors and (checks a, b, d) transformers: {e}",
+        print(f"verify.py: needs torch, safetensors and (checks a, b, d, g) transformers: {e}",
               file=sys.stderr)
         return 2
     device = a.device or ("cuda" if torch.cuda.is_available() else "cpu")
@@ -420,7 +443,8 @@ def main():
           f"device {device}, tools {tools.d}, work {a.work}", flush=True)
     checks = (("a", check_a), ("b", check_b), ("d", check_d),
               ("e", lambda *x: check_s4("s4d", *x, a.s4_repo)),
-              ("f", lambda *x: check_s4("s4", *x, a.s4_repo)))
+              ("f", lambda *x: check_s4("s4", *x, a.s4_repo)),
+              ("g", lambda *x: check_g(*x, a.lm_ckpt)))
     for name, fn in checks:
         if name not in a.only:
             continue
