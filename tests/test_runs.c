@@ -504,6 +504,13 @@ START_TEST(bench_times_steps_and_writes_nothing) {
     ck_assert_ptr_nonnull(m);
     ck_assert_int_eq(sscanf(m, "; step median %lf ms, max %lf ms", &med, &mx), 2);
     ck_assert(med > 0 && med <= mx && mean <= mx * 1.05 + 0.01 && tps > 0);
+    /* the host phases: each a median of parts of the steps, so none above the longest */
+    double load, enq, wait;
+    const char *p = strstr(m, "(medians: batch load + upload ");
+    ck_assert_ptr_nonnull(p);
+    ck_assert_int_eq(sscanf(p, "(medians: batch load + upload %lf ms, enqueue %lf ms, device wait "
+                               "%lf ms)", &load, &enq, &wait), 3);
+    ck_assert(load >= 0 && enq > 0 && wait >= 0 && load <= mx && enq <= mx && wait <= mx);
     ck_assert_msg(!tu_exists(f.run), "a benchmark wrote %s", f.run);
     free(out);
     tu_rm_tree(f.dir);

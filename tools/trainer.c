@@ -357,7 +357,13 @@ static int64_t counted(const ssm_batch *b) {
 /* --bench: the timed steps' figures (each step already waited for its statistics, so
  * the clock covers the device's work). step_s: each timed step's seconds (sorted here):
  * with batches of varying length the median shows the steady state, while the mean
- * also counts the steps that met a length first (cuFFT plans, arena growth). */
+ * also counts the steps that met a length first (cuFFT plans, arena growth). Each step
+ * is also split into its host phases, BENCH_PHASES arrays of n after step_s: reading
+ * and uploading the batch, enqueueing the step (building the tape, launching), and
+ * waiting for the device; an enqueue as long as the step means the host, not the
+ * device, sets the pace. */
+enum { BENCH_LOAD, BENCH_ENQUEUE, BENCH_WAIT, BENCH_PHASES };
+
 static void bench_report(const ssm_trainer *t, double s, int64_t tokens, double *step_s, int64_t n) {
     const ssm_config *cfg = t->cfg;
     size_t now, peak;
@@ -374,6 +380,11 @@ static void bench_report(const ssm_trainer *t, double s, int64_t tokens, double 
     if (n > 0) {
         double med = ssm_median(step_s, n); /* sorts: the last is the max */
         printf("; step median %.3f ms, max %.3f ms", 1e3 * med, 1e3 * step_s[n - 1]);
+        double *ph = step_s + t->bench_steps;
+        printf(" (medians: batch load + upload %.3f ms, enqueue %.3f ms, device wait %.3f ms)",
+               1e3 * ssm_median(ph + BENCH_LOAD * t->bench_steps, n),
+               1e3 * ssm_median(ph + BENCH_ENQUEUE * t->bench_steps, n),
+               1e3 * ssm_median(ph + BENCH_WAIT * t->bench_steps, n));
     }
     if (cfg->train.device == SSM_CUDA) printf("; peak device memory %.0f MiB", (double)peak / 1048576.0);
     printf("; step arena peak %.0f MiB\n", /* activations and gradients, either device */
@@ -426,7 +437,7 @@ int ssm_trainer_run(ssm_trainer *t) {
     int rc = 0, log_every = cfg->train.log_every, sig = 0;
     double bench_t0 = 0, *bench_step_s = NULL;
     if (t->bench_steps) {
-        bench_step_s = malloc(sizeof *bench_step_s * (size_t)t->bench_steps);
+        bench_step_s = malloc(sizeof *bench_step_s * (size_t)t->bench_steps * (1 + BENCH_PHASES));
         SSM_CHECK(bench_step_s, "trainer: out of memory");
     }
     while (t->st.step < t->total_steps && !(sig = ssm_dist_stop_signal())) {
@@ -444,6 +455,7 @@ int ssm_trainer_run(ssm_trainer *t) {
         uint64_t rng_base = c->rng_offset;
         if (t->world > 1) ssm_dist_rng_begin(c, rng_base);
         ssm_dev_batch db = skip ? (ssm_dev_batch){0} : to_device(t, &b);
+        double t_loaded = ssm_now_s();
         ssm_profile prof;
         int profiling = t->profile_step && t->st.step - start_step + 1 == t->profile_step;
         if (profiling) ssm_profile_attach(c, &prof, t->model->ps->device);
@@ -453,11 +465,13 @@ int ssm_trainer_run(ssm_trainer *t) {
                         .s = {.count = (double)own, .tokens = (double)db.n_tokens}};
         if (t->world > 1) ssm_grad_sync_begin(&t->gsync, c, ssm_dist_weight(&ds.s));
         ssm_stepper_step(&t->step, skip ? NULL : &db, t->world > 1 ? sync_grads : NULL, &ds);
+        double t_enqueued = ssm_now_s();
         if (profiling) {
             ssm_profile_attach(c, NULL, t->model->ps->device);
             print_profile(t, &prof);
         }
         ssm_step_stats st = ssm_stepper_read(&t->step); /* waits for the step */
+        double t_done = ssm_now_s();
         if (t->world == 1)
             ds.s = (ssm_dist_stats){.count = st.count, .correct = st.correct,
                                     .loss = st.count > 0 ? st.loss_sum / st.count : 0,
@@ -502,8 +516,13 @@ int ssm_trainer_run(ssm_trainer *t) {
         t->st.data_index = l->index;
         double now = ssm_now_s();
         train_s += now - t_step;
-        if (t->bench_steps && t->st.step - start_step > SSM_BENCH_WARMUP && n_timed < t->bench_steps)
+        if (t->bench_steps && t->st.step - start_step > SSM_BENCH_WARMUP && n_timed < t->bench_steps) {
+            double *ph = bench_step_s + t->bench_steps;
+            ph[BENCH_LOAD * t->bench_steps + n_timed] = t_loaded - t_step;
+            ph[BENCH_ENQUEUE * t->bench_steps + n_timed] = t_enqueued - t_loaded;
+            ph[BENCH_WAIT * t->bench_steps + n_timed] = t_done - t_enqueued;
             bench_step_s[n_timed++] = now - t_step;
+        }
         if (t->bench_steps && t->st.step - start_step == SSM_BENCH_WARMUP) {
             bench_t0 = now;
             ssm_kernels_for(cfg->train.device)->mem_reset_peak(); /* the steady state's peak */
