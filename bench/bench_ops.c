@@ -1,5 +1,5 @@
 /* bench_ops: GEMM GFLOP/s, elementwise GB/s and the Vandermonde S4D kernel through the
- * kernel table.
+ * kernel table, and the embedding backward at LRA batch shapes.
  *   bench_ops [--device cpu|cuda|all] [--reps N]
  * Median over N timed runs after warm-up, on random (never zero) data. CUDA is
  * timed with events; the copy row is the measured memory-bandwidth ceiling. */
@@ -50,6 +50,15 @@ static void b_gelu(const ssm_kernels *k, void **buf, int64_t n) {
 }
 static void b_sum_rows(const ssm_kernels *k, void **buf, int64_t n) {
     k->sum_axis(SSM_F32, buf[0], buf[2], n / 1024, 1024, 1, 1.0, 0);
+}
+
+/* Embedding backward at an LRA batch's shape: emb_dim columns, emb_vocab ids, the padding
+ * id 0 at the positions past each row's length (pad_frac of a batch); buf[0] is dy,
+ * buf[2] dW (accumulating), emb_idx the ids. Rate: dy's bytes, the floor's traffic. */
+static int64_t emb_dim, emb_vocab;
+static int32_t *emb_idx;
+static void b_emb_bwd(const ssm_kernels *k, void **buf, int64_t n) {
+    k->embedding_bwd(SSM_F32, buf[0], emb_idx, buf[2], n, emb_dim, emb_vocab);
 }
 
 /* Vandermonde S4D kernel (ZOH) at H = n, N2 = 32, L = vd_L; buf[0] holds dt, A, C, buf[1] K/dK,
@@ -119,6 +128,26 @@ static void run_device(ssm_device dev, int reps) {
         ms = time_it(dev, k, b_vd_bwd, buf, H, reps);
         printf("%-6s %-14s %5lldx%-6lld %10.4f %7.1f GFLOP/s\n", ssm_device_name(dev), "vandermonde_bwd",
                (long long)H, (long long)vd_L, ms, 8 * em / ms / 1e6);
+    }
+    /* ListOps (B 50, L 2,000, 18 ids, 45% padding) and Text (B 16, L 4,096, 100 ids, 60%) */
+    struct { const char *name; int64_t B, L, dim, vocab; double pad; } eb[] = {
+        {"emb_bwd_listops", 50, 2000, 128, 18, 0.45}, {"emb_bwd_text", 16, 4096, 256, 100, 0.60}};
+    for (size_t e = 0; e < sizeof eb / sizeof eb[0]; e++) {
+        int64_t n = eb[e].B * eb[e].L;
+        int32_t *h = malloc(sizeof *h * (size_t)n);
+        for (int64_t i = 0; i < n; i++) {
+            int64_t t = i % eb[e].L;
+            h[i] = t >= (int64_t)((1 - eb[e].pad) * (double)eb[e].L) ? 0
+                                                                     : (int32_t)(1 + (i * 7919) % (eb[e].vocab - 1));
+        }
+        emb_idx = k->alloc(sizeof *h * (size_t)n);
+        k->from_host(emb_idx, h, sizeof *h * (size_t)n);
+        emb_dim = eb[e].dim, emb_vocab = eb[e].vocab;
+        double ms = time_it(dev, k, b_emb_bwd, buf, n, reps);
+        printf("%-6s %-14s %5lldx%-6lld %10.4f %9.1f GB/s\n", ssm_device_name(dev), eb[e].name,
+               (long long)n, (long long)emb_dim, ms, 4.0 * (double)(n * emb_dim) / ms / 1e6);
+        k->free(emb_idx);
+        free(h);
     }
     for (int i = 0; i < 3; i++) k->free(buf[i]);
 }

@@ -2,6 +2,7 @@
  * numbers), GLU, causal depthwise conv1d on channels-first [B, C, L].
  * Formulas and summation orders follow lib/cpu_nn.c. */
 #include <cub/device/device_radix_sort.cuh>
+#include <cub/device/device_scan.cuh>
 #include "common.cuh"
 
 /* --- embedding --- */
@@ -16,22 +17,55 @@ static __global__ void embedding_fwd_kernel(const float *W, const int32_t *idx, 
     }
 }
 
-/* Backward, deterministic: the positions sorted by id (CUB's radix sort is stable, so
- * each id keeps its positions in order), then one thread per (run of an id, d) adds the
- * run's rows into dW in that order: the CPU's additions, bit for bit, and no atomics. */
+/* Backward, deterministic, in kernels.h's order: the positions sorted by id (CUB's radix
+ * sort is stable, so each id keeps its positions in order); a segment is one id's
+ * positions inside one chunk of SSM_EMB_CHUNK positions, contiguous in that order. A
+ * thread per (segment, d) sums a segment from 0 (at most a chunk of rows), then a thread
+ * per (id, d) adds its segments into dW in chunk order: the CPU's additions, bit for bit,
+ * and no atomics. One thread walking all of an id's rows took milliseconds on LRA
+ * batches, where the padding id alone holds tens of thousands of positions. */
 static __global__ void iota_kernel(int32_t *p, int64_t n) {
     GRID_STRIDE(i, n) p[i] = (int32_t)i;
 }
 
-static __global__ void embedding_bwd_kernel(const float *dy, const uint32_t *key,
-                                            const int32_t *pos, float *dW, int64_t n,
-                                            int64_t dim, int64_t vocab) {
-    GRID_STRIDE(i, n * dim) {
-        int64_t s = i / dim, d = i - s * dim;
-        uint32_t v = key[s];
-        if ((s > 0 && key[s - 1] == v) || (int64_t)v >= vocab) continue; /* not a run's head */
+static __global__ void emb_seg_flags_kernel(const uint32_t *key, const int32_t *pos,
+                                            int32_t *flag, int64_t n) {
+    GRID_STRIDE(s, n)
+        flag[s] = s == 0 || key[s] != key[s - 1] ||
+                  pos[s] / SSM_EMB_CHUNK != pos[s - 1] / SSM_EMB_CHUNK;
+}
+
+/* seg[s] is the inclusive sum of the flags: a head's segment number + 1 */
+static __global__ void emb_seg_start_kernel(const int32_t *flag, const int32_t *seg,
+                                            int32_t *start, int64_t n) {
+    GRID_STRIDE(s, n) if (flag[s]) start[seg[s] - 1] = (int32_t)s;
+}
+
+static __global__ void emb_seg_sum_kernel(const float *dy, const int32_t *pos,
+                                          const int32_t *start, const int32_t *seg, float *part,
+                                          int64_t n, int64_t dim, int64_t bound) {
+    const int64_t nseg = seg[n - 1];
+    GRID_STRIDE(i, bound * dim) {
+        int64_t g = i / dim, d = i - g * dim;
+        if (g >= nseg) continue;
+        int64_t end = g + 1 < nseg ? start[g + 1] : n;
+        float acc = 0.0f;
+        for (int64_t j = start[g]; j < end; j++) acc += dy[(int64_t)pos[j] * dim + d];
+        part[g * dim + d] = acc;
+    }
+}
+
+static __global__ void emb_add_kernel(const uint32_t *key, const int32_t *start,
+                                      const int32_t *seg, const float *part, float *dW, int64_t n,
+                                      int64_t dim, int64_t vocab, int64_t bound) {
+    const int64_t nseg = seg[n - 1];
+    GRID_STRIDE(i, bound * dim) {
+        int64_t g = i / dim, d = i - g * dim;
+        if (g >= nseg) continue;
+        uint32_t v = key[start[g]];
+        if ((g > 0 && key[start[g - 1]] == v) || (int64_t)v >= vocab) continue; /* not an id's first */
         float acc = dW[v * dim + d];
-        for (int64_t j = s; j < n && key[j] == v; j++) acc += dy[(int64_t)pos[j] * dim + d];
+        for (int64_t j = g; j < nseg && key[start[j]] == v; j++) acc += part[j * dim + d];
         dW[v * dim + d] = acc;
     }
 }
@@ -54,22 +88,42 @@ void ssm_cuda_embedding_bwd(ssm_dtype dt, const void *dy, const int32_t *idx, vo
                   (long long)vocab);
     int bits = 1;
     while (bits < 32 && ((int64_t)1 << bits) < vocab) bits++;
+    /* segments: at most one per position, and one per (id, chunk) */
+    const int64_t chunks = (n + SSM_EMB_CHUNK - 1) / SSM_EMB_CHUNK;
+    const int64_t bound = vocab * chunks < n ? vocab * chunks : n;
     /* ids are >= 0 (the forward checks): as unsigned keys, only the low `bits` matter */
     const uint32_t *keys_in = (const uint32_t *)idx;
-    size_t tmp_bytes = 0, a = 256, nb = ((size_t)n * 4 + a - 1) / a * a;
+    size_t sort_bytes = 0, scan_bytes = 0, a = 256, nb = ((size_t)n * 4 + a - 1) / a * a;
     cudaStream_t st = ssm_cuda_stream();
-    CUDA_CHECK(cub::DeviceRadixSort::SortPairs(NULL, tmp_bytes, keys_in, (uint32_t *)NULL,
+    CUDA_CHECK(cub::DeviceRadixSort::SortPairs(NULL, sort_bytes, keys_in, (uint32_t *)NULL,
                                                (const int32_t *)NULL, (int32_t *)NULL, (int)n, 0,
                                                bits, st));
-    char *buf = (char *)ssm_cuda_scratch(SSM_SCR_OP, 3 * nb + tmp_bytes);
+    CUDA_CHECK(cub::DeviceScan::InclusiveSum(NULL, scan_bytes, (const int32_t *)NULL,
+                                             (int32_t *)NULL, (int)n, st));
+    size_t tmp = sort_bytes > scan_bytes ? sort_bytes : scan_bytes;
+    tmp = (tmp + a - 1) / a * a;
+    char *buf = (char *)ssm_cuda_scratch(SSM_SCR_OP, 6 * nb + tmp +
+                                                     (size_t)(bound * dim) * sizeof(float));
     uint32_t *keys = (uint32_t *)buf;
     int32_t *pos_in = (int32_t *)(buf + nb), *pos = (int32_t *)(buf + 2 * nb);
+    int32_t *flag = (int32_t *)(buf + 3 * nb), *seg = (int32_t *)(buf + 4 * nb);
+    int32_t *start = (int32_t *)(buf + 5 * nb);
+    void *work = buf + 6 * nb;
+    float *part = (float *)(buf + 6 * nb + tmp);
     iota_kernel<<<ssm_grid(n), SSM_THREADS, 0, st>>>(pos_in, n);
     LAUNCH_CHECK();
-    CUDA_CHECK(cub::DeviceRadixSort::SortPairs(buf + 3 * nb, tmp_bytes, keys_in, keys, pos_in,
-                                               pos, (int)n, 0, bits, st));
-    embedding_bwd_kernel<<<ssm_grid(n * dim), SSM_THREADS, 0, st>>>(CF32(dy), keys, pos,
-                                                                   F32(dW), n, dim, vocab);
+    CUDA_CHECK(cub::DeviceRadixSort::SortPairs(work, sort_bytes, keys_in, keys, pos_in, pos,
+                                               (int)n, 0, bits, st));
+    emb_seg_flags_kernel<<<ssm_grid(n), SSM_THREADS, 0, st>>>(keys, pos, flag, n);
+    LAUNCH_CHECK();
+    CUDA_CHECK(cub::DeviceScan::InclusiveSum(work, scan_bytes, flag, seg, (int)n, st));
+    emb_seg_start_kernel<<<ssm_grid(n), SSM_THREADS, 0, st>>>(flag, seg, start, n);
+    LAUNCH_CHECK();
+    emb_seg_sum_kernel<<<ssm_grid(bound * dim), SSM_THREADS, 0, st>>>(CF32(dy), pos, start, seg,
+                                                                      part, n, dim, bound);
+    LAUNCH_CHECK();
+    emb_add_kernel<<<ssm_grid(bound * dim), SSM_THREADS, 0, st>>>(keys, start, seg, part,
+                                                                  F32(dW), n, dim, vocab, bound);
     LAUNCH_CHECK();
 }
 

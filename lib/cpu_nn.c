@@ -117,18 +117,47 @@ static void FN(embedding_fwd)(const T *W, const int32_t *idx, T *y, int64_t n, i
  * race, and each row of dW adds its contributions in position order. */
 static void FN(embedding_bwd)(const T *dy, const int32_t *idx, T *dW, int64_t n, int64_t dim,
                               int64_t vocab) {
-#pragma omp parallel if (n * dim >= PAR_MIN)
+    /* kernels.h's order: per chunk of positions, a partial row for each id met (slot[v]),
+     * added to dW at the chunk's end; each thread owns a range of ids */
+    int failed = 0;
+#pragma omp parallel if (n * dim >= PAR_MIN) reduction(|| : failed)
     {
         int64_t nt = num_threads(), t = thread_num();
         int64_t v0 = vocab * t / nt, v1 = vocab * (t + 1) / nt;
-        for (int64_t r = 0; r < n; r++) {
-            int64_t v = idx[r];
-            if (v < v0 || v >= v1) continue;
-            T *d = dW + v * dim;
-            const T *g = dy + r * dim;
-            for (int64_t i = 0; i < dim; i++) d[i] += g[i];
+        int32_t *slot = malloc(sizeof *slot * (size_t)(v1 - v0 + 1));
+        int32_t *ids = malloc(sizeof *ids * SSM_EMB_CHUNK);
+        T *part = malloc(sizeof *part * (size_t)(SSM_EMB_CHUNK * dim));
+        failed = !slot || !ids || !part;
+        for (int64_t v = 0; !failed && v < v1 - v0; v++) slot[v] = -1;
+        for (int64_t c0 = 0; !failed && c0 < n; c0 += SSM_EMB_CHUNK) {
+            int64_t c1 = c0 + SSM_EMB_CHUNK < n ? c0 + SSM_EMB_CHUNK : n;
+            int32_t met = 0;
+            for (int64_t r = c0; r < c1; r++) {
+                int64_t v = idx[r];
+                if (v < v0 || v >= v1) continue;
+                if (slot[v - v0] < 0) {
+                    slot[v - v0] = met;
+                    ids[met] = (int32_t)v;
+                    for (int64_t i = 0; i < dim; i++) part[met * dim + i] = 0;
+                    met++;
+                }
+                T *p = part + slot[v - v0] * dim;
+                const T *g = dy + r * dim;
+                for (int64_t i = 0; i < dim; i++) p[i] += g[i];
+            }
+            for (int32_t k = 0; k < met; k++) {
+                T *d = dW + ids[k] * dim;
+                const T *p = part + k * dim;
+                for (int64_t i = 0; i < dim; i++) d[i] += p[i];
+                slot[ids[k] - v0] = -1;
+            }
         }
+        free(slot);
+        free(ids);
+        free(part);
     }
+    SSM_CHECK(!failed, "embedding_bwd: out of memory for %d x %lld partial sums", SSM_EMB_CHUNK,
+              (long long)dim);
 }
 
 /* Keep element i when its Philox draw u(seed, offset + i) >= p; p = 1 drops all

@@ -76,6 +76,7 @@ typedef struct ssm_optim_hp {
 /* numerators per Cauchy call: (B, P) x (C, Q) for rank 1, (B, P) x (C0, C1, Q) bidirectional */
 #define SSM_CAUCHY_MAX_S 6
 #define SSM_CONV_MAX_K 8 /* conv1d_causal: the widest kernel (Mamba's d_conv is 4) */
+#define SSM_EMB_CHUNK 256 /* embedding_bwd: positions per chunk of its summation order */
 #define SSM_SCAN_MAX_STATE 256 /* selective scan: the largest d_state (a state in registers) */
 
 typedef struct ssm_kernels {
@@ -199,6 +200,10 @@ typedef struct ssm_kernels {
     /* y[r, :] = W[idx[r], :], W [vocab, dim]; idx out of range is a programmer error */
     void (*embedding_fwd)(ssm_dtype dt, const void *W, const int32_t *idx, void *y, int64_t n,
                           int64_t dim, int64_t vocab);
+    /* dW[v, :] += the dy rows of v's positions, in one order on every device: for each
+     * chunk of SSM_EMB_CHUNK consecutive positions in turn, the chunk's rows of v summed
+     * from 0 in position order, then added to dW (a chunk without v adds nothing). A
+     * frequent id (padding, a space) is then summed in parallel chunks on a GPU. */
     void (*embedding_bwd)(ssm_dtype dt, const void *dy, const int32_t *idx, void *dW, int64_t n,
                           int64_t dim, int64_t vocab);
     /* Inverted dropout: keep with probability 1 - p, scale kept by 1/(1 - p). The mask is

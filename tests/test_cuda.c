@@ -167,36 +167,47 @@ START_TEST(cuda_entries_match_cpu) {
 END_TEST
 
 /* Larger FFT convolutions and GEMMs than the op cases, as the layers use them. */
-/* The embedding backward with heavily repeated ids (200 000 tokens over 7 rows, and
- * unused rows): the same bits on two runs and as the CPU's (both add each id's rows in
- * position order into the existing gradient). */
+/* The embedding backward (kernels.h's chunked order) the same bits on two runs and as
+ * the CPU's: heavily repeated ids (200 000 tokens over 7 of 11 rows), a ListOps-like
+ * batch where the padding id holds 45% of the positions, and a language model's large
+ * vocabulary (more ids than positions per chunk, mostly one position per segment). */
 START_TEST(cuda_embedding_bwd_deterministic) {
-    const int64_t n = 200000, dim = 33, vocab = 11;
+    const struct { int64_t n, dim, vocab; int kind; } cases[] = {
+        {200000, 33, 11, 0}, {100000, 128, 18, 1}, {5000, 64, 50280, 2}};
     const ssm_kernels *kc = ssm_kernels_for(SSM_CPU), *kg = ssm_kernels_for(SSM_CUDA);
-    ssm_tensor *idx = ssm_tensor_new(SSM_I32, SSM_CPU, SSM_DIMS(n));
-    int32_t *ip = idx->data;
-    for (int64_t i = 0; i < n; i++) ip[i] = (int32_t)((i * 7919 + i / 13) % 7);
-    ssm_tensor *dy = tu_randn(SSM_F32, SSM_DIMS(n, dim), 31, 1.0);
-    ssm_tensor *dW = tu_randn(SSM_F32, SSM_DIMS(vocab, dim), 32, 1.0); /* accumulates */
-    ssm_tensor *gidx = ssm_tensor_to(NULL, idx, SSM_CUDA), *gdy = ssm_tensor_to(NULL, dy, SSM_CUDA);
-    ssm_tensor *g[2];
-    for (int r = 0; r < 2; r++) {
-        g[r] = ssm_tensor_to(NULL, dW, SSM_CUDA);
-        kg->embedding_bwd(SSM_F32, gdy->data, gidx->data, g[r]->data, n, dim, vocab);
+    for (size_t ci = 0; ci < sizeof cases / sizeof cases[0]; ci++) {
+        const int64_t n = cases[ci].n, dim = cases[ci].dim, vocab = cases[ci].vocab;
+        ssm_tensor *idx = ssm_tensor_new(SSM_I32, SSM_CPU, SSM_DIMS(n));
+        int32_t *ip = idx->data;
+        for (int64_t i = 0; i < n; i++)
+            ip[i] = cases[ci].kind == 0   ? (int32_t)((i * 7919 + i / 13) % 7)
+                    : cases[ci].kind == 1 ? (i % 2000 >= 1100 ? 0 : (int32_t)(1 + i * 31 % 17))
+                                          : (int32_t)((i * 2654435761u) % (uint64_t)vocab);
+        ssm_tensor *dy = tu_randn(SSM_F32, SSM_DIMS(n, dim), 31, 1.0);
+        ssm_tensor *dW = tu_randn(SSM_F32, SSM_DIMS(vocab, dim), 32, 1.0); /* accumulates */
+        ssm_tensor *gidx = ssm_tensor_to(NULL, idx, SSM_CUDA), *gdy = ssm_tensor_to(NULL, dy, SSM_CUDA);
+        ssm_tensor *g[2];
+        for (int r = 0; r < 2; r++) {
+            g[r] = ssm_tensor_to(NULL, dW, SSM_CUDA);
+            kg->embedding_bwd(SSM_F32, gdy->data, gidx->data, g[r]->data, n, dim, vocab);
+        }
+        kc->embedding_bwd(SSM_F32, dy->data, idx->data, dW->data, n, dim, vocab);
+        size_t bytes = sizeof(float) * (size_t)(vocab * dim);
+        float *a = malloc(bytes), *b = malloc(bytes);
+        ssm_tensor_to_host(g[0], a);
+        ssm_tensor_to_host(g[1], b);
+        const float *c = dW->data;
+        for (int64_t i = 0; i < vocab * dim; i++) {
+            ck_assert_msg(a[i] == b[i], "case %zu run to run: element %lld %.9g vs %.9g", ci,
+                          (long long)i, a[i], b[i]);
+            ck_assert_msg(a[i] == c[i], "case %zu cuda vs cpu: element %lld %.9g vs %.9g", ci,
+                          (long long)i, a[i], c[i]);
+        }
+        free(a);
+        free(b);
+        ssm_tensor *all[] = {idx, dy, dW, gidx, gdy, g[0], g[1]};
+        for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) ssm_tensor_free(all[i]);
     }
-    kc->embedding_bwd(SSM_F32, dy->data, idx->data, dW->data, n, dim, vocab);
-    float *a = malloc(sizeof(float) * (size_t)(vocab * dim)), *b = malloc(sizeof(float) * (size_t)(vocab * dim));
-    ssm_tensor_to_host(g[0], a);
-    ssm_tensor_to_host(g[1], b);
-    const float *c = dW->data;
-    for (int64_t i = 0; i < vocab * dim; i++) {
-        ck_assert_msg(a[i] == b[i], "run to run: element %lld %.9g vs %.9g", (long long)i, a[i], b[i]);
-        ck_assert_msg(a[i] == c[i], "cuda vs cpu: element %lld %.9g vs %.9g", (long long)i, a[i], c[i]);
-    }
-    free(a);
-    free(b);
-    ssm_tensor *all[] = {idx, dy, dW, gidx, gdy, g[0], g[1]};
-    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) ssm_tensor_free(all[i]);
 }
 END_TEST
 

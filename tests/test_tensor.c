@@ -301,6 +301,45 @@ START_TEST(out_of_memory_in_an_op_exits) {
 }
 END_TEST
 
+/* The embedding backward's summation order (kernels.h: chunks of SSM_EMB_CHUNK positions,
+ * each id's rows of a chunk summed from 0, then added) against that order written as a
+ * plain loop, bit for bit on several threads; and against an f64 sum. One id holds most
+ * positions, as padding does; the last chunk is partial. */
+START_TEST(embedding_bwd_order) {
+    const int64_t n = 20000 + 77, dim = 16, vocab = 9;
+    int32_t *idx = malloc(sizeof *idx * (size_t)n);
+    for (int64_t r = 0; r < n; r++) idx[r] = (r * 7919) % 10 < 6 ? 0 : (int32_t)(1 + r * 31 % 7);
+    ssm_tensor *dy = tu_randn(SSM_F32, SSM_DIMS(n, dim), 41, 1.0);
+    ssm_tensor *dW = tu_randn(SSM_F32, SSM_DIMS(vocab, dim), 42, 1.0);
+    const float *g = dy->data;
+    float *want = malloc(sizeof *want * (size_t)(vocab * dim));
+    double *exact = malloc(sizeof *exact * (size_t)(vocab * dim));
+    memcpy(want, dW->data, sizeof *want * (size_t)(vocab * dim));
+    for (int64_t i = 0; i < vocab * dim; i++) exact[i] = want[i];
+    for (int64_t c0 = 0; c0 < n; c0 += SSM_EMB_CHUNK)
+        for (int64_t v = 0; v < vocab; v++)
+            for (int64_t d = 0; d < dim; d++) {
+                float p = 0.0f;
+                int met = 0;
+                for (int64_t r = c0; r < n && r < c0 + SSM_EMB_CHUNK; r++)
+                    if (idx[r] == v) p += g[r * dim + d], met = 1, exact[v * dim + d] += g[r * dim + d];
+                if (met) want[v * dim + d] += p;
+            }
+    ssm_kernels_for(SSM_CPU)->embedding_bwd(SSM_F32, dy->data, idx, dW->data, n, dim, vocab);
+    const float *got = dW->data;
+    for (int64_t i = 0; i < vocab * dim; i++) {
+        ck_assert_msg(got[i] == want[i], "element %lld: %.9g, the documented order gives %.9g",
+                      (long long)i, got[i], want[i]);
+        ck_assert_double_eq_tol(got[i], exact[i], 1e-3 * (1 + fabs(exact[i])));
+    }
+    free(idx);
+    free(want);
+    free(exact);
+    ssm_tensor_free(dy);
+    ssm_tensor_free(dW);
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("tensor");
     TCase *t = tcase_create("core");
@@ -313,6 +352,7 @@ int main(void) {
     tcase_add_test(t, gemm_vs_naive);
     tcase_add_test(t, permute_vs_index);
     tcase_add_test(t, fft_conv_vs_direct);
+    tcase_add_test(t, embedding_bwd_order);
     tcase_add_test(t, irfft_fft_vs_direct);
     tcase_add_test(t, out_of_memory_names_op_and_sizes);
     tcase_add_test(t, out_of_memory_in_an_op_exits);
