@@ -11,7 +11,7 @@ static ssm_tensor *i32_tensor(ssm_arena *a, int ndim, const int64_t *shape) {
 }
 
 void ssm_batch_make(const ssm_dataset *d, const int64_t *idx, int64_t B, int64_t fixed_len,
-                    ssm_arena *a, ssm_batch *b) {
+                    int64_t pad_multiple, ssm_arena *a, ssm_batch *b) {
     SSM_CHECK(B > 0, "batch_make(%s): batch of %lld", d->name, (long long)B);
     int64_t S = d->n_seq, R = B * S, C = d->channels, L = fixed_len;
     if (L == 0)
@@ -20,6 +20,10 @@ void ssm_batch_make(const ssm_dataset *d, const int64_t *idx, int64_t B, int64_t
             ssm_dataset_seq(d, idx[r / S], (int)(r % S), &len);
             if (len > L) L = len;
         }
+    if (fixed_len == 0 && pad_multiple > 1 && L % pad_multiple) {
+        int64_t up = (L / pad_multiple + 1) * pad_multiple;
+        L = up < d->longest ? up : L > d->longest ? L : d->longest;
+    }
     if (L == 0) L = 1; /* all sequences empty: keep the tensors non-empty */
     memset(b, 0, sizeof *b);
     b->size = B;
@@ -130,7 +134,8 @@ int ssm_loader_next(ssm_loader *l, ssm_arena *a, ssm_batch *b) {
     int64_t take = left < B ? left : B, K = l->opts.world > 1 ? l->opts.world : 1;
     int64_t lo = take * l->opts.rank / K, hi = take * (l->opts.rank + 1) / K;
     if (hi > lo)
-        ssm_batch_make(l->ds, l->order + l->index + lo, hi - lo, l->opts.fixed_len, a, b);
+        ssm_batch_make(l->ds, l->order + l->index + lo, hi - lo, l->opts.fixed_len,
+                       l->opts.pad_multiple, a, b);
     else
         memset(b, 0, sizeof *b);
     l->index += take;

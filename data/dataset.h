@@ -98,6 +98,8 @@ typedef struct ssm_loader_opts {
     int shuffle;       /* 0: dataset order (evaluation) */
     int drop_last;     /* drop the last partial batch of each epoch */
     int64_t fixed_len; /* 0: pad to the longest in the batch; > 0: pad to this length */
+    int64_t pad_multiple; /* fixed_len 0, > 1: round the batch's longest up to a multiple of
+                           * this, at most the data set's longest (shapes that repeat) */
     /* Data parallel: of every batch of take examples (the same on every rank), rank r of
      * world K gets positions [take*r/K, take*(r+1)/K) of its example list, so which
      * examples make a step does not depend on K. world 0 or 1: the whole batch. */
@@ -117,9 +119,10 @@ typedef struct ssm_batch {
 } ssm_batch;
 
 /* Batch of the examples idx[0..B): tensors from arena a (persistent when NULL).
- * fixed_len 0 pads to the longest; a longer sequence than fixed_len aborts. */
+ * fixed_len 0 pads to the longest, rounded up to a multiple of pad_multiple (<= 1: none)
+ * but not past the data set's longest; a longer sequence than fixed_len aborts. */
 void ssm_batch_make(const ssm_dataset *d, const int64_t *idx, int64_t B, int64_t fixed_len,
-                    struct ssm_arena *a, ssm_batch *b);
+                    int64_t pad_multiple, struct ssm_arena *a, ssm_batch *b);
 /* Call for every batch: frees what did not come from an arena. */
 void ssm_batch_free(ssm_batch *b);
 

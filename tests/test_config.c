@@ -449,7 +449,7 @@ START_TEST(round_trip_everything_changed) {
         "lr = 0.0007\nweight_decay = 1e-5\ndt_group = default\nb_group = ssm_decay\n"
         "c_init = complex_normal\nclip_eigs = true\n"
         "activation = silu\nfinal_act = linear\n"
-        "[data]\ntask = selective_copy\nseq_len = 333\nn_train = 12\nn_val = 3\nn_test = 0\n"
+        "[data]\ntask = selective_copy\nseq_len = 333\npad_multiple = 64\nn_train = 12\nn_val = 3\nn_test = 0\n"
         "val_fraction = 0.25\nvocab = 9\nn_copy = 7\nmax_depth = 4\nmax_args = 3\n"
         "min_len = 20\nappend_eos = true\ngrayscale = false\npermute = random\n"
         "permute_seed = 4294967295\n"

@@ -399,6 +399,35 @@ START_TEST(batches_pad_and_label) {
 }
 END_TEST
 
+/* data.pad_multiple: a batch's length rounded up to a multiple, never past the data
+ * set's longest sequence; tokens past each length are padding and targets ignored. */
+START_TEST(batches_pad_to_multiple) {
+    ssm_dataset_spec spec = {.name = "t", .has_targets = 1, .vocab_size = 50, .pad_id = 1};
+    ssm_dataset *d = ssm_dataset_new(&spec);
+    int32_t x[11] = {5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+    ssm_dataset_add(d, x, 3, x + 1, 0);  /* lengths 3, 5 and 11 (the longest) */
+    ssm_dataset_add(d, x, 5, x + 1, 0);
+    ssm_dataset_add(d, x, 11, x, 0);
+    struct { int64_t idx, multiple, L; } cases[] = {
+        {0, 1, 3}, {0, 4, 4}, {1, 4, 8}, {1, 5, 5}, {1, 8, 8}, {0, 16, 11}, {2, 4, 11}, {2, 16, 11}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        ssm_batch b;
+        ssm_batch_make(d, &cases[i].idx, 1, 0, cases[i].multiple, NULL, &b);
+        ck_assert_msg(b.tokens->shape[1] == cases[i].L, "example %lld, multiple %lld: length %lld",
+                      (long long)cases[i].idx, (long long)cases[i].multiple,
+                      (long long)b.tokens->shape[1]);
+        int64_t len = ((int32_t *)b.lengths->data)[0];
+        const int32_t *t = b.tokens->data, *y = b.targets->data;
+        for (int64_t k = 0; k < b.tokens->shape[1]; k++) {
+            ck_assert_int_eq(t[k], k < len ? x[k] : 1);
+            if (k >= len) ck_assert_int_eq(y[k], SSM_IGNORE_INDEX);
+        }
+        ssm_batch_free(&b);
+    }
+    ssm_dataset_free(d);
+}
+END_TEST
+
 /* Targets padded with the ignore index; pairs (n_seq 2) of RGB-like positions. */
 START_TEST(batches_targets_pairs_channels) {
     ssm_dataset_spec spec = {.name = "t", .has_targets = 1, .vocab_size = 50, .pad_id = 1};
@@ -406,7 +435,7 @@ START_TEST(batches_targets_pairs_channels) {
     ssm_dataset_add(d, (int32_t[]){5, 6, 7}, 3, (int32_t[]){6, 7, SSM_IGNORE_INDEX}, 0);
     ssm_dataset_add(d, (int32_t[]){8}, 1, (int32_t[]){9}, 0);
     ssm_batch b;
-    ssm_batch_make(d, (int64_t[]){1, 0}, 2, 0, NULL, &b);
+    ssm_batch_make(d, (int64_t[]){1, 0}, 2, 0, 1, NULL, &b);
     int32_t wt[] = {8, 1, 1, 5, 6, 7}, wy[] = {9, -100, -100, 6, 7, -100};
     ck_assert_int_eq(memcmp(b.tokens->data, wt, sizeof wt), 0);
     ck_assert_int_eq(memcmp(b.targets->data, wy, sizeof wy), 0);
@@ -424,7 +453,7 @@ START_TEST(batches_targets_pairs_channels) {
     ssm_dataset_add_seq(d, (int32_t[]){13, 14, 15}, 1, NULL);
     ssm_dataset_end_example(d, 0);
     ck_assert_int_eq(d->n, 2);
-    ssm_batch_make(d, (int64_t[]){0, 1}, 2, 0, NULL, &b);
+    ssm_batch_make(d, (int64_t[]){0, 1}, 2, 0, 1, NULL, &b);
     ck_assert(b.tokens->ndim == 3 && b.tokens->shape[0] == 4 && b.tokens->shape[1] == 2 &&
               b.tokens->shape[2] == 3);
     int32_t w[] = {1, 2, 3, 0, 0, 0, 4, 5, 6, 7, 8, 9, 10, 11, 12, 0, 0, 0, 13, 14, 15, 0, 0, 0};
@@ -660,6 +689,7 @@ int main(void) {
     tcase_add_test(t, shuffle_is_seeded_permutation);
     tcase_add_test(t, batches_pad_and_label);
     tcase_add_test(t, batches_targets_pairs_channels);
+    tcase_add_test(t, batches_pad_to_multiple);
     tcase_add_test(t, loader_resumes_exactly);
     tcase_add_test(t, loader_shards_by_rank);
     suite_add_tcase(s, t);

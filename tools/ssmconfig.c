@@ -307,6 +307,13 @@ const ssm_cfg_key ssm_cfg_keys[] = {
     INT(data, seq_len, "0", 0, 1 << 24,
         "Sequence length (generated tasks: longest sequence; file tasks: pad or cut to it); "
         "0 = the task's standard length."),
+    INT(data, pad_multiple, "1", 1, 1 << 24,
+        "Round each batch's length up to a multiple of this, at most the data set's longest "
+        "sequence; 1 = the batch's longest sequence, as the official loaders. With varying "
+        "lengths (LRA Text, ListOps) a multiple such as 256 makes a few shapes repeat, which "
+        "CUDA graphs replay and cached cuFFT plans serve. Padding is masked out of pooling and "
+        "the loss, but bidirectional layers and BatchNorm see it, so results differ slightly "
+        "from 1."),
     INT(data, n_train, "10000", 1, 1e9, "Generated tasks: training examples."),
     INT(data, n_val, "1000", 1, 1e9, "Generated tasks: validation examples."),
     INT(data, n_test, "1000", 0, 1e9, "Generated tasks: test examples."),

@@ -119,6 +119,7 @@ typedef struct {
     int64_t vocab;   /* generated token tasks, specials included; 0 = default until resolved */
     int64_t n_copy;                      /* selective_copy */
     int64_t max_depth, max_args, min_len; /* listops generator */
+    int64_t pad_multiple;                /* batch lengths rounded up to a multiple */
     bool append_eos;                      /* listops: <eos> ends every expression (S4, S5) */
     bool grayscale;                       /* image: LRA Image (true) or sCIFAR (false) */
     ssm_cfg_permute permute;              /* mnist, image */

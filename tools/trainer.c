@@ -63,7 +63,7 @@ int ssm_trainer_init(ssm_trainer *t, const ssm_config *cfg, const char *out_dir)
     t->opt->group[SSM_GROUP_NO_DECAY].weight_decay = 0;
     t->opt->group[SSM_GROUP_SSM_DECAY] = (ssm_group_hparams){cfg->layer.lr, o->weight_decay};
     ssm_loader_opts lo = {.batch_size = cfg->train.batch_size, .seed = (uint64_t)cfg->train.seed,
-                          .shuffle = 1, .drop_last = 0};
+                          .shuffle = 1, .drop_last = 0, .pad_multiple = cfg->data.pad_multiple};
     ssm_loader *l = ssm_loader_new(t->data.train, &lo);
     int64_t per_epoch = ssm_loader_batches_per_epoch(l);
     ssm_loader_free(l);
@@ -201,7 +201,8 @@ static void keep_logits(const ssm_tensor *lg, const ssm_batch *b, int64_t C, flo
 void ssm_trainer_evaluate(ssm_trainer *t, const ssm_dataset *d, double *loss, double *acc,
                           float *logits) {
     ssm_loader_opts lo = {.batch_size = t->cfg->train.batch_size, .shuffle = 0,
-                          .rank = t->rank, .world = t->world};
+                          .pad_multiple = t->cfg->data.pad_multiple, .rank = t->rank,
+                          .world = t->world};
     ssm_loader *l = ssm_loader_new(d, &lo);
     ssm_ctx *c = t->ctx;
     int saved = ssm_no_grad_begin(c), training = c->training;
@@ -424,7 +425,8 @@ int ssm_trainer_run(ssm_trainer *t) {
                    "written)\n", t->metrics.path, (long long)dropped, (long long)t->st.step);
     }
     ssm_loader_opts lo = {.batch_size = cfg->train.batch_size, .seed = (uint64_t)cfg->train.seed,
-                          .shuffle = 1, .rank = t->rank, .world = t->world};
+                          .shuffle = 1, .pad_multiple = cfg->data.pad_multiple, .rank = t->rank,
+                          .world = t->world};
     ssm_loader *l = ssm_loader_new(t->data.train, &lo);
     ssm_loader_seek(l, t->st.epoch, t->st.data_index);
     ssm_ctx *c = t->ctx;
