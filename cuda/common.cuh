@@ -66,8 +66,7 @@ cublasHandle_t ssm_cuda_cublas(void);
 ssm_gemm_precision ssm_cuda_gemm_precision(void); /* kernels.h: set_gemm_precision */
 /* Grow-only device scratch, one buffer per slot so one entry can hold several
  * at once. Contents are undefined; valid until the next call for the same slot. */
-enum { SSM_SCR_REDUCE, SSM_SCR_OP, SSM_SCR_FFT, SSM_SCR_FFTWORK, SSM_SCR_GEMM_A, SSM_SCR_GEMM_B,
-       SSM_SCR_COUNT };
+enum { SSM_SCR_REDUCE, SSM_SCR_OP, SSM_SCR_FFT, SSM_SCR_FFTWORK, SSM_SCR_COUNT };
 void *ssm_cuda_scratch(int slot, size_t bytes);
 /* Resources a captured graph may hold pointers into (scratch buffers, cuFFT plans):
  * whoever frees one calls ssm_cuda_resources_freed(), and a graph captured before that

@@ -17,6 +17,7 @@
 #include "grad_sync.h"
 #include "optim.h"
 #include "golden_layers.h"
+#include "half.h"
 #include "kernels.h"
 #include "layer.h"
 #include "log.h"
@@ -675,6 +676,58 @@ START_TEST(cuda_s5_bilinear_bidir_golden) {
 }
 END_TEST
 
+/* What train.precision = bf16 promises a GEMM: each f32 operand rounded to bfloat16 (to
+ * nearest, ties to even), products summed in f32. Against that rule computed on the host
+ * in double: 1e-5 relative (the f32 sums of k = 384 terms); against the unrounded
+ * product it must be off by more than 1e-4 (it is ~2e-3: bf16 keeps 8 bits), so a path
+ * that silently multiplied in f32 or TF32, or rounded otherwise (truncation is off by
+ * ~1e-3 against the rule), fails. Both transposes, a strided batch and beta = 1. */
+START_TEST(cuda_bf16_gemm_rounds_operands) {
+    const ssm_kernels *k = ssm_kernels_for(SSM_CUDA);
+    const int64_t m = 96, n = 80, kk = 384, batch = 3;
+    for (int ta = 0; ta < 2; ta++)
+        for (int tb = 0; tb < 2; tb++) {
+            ssm_tensor *A = tu_randn(SSM_F32, SSM_DIMS(batch, m * kk), 71 + ta, 1.0);
+            ssm_tensor *Bm = tu_randn(SSM_F32, SSM_DIMS(batch, kk * n), 73 + tb, 1.0);
+            ssm_tensor *C0 = tu_randn(SSM_F32, SSM_DIMS(batch, m * n), 75, 1.0);
+            ssm_tensor *gA = ssm_tensor_to(NULL, A, SSM_CUDA), *gB = ssm_tensor_to(NULL, Bm, SSM_CUDA);
+            ssm_tensor *gC = ssm_tensor_to(NULL, C0, SSM_CUDA);
+            k->set_gemm_precision(SSM_GEMM_BF16);
+            /* stored row-major: A [m, k] or [k, m] (ta), B [k, n] or [n, k] (tb) */
+            k->gemm(SSM_F32, ta, tb, m, n, kk, 1.0, gA->data, ta ? m : kk, m * kk, gB->data,
+                    tb ? kk : n, kk * n, 1.0, gC->data, n, m * n, batch);
+            k->set_gemm_precision(SSM_GEMM_FP32);
+            float *c = malloc(sizeof *c * (size_t)(batch * m * n));
+            ssm_tensor_to_host(gC, c);
+            const float *a = A->data, *b = Bm->data, *c0 = C0->data;
+            double err_rule = 0, err_exact = 0, big = 0;
+            for (int64_t q = 0; q < batch; q++)
+                for (int64_t i = 0; i < m; i++)
+                    for (int64_t j = 0; j < n; j++) {
+                        double rule = c0[(q * m + i) * n + j], exact = rule;
+                        for (int64_t l = 0; l < kk; l++) {
+                            float av = a[q * m * kk + (ta ? l * m + i : i * kk + l)];
+                            float bv = b[q * kk * n + (tb ? j * kk + l : l * n + j)];
+                            rule += (double)ssm_bf16_to_f32(ssm_f32_to_bf16(av)) *
+                                    ssm_bf16_to_f32(ssm_f32_to_bf16(bv));
+                            exact += (double)av * bv;
+                        }
+                        double got = c[(q * m + i) * n + j];
+                        err_rule = fmax(err_rule, fabs(got - rule));
+                        err_exact = fmax(err_exact, fabs(got - exact));
+                        big = fmax(big, fabs(exact));
+                    }
+            ck_assert_msg(err_rule <= 1e-5 * big, "ta %d tb %d: %.3g from the bf16 rule", ta, tb,
+                          err_rule / big);
+            ck_assert_msg(err_exact > 1e-4 * big, "ta %d tb %d: only %.3g from the f32 product: "
+                          "not bf16", ta, tb, err_exact / big);
+            free(c);
+            ssm_tensor *all[] = {A, Bm, C0, gA, gB, gC};
+            for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) ssm_tensor_free(all[i]);
+        }
+}
+END_TEST
+
 /* train.precision = bf16: every layer's output and gradients with bf16 GEMMs against the
  * official results (the golden files), within 5e-2 relative (golden.c's measure: the
  * largest difference over the largest reference value). Why 5e-2: bfloat16 keeps 8
@@ -1068,6 +1121,7 @@ int main(void) {
     tcase_add_test(t, cuda_fft_conv_saved_spectrum_exact);
     tcase_add_test(t, cuda_graph_steps_match_eager);
     tcase_add_test(t, cuda_bf16_layers_near_golden);
+    tcase_add_test(t, cuda_bf16_gemm_rounds_operands);
     tcase_add_test(t, cuda_embedding_bwd_deterministic);
     tcase_add_test(t, cuda_diag_step_matches_cpu);
     tcase_add_test(t, cuda_vandermonde_large);
