@@ -12,9 +12,10 @@ void ssm_requires_grad(ssm_tensor *t) {
 }
 
 static void unary_bw(ssm_ctx *c, ssm_node *n) {
-    ssm_tensor *x = n->in[0], *dx = ssm_grad(c, x);
+    int acc;
+    ssm_tensor *x = n->in[0], *dx = ssm_grad_w(c, x, &acc);
     ssm_kernels_for(x->device)->unary_bwd((ssm_unary_op)n->i[0], x->dtype, x->data, n->out->data,
-                                          n->out->grad->data, dx->data, x->numel);
+                                          n->out->grad->data, dx->data, x->numel, acc);
 }
 
 static ssm_tensor *unary(ssm_ctx *c, ssm_tensor *x, ssm_unary_op op, const char *name) {
@@ -45,9 +46,10 @@ ssm_tensor *ssm_cexp(ssm_ctx *c, ssm_tensor *z) {
 }
 
 static void scale_bw(ssm_ctx *c, ssm_node *n) {
-    ssm_tensor *x = n->in[0];
-    ssm_kernels_for(x->device)->scale(x->dtype, n->out->grad->data, ssm_grad(c, x)->data,
-                                      x->numel, n->f[0], 1);
+    int acc;
+    ssm_tensor *x = n->in[0], *dx = ssm_grad_w(c, x, &acc);
+    ssm_kernels_for(x->device)->scale(x->dtype, n->out->grad->data, dx->data, x->numel, n->f[0],
+                                      acc);
 }
 
 ssm_tensor *ssm_scale(ssm_ctx *c, ssm_tensor *x, double alpha) {

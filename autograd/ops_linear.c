@@ -10,20 +10,22 @@ static int64_t batch_of(const ssm_tensor *t) {
 
 /* node: i[0] batch, i[1] m, i[2] k, i[3] n, i[4] b shared (2-D) */
 static void matmul_bw(ssm_ctx *c, ssm_node *n) {
-    ssm_tensor *a = n->in[0], *b = n->in[1], *da = ssm_grad(c, a), *db = ssm_grad(c, b);
+    int acc_a, acc_b; /* a new gradient is stored (beta 0), an existing one added to */
+    ssm_tensor *a = n->in[0], *b = n->in[1], *da = ssm_grad_w(c, a, &acc_a);
+    ssm_tensor *db = ssm_grad_w(c, b, &acc_b);
     const ssm_kernels *k = ssm_kernels_for(a->device);
     int64_t B = n->i[0], M = n->i[1], K = n->i[2], N = n->i[3];
     const void *dy = n->out->grad->data;
     int64_t sb = n->i[4] ? 0 : K * N;
     if (da) /* da = dy @ b^T */
-        k->gemm(a->dtype, 0, 1, M, K, N, 1.0, dy, N, M * N, b->data, N, sb, 1.0, da->data, K,
+        k->gemm(a->dtype, 0, 1, M, K, N, 1.0, dy, N, M * N, b->data, N, sb, acc_a, da->data, K,
                 M * K, B);
     if (db) {
         if (n->i[4]) /* shared b: db = sum over batches = a_flat^T @ dy_flat */
-            k->gemm(a->dtype, 1, 0, K, N, B * M, 1.0, a->data, K, 0, dy, N, 0, 1.0, db->data, N,
+            k->gemm(a->dtype, 1, 0, K, N, B * M, 1.0, a->data, K, 0, dy, N, 0, acc_b, db->data, N,
                     0, 1);
         else
-            k->gemm(a->dtype, 1, 0, K, N, M, 1.0, a->data, K, M * K, dy, N, M * N, 1.0, db->data,
+            k->gemm(a->dtype, 1, 0, K, N, M, 1.0, a->data, K, M * K, dy, N, M * N, acc_b, db->data,
                     N, K * N, B);
     }
 }
@@ -56,12 +58,14 @@ ssm_tensor *ssm_matmul(ssm_ctx *c, ssm_tensor *a, ssm_tensor *b) {
 }
 
 /* node: i[0] rows, i[1] in, i[2] out */
-/* dx += dy W, dW += dy^T x, db += the column sums of dy (y = x W^T + b, [R, O]) */
+/* dx += dy W (stored when dx is new), dW += dy^T x, db += the column sums of dy
+ * (y = x W^T + b, [R, O]) */
 static void linear_grads(ssm_ctx *c, ssm_tensor *x, ssm_tensor *W, ssm_tensor *bias,
                          const void *dy, int64_t R, int64_t I, int64_t O) {
-    ssm_tensor *dx = ssm_grad(c, x), *dW = ssm_grad(c, W), *db = ssm_grad(c, bias);
+    int acc;
+    ssm_tensor *dx = ssm_grad_w(c, x, &acc), *dW = ssm_grad(c, W), *db = ssm_grad(c, bias);
     const ssm_kernels *k = ssm_kernels_for(x->device);
-    if (dx) k->gemm(x->dtype, 0, 0, R, I, O, 1.0, dy, O, 0, W->data, I, 0, 1.0, dx->data, I, 0, 1);
+    if (dx) k->gemm(x->dtype, 0, 0, R, I, O, 1.0, dy, O, 0, W->data, I, 0, acc, dx->data, I, 0, 1);
     if (dW) k->gemm(x->dtype, 1, 0, O, I, R, 1.0, dy, O, 0, x->data, I, 0, 1.0, dW->data, I, 0, 1);
     if (db) k->sum_axis(x->dtype, dy, db->data, 1, R, O, 1.0, 1);
 }
@@ -102,9 +106,8 @@ static void linear_glu_bw(ssm_ctx *c, ssm_node *n) {
     const int64_t R = n->i[0], O = n->i[2];
     ssm_tensor *dz = ssm_tensor_arena(c->arena, z->dtype, z->device, SSM_DIMS(R, O));
     const ssm_kernels *k = ssm_kernels_for(x->device);
-    k->fill(z->dtype, dz->data, dz->numel, 0.0);
     k->glu_bwd(z->dtype, z->data, ssm_data_or_null(n->in[2]), n->out->grad->data, dz->data, R,
-               O / 2);
+               O / 2, 0); /* stored: dz needs no zeroing */
     linear_grads(c, x, n->in[1], n->in[2], dz->data, R, n->i[1], O);
 }
 
@@ -149,7 +152,8 @@ static void xr_operand(int in_cm, int64_t L, int64_t I, int *trans, int64_t *ld)
 
 static void linear_cm_bw(ssm_ctx *c, ssm_node *n) {
     ssm_tensor *x = n->in[0], *W = n->in[1], *bias = n->in[2];
-    ssm_tensor *dx = ssm_grad(c, x), *dW = ssm_grad(c, W), *db = ssm_grad(c, bias);
+    int acc; /* dx: stored when new (GEMM beta 0), else added to */
+    ssm_tensor *dx = ssm_grad_w(c, x, &acc), *dW = ssm_grad(c, W), *db = ssm_grad(c, bias);
     const ssm_kernels *k = ssm_kernels_for(x->device);
     int64_t B = n->i[0], L = n->i[1], I = n->i[2], O = n->i[3];
     int in_cm = (int)n->i[4], out_cm = (int)n->i[5];
@@ -157,10 +161,10 @@ static void linear_cm_bw(ssm_ctx *c, ssm_node *n) {
     if (dx) {
         if (!in_cm) /* dXr [L, I] = dYr W, dYr = dYc^T when out_cm */
             k->gemm(x->dtype, out_cm, 0, L, I, O, 1.0, dy, out_cm ? L : O, L * O, W->data, I, 0,
-                    1.0, dx->data, I, L * I, B);
+                    acc, dx->data, I, L * I, B);
         else /* dXc [I, L] = W^T dYc, dYc = dYr^T when !out_cm */
             k->gemm(x->dtype, 1, !out_cm, I, L, O, 1.0, W->data, I, 0, dy, out_cm ? L : O, L * O,
-                    1.0, dx->data, L, L * I, B);
+                    acc, dx->data, L, L * I, B);
     }
     if (dW) { /* dW [O, I] = sum_b dYr_b^T Xr_b */
         int tx;

@@ -82,9 +82,10 @@ ssm_tensor *ssm_dropout_tied(ssm_ctx *c, ssm_tensor *x, double p) {
 }
 
 static void glu_bw(ssm_ctx *c, ssm_node *n) {
-    ssm_tensor *x = n->in[0];
-    ssm_kernels_for(x->device)->glu_bwd(x->dtype, x->data, NULL, n->out->grad->data,
-                                        ssm_grad(c, x)->data, n->i[0], n->i[1]);
+    int acc;
+    ssm_tensor *x = n->in[0], *dx = ssm_grad_w(c, x, &acc);
+    ssm_kernels_for(x->device)->glu_bwd(x->dtype, x->data, NULL, n->out->grad->data, dx->data,
+                                        n->i[0], n->i[1], acc);
 }
 
 ssm_tensor *ssm_glu(ssm_ctx *c, ssm_tensor *x) {
@@ -142,11 +143,13 @@ ssm_tensor *ssm_conv1d_causal(ssm_ctx *c, ssm_tensor *x, ssm_tensor *w, ssm_tens
  * spectrum from the forward (NULL: recomputed) */
 static void fft_conv_bw(ssm_ctx *c, ssm_node *n) {
     ssm_tensor *u = n->in[0], *k = n->in[1], *D = n->in[2];
+    int acc_du;
+    void *du = ssm_grad_data_w(c, u, &acc_du);
     ssm_kernels_for(u->device)->fft_conv_bwd(u->dtype, u->data, k->data, ssm_data_or_null(D),
-                                             n->out->grad->data, ssm_grad_data(c, u),
-                                             ssm_grad_data(c, k), ssm_grad_data(c, D), n->i[0],
-                                             n->i[1], n->i[2], n->i[3], (int)n->i[4],
-                                             ssm_data_or_null(n->saved[0]));
+                                             n->out->grad->data, du, ssm_grad_data(c, k),
+                                             ssm_grad_data(c, D), n->i[0], n->i[1], n->i[2],
+                                             n->i[3], (int)n->i[4], ssm_data_or_null(n->saved[0]),
+                                             acc_du);
 }
 
 static ssm_tensor *fft_conv(ssm_ctx *c, ssm_tensor *u, ssm_tensor *k, ssm_tensor *D, int cl) {

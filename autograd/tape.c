@@ -1,5 +1,6 @@
 #include "tape.h"
 #include "profile.h"
+#include <math.h>
 #include <stdlib.h>
 #include "log.h"
 #include "params.h"
@@ -86,7 +87,8 @@ static ssm_tensor *take_spare(ssm_ctx *c, ssm_tensor *t) {
     return NULL;
 }
 
-ssm_tensor *ssm_grad(ssm_ctx *c, ssm_tensor *t) {
+ssm_tensor *ssm_grad_w(ssm_ctx *c, ssm_tensor *t, int *acc) {
+    *acc = 1;
     if (!t || !(t->flags & SSM_T_REQUIRES_GRAD)) return NULL;
     if (!t->grad) {
         SSM_CHECK(!(t->flags & SSM_T_PARAM), "grad: parameter %s has no gradient buffer",
@@ -96,9 +98,17 @@ ssm_tensor *ssm_grad(ssm_ctx *c, ssm_tensor *t) {
             t->grad = ssm_tensor_like(c->arena, t);
             t->grad->flags |= SSM_T_STEP_GRAD;
         }
-        ssm_tensor_zero(t->grad);
+        *acc = 0;
+        if (c->poison_fresh_grads) ssm_tensor_fill(t->grad, NAN);
     }
     return t->grad;
+}
+
+ssm_tensor *ssm_grad(ssm_ctx *c, ssm_tensor *t) {
+    int acc;
+    ssm_tensor *g = ssm_grad_w(c, t, &acc);
+    if (g && !acc) ssm_tensor_zero(g);
+    return g;
 }
 
 /* After the backward of the node producing t, t's gradient is dead: consumers write it

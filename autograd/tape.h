@@ -55,6 +55,9 @@ typedef struct ssm_ctx {
      * memory handed to the next gradient of the same size (tape.c) */
     ssm_tensor **spare_grads;
     int n_spare, cap_spare;
+    /* Tests: fill the gradient buffers ssm_grad_w hands out for writing with NaN, so an
+     * op that leaves part of one unwritten fails its gradient check (gradcheck.c) */
+    int poison_fresh_grads;
 } ssm_ctx;
 
 ssm_ctx *ssm_ctx_new(uint64_t seed);
@@ -94,6 +97,16 @@ ssm_node *ssm_record(ssm_ctx *c, const char *op, ssm_backward_fn bw, ssm_tensor 
                      ssm_tensor *const *in, int n);
 /* Gradient buffer of t (zero-initialised on first use), or NULL if t needs none. */
 ssm_tensor *ssm_grad(ssm_ctx *c, ssm_tensor *t);
+/* t's gradient buffer for a rule that writes every element of it: *acc = 0 when the
+ * buffer is new (its contents undefined: the rule stores, so the buffer needs no zeroing
+ * pass and the rule no read of it), 1 when an earlier rule's gradient is there (the rule
+ * adds). NULL when t needs no gradient. A rule that writes only part of a gradient takes
+ * ssm_grad's zeroed buffer instead. */
+ssm_tensor *ssm_grad_w(ssm_ctx *c, ssm_tensor *t, int *acc);
+static inline void *ssm_grad_data_w(struct ssm_ctx *c, ssm_tensor *t, int *acc) {
+    ssm_tensor *g = ssm_grad_w(c, t, acc);
+    return g ? g->data : NULL;
+}
 /* t's data, or NULL for an absent optional input. */
 static inline const void *ssm_data_or_null(const ssm_tensor *t) { return t ? t->data : NULL; }
 /* Data of t's gradient buffer, or NULL when t needs no gradient. */

@@ -33,7 +33,7 @@ void ssm_cuda_fill(ssm_dtype dt, void *y, int64_t n, double value);
 void ssm_cuda_scale(ssm_dtype dt, const void *x, void *y, int64_t n, double alpha, int acc);
 void ssm_cuda_unary(ssm_unary_op op, ssm_dtype dt, const void *x, void *y, int64_t n);
 void ssm_cuda_unary_bwd(ssm_unary_op op, ssm_dtype dt, const void *x, const void *y,
-                        const void *dy, void *dx, int64_t n);
+                        const void *dy, void *dx, int64_t n, int acc);
 void ssm_cuda_binary(ssm_binary_op op, ssm_dtype dt, const void *a, int64_t na, const void *b,
                      int64_t nb, void *y, int64_t n);
 void ssm_cuda_binary_bwd(ssm_binary_op op, ssm_dtype dt, const void *a, int64_t na,
@@ -93,7 +93,7 @@ void ssm_cuda_dropout_bwd(ssm_dtype dt, const void *dy, void *dx, int64_t n, dou
 void ssm_cuda_glu_fwd(ssm_dtype dt, const void *x, const void *b, void *y, int64_t rows,
                       int64_t half);
 void ssm_cuda_glu_bwd(ssm_dtype dt, const void *x, const void *b, const void *dy, void *dx,
-                      int64_t rows, int64_t half);
+                      int64_t rows, int64_t half, int acc);
 void ssm_cuda_conv1d_causal_fwd(ssm_dtype dt, const void *x, const void *w, const void *bias,
                                 void *y, int64_t B, int64_t C, int64_t L, int64_t K, int act);
 void ssm_cuda_conv1d_causal_bwd(ssm_dtype dt, const void *x, const void *w, const void *bias,
@@ -106,7 +106,7 @@ void ssm_cuda_fft_conv_fwd(ssm_dtype dt, const void *u, const void *k, const voi
                            int64_t B, int64_t H, int64_t L, int64_t Lk, int cl, void *u_spec);
 void ssm_cuda_fft_conv_bwd(ssm_dtype dt, const void *u, const void *k, const void *D,
                            const void *dy, void *du, void *dk, void *dD, int64_t B, int64_t H,
-                           int64_t L, int64_t Lk, int cl, const void *u_spec);
+                           int64_t L, int64_t Lk, int cl, const void *u_spec, int acc_du);
 void ssm_cuda_irfft_fwd(ssm_dtype dt, const void *X, void *y, int64_t R, int64_t n);
 void ssm_cuda_irfft_bwd(ssm_dtype dt, const void *dy, void *dX, int64_t R, int64_t n);
 /* cauchy.cu */

@@ -80,13 +80,16 @@ static __global__ void cexp_kernel(const float *x, float *y, int64_t n2) {
 }
 
 static __global__ void unary_bwd_kernel(int op, const float *x, const float *y, const float *dy,
-                                        float *dx, int64_t n) {
-    GRID_STRIDE(i, n) dx[i] += unary_d(op, x[i], y, i) * dy[i];
+                                        float *dx, int64_t n, int acc) {
+    GRID_STRIDE(i, n) {
+        float g = unary_d(op, x[i], y, i) * dy[i];
+        dx[i] = acc ? dx[i] + g : g;
+    }
 }
 
 /* dz += dy * conj(e^z) */
 static __global__ void cexp_bwd_kernel(const float *x, const float *y, const float *dy,
-                                       float *dx, int64_t n2) {
+                                       float *dx, int64_t n2, int acc) {
     GRID_STRIDE(p, n2) {
         float yr, yi;
         if (y) { yr = y[2 * p]; yi = y[2 * p + 1]; }
@@ -97,8 +100,9 @@ static __global__ void cexp_bwd_kernel(const float *x, const float *y, const flo
             yi = m * s;
         }
         float gr = dy[2 * p], gi = dy[2 * p + 1];
-        dx[2 * p] += dot2(gr, yr, gi, yi);
-        dx[2 * p + 1] += det2(gi, yr, gr, yi);
+        float a = dot2(gr, yr, gi, yi), b = det2(gi, yr, gr, yi);
+        dx[2 * p] = acc ? dx[2 * p] + a : a;
+        dx[2 * p + 1] = acc ? dx[2 * p + 1] + b : b;
     }
 }
 
@@ -232,17 +236,17 @@ void ssm_cuda_unary(ssm_unary_op op, ssm_dtype dt, const void *x, void *y, int64
 }
 
 void ssm_cuda_unary_bwd(ssm_unary_op op, ssm_dtype dt, const void *x, const void *y,
-                        const void *dy, void *dx, int64_t n) {
+                        const void *dy, void *dx, int64_t n, int acc) {
     SSM_CUDA_F32(dt, "unary_bwd");
     if ((int)op < 0 || op >= SSM_UN_COUNT) ssm_panic("cuda: unary_bwd: bad op %d", (int)op);
     if (!dx || n <= 0) return;
     cudaStream_t st = ssm_cuda_stream();
     if (op == SSM_UN_CEXP)
         cexp_bwd_kernel<<<ssm_grid(n / 2), SSM_THREADS, 0, st>>>(CF32(x), CF32(y), CF32(dy),
-                                                                 F32(dx), n / 2);
+                                                                 F32(dx), n / 2, acc);
     else
         unary_bwd_kernel<<<ssm_grid(n), SSM_THREADS, 0, st>>>((int)op, CF32(x), CF32(y),
-                                                              CF32(dy), F32(dx), n);
+                                                              CF32(dy), F32(dx), n, acc);
     LAUNCH_CHECK();
 }
 

@@ -42,7 +42,8 @@ static __global__ void direct_fwd_kernel(const float *u, const float *k, const f
 
 /* du[b,h,i] += sum_t dy[b,h,t] tap(t - i) */
 static __global__ void direct_du_kernel(const float *k, const float *D, const float *dy, float *du,
-                                        int64_t B, int64_t H, int64_t L, int64_t Lk, int cl) {
+                                        int64_t B, int64_t H, int64_t L, int64_t Lk, int cl,
+                                        int acc) {
     const int64_t step = cl ? H : 1;
     GRID_STRIDE(i, B * H * L) {
         int64_t row = i / L, t0 = i - row * L;
@@ -51,7 +52,8 @@ static __global__ void direct_du_kernel(const float *k, const float *D, const fl
         for (int64_t t = Lk == L ? t0 : 0; t < L; t++)
             s += (double)g[t * step] * conv_tap(kr, t - t0, L, Lk);
         if (D) s += (double)D[row % H] * g[t0 * step];
-        du[seq_at(row, t0, H, L, cl)] += (float)s;
+        float *d = du + seq_at(row, t0, H, L, cl);
+        *d = acc ? *d + (float)s : (float)s;
     }
 }
 
@@ -389,7 +391,7 @@ void ssm_cuda_fft_conv_fwd(ssm_dtype dt, const void *u, const void *k, const voi
 
 void ssm_cuda_fft_conv_bwd(ssm_dtype dt, const void *u, const void *k, const void *D,
                            const void *dy, void *du, void *dk, void *dD, int64_t B, int64_t H,
-                           int64_t L, int64_t Lk, int cl, const void *u_spec) {
+                           int64_t L, int64_t Lk, int cl, const void *u_spec, int acc_du) {
     SSM_CUDA_F32(dt, "fft_conv_bwd");
     check_sizes("fft_conv_bwd", B, H, L);
     if (Lk != L && Lk != 2 * L) ssm_panic("cuda: fft_conv_bwd: kernel length %lld for L = %lld",
@@ -406,7 +408,8 @@ void ssm_cuda_fft_conv_bwd(ssm_dtype dt, const void *u, const void *k, const voi
     if (L <= DIRECT_MAX_L) {
         if (du) {
             direct_du_kernel<<<ssm_grid(BH * L), SSM_THREADS, 0, st>>>(CF32(k), CF32(D), CF32(dy),
-                                                                       F32(du), B, H, L, Lk, cl);
+                                                                       F32(du), B, H, L, Lk, cl,
+                                                                       acc_du);
             LAUNCH_CHECK();
         }
         if (dk) {
@@ -442,7 +445,7 @@ void ssm_cuda_fft_conv_bwd(ssm_dtype dt, const void *u, const void *k, const voi
         spec_mul_kernel<<<ssm_grid(BH * nf), SSM_THREADS, 0, st>>>(s.CA, s.CA, s.CH, BH, H, nf, 1);
         LAUNCH_CHECK();
         irfft(s.CA, s.R, n, BH);
-        extract(s.R, F32(du), BH, L, n, 1, CF32(D), CF32(dy), H, cl);
+        extract(s.R, F32(du), BH, L, n, acc_du, CF32(D), CF32(dy), H, cl);
     }
 }
 

@@ -203,14 +203,15 @@ static __global__ void glu_fwd_kernel(const float *x, const float *b, float *y, 
 
 /* d x1 += dy * sig(x2), d x2 += dy * x1 * sig(x2) * (1 - sig(x2)) */
 static __global__ void glu_bwd_kernel(const float *x, const float *b, const float *dy, float *dx,
-                                      int64_t rows, int64_t half) {
+                                      int64_t rows, int64_t half, int acc) {
     GRID_STRIDE(i, rows * half) {
         int64_t r = i / half, j = i - r * half;
         float2 p = glu_pair(x, b, r, j, half);
         float *da = dx + r * 2 * half;
         float s = 1.0f / (1.0f + expf(-p.y)), d = dy[i];
-        da[j] += d * s;
-        da[half + j] += d * p.x * s * (1.0f - s);
+        float g1 = d * s, g2 = d * p.x * s * (1.0f - s);
+        da[j] = acc ? da[j] + g1 : g1;
+        da[half + j] = acc ? da[half + j] + g2 : g2;
     }
 }
 
@@ -224,11 +225,11 @@ void ssm_cuda_glu_fwd(ssm_dtype dt, const void *x, const void *b, void *y, int64
 }
 
 void ssm_cuda_glu_bwd(ssm_dtype dt, const void *x, const void *b, const void *dy, void *dx,
-                      int64_t rows, int64_t half) {
+                      int64_t rows, int64_t half, int acc) {
     SSM_CUDA_F32(dt, "glu_bwd");
     if (!dx || rows <= 0 || half <= 0) return;
     glu_bwd_kernel<<<ssm_grid(rows * half), SSM_THREADS, 0, ssm_cuda_stream()>>>(
-        CF32(x), CF32(b), CF32(dy), F32(dx), rows, half);
+        CF32(x), CF32(b), CF32(dy), F32(dx), rows, half, acc);
     LAUNCH_CHECK();
 }
 

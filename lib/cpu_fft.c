@@ -272,9 +272,10 @@ void ssm_cpu_fft_conv_fwd(ssm_dtype dt, const void *u, const void *k, const void
 
 void ssm_cpu_fft_conv_bwd(ssm_dtype dt, const void *u, const void *k, const void *D,
                           const void *dy, void *du, void *dk, void *dD, int64_t B, int64_t H,
-                          int64_t L, int64_t Lk, int cl, const void *u_spec) {
+                          int64_t L, int64_t Lk, int cl, const void *u_spec, int acc_du) {
     (void)u_spec;
     if (!du && !dk && !dD) return;
+    if (du && !acc_du) memset(du, 0, (size_t)(B * H * L) * ssm_dtype_size(dt)); /* 0 + g is g */
     SSM_CHECK(Lk == L || Lk == 2 * L, "fft_conv: kernel length %lld for L = %lld", (long long)Lk,
               (long long)L);
     if (!cl) {

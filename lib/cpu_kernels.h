@@ -19,7 +19,7 @@ void ssm_cpu_fill(ssm_dtype dt, void *y, int64_t n, double value);
 void ssm_cpu_scale(ssm_dtype dt, const void *x, void *y, int64_t n, double alpha, int acc);
 void ssm_cpu_unary(ssm_unary_op op, ssm_dtype dt, const void *x, void *y, int64_t n);
 void ssm_cpu_unary_bwd(ssm_unary_op op, ssm_dtype dt, const void *x, const void *y,
-                       const void *dy, void *dx, int64_t n);
+                       const void *dy, void *dx, int64_t n, int acc);
 void ssm_cpu_binary(ssm_binary_op op, ssm_dtype dt, const void *a, int64_t na, const void *b,
                     int64_t nb, void *y, int64_t n);
 void ssm_cpu_binary_bwd(ssm_binary_op op, ssm_dtype dt, const void *a, int64_t na,
@@ -79,7 +79,7 @@ void ssm_cpu_dropout_bwd(ssm_dtype dt, const void *dy, void *dx, int64_t n, doub
 void ssm_cpu_glu_fwd(ssm_dtype dt, const void *x, const void *b, void *y, int64_t rows,
                       int64_t half);
 void ssm_cpu_glu_bwd(ssm_dtype dt, const void *x, const void *b, const void *dy, void *dx,
-                      int64_t rows, int64_t half);
+                      int64_t rows, int64_t half, int acc);
 void ssm_cpu_conv1d_causal_fwd(ssm_dtype dt, const void *x, const void *w, const void *bias,
                                void *y, int64_t B, int64_t C, int64_t L, int64_t K, int act);
 void ssm_cpu_conv1d_causal_bwd(ssm_dtype dt, const void *x, const void *w, const void *bias,
@@ -90,7 +90,7 @@ void ssm_cpu_fft_conv_fwd(ssm_dtype dt, const void *u, const void *k, const void
                           int64_t B, int64_t H, int64_t L, int64_t Lk, int cl, void *u_spec);
 void ssm_cpu_fft_conv_bwd(ssm_dtype dt, const void *u, const void *k, const void *D,
                           const void *dy, void *du, void *dk, void *dD, int64_t B, int64_t H,
-                          int64_t L, int64_t Lk, int cl, const void *u_spec);
+                          int64_t L, int64_t Lk, int cl, const void *u_spec, int acc_du);
 /* cpu_vandermonde.c */
 void ssm_cpu_vandermonde_fwd(ssm_dtype dt_, int disc, const void *dt, const void *A, const void *C,
                              void *K, int64_t H, int64_t N2, int64_t L);

@@ -88,8 +88,9 @@ void ssm_cpu_glu_fwd(ssm_dtype dt, const void *x, const void *b, void *y, int64_
 }
 
 void ssm_cpu_glu_bwd(ssm_dtype dt, const void *x, const void *b, const void *dy, void *dx,
-                     int64_t rows, int64_t half) {
+                     int64_t rows, int64_t half, int acc) {
     if (!dx) return;
+    if (!acc) memset(dx, 0, (size_t)(rows * 2 * half) * ssm_dtype_size(dt)); /* 0 + g is g */
     DISPATCH(glu_bwd, dt, x, b, dy, dx, rows, half);
 }
 

@@ -105,10 +105,10 @@ typedef struct ssm_kernels {
     void (*scale)(ssm_dtype dt, const void *x, void *y, int64_t n, double alpha, int acc);
     /* y[i] = f(x[i]) */
     void (*unary)(ssm_unary_op op, ssm_dtype dt, const void *x, void *y, int64_t n);
-    /* dx[i] += f'(x[i]) * dy[i]; y = f(x) is given for ops that use it (exp, sigmoid,
-     * tanh, cexp: dx += dy * conj(y)) */
+    /* dx[i] += f'(x[i]) * dy[i] (acc 0: dx[i] = ..., dx's old contents unread); y = f(x)
+     * is given for ops that use it (exp, sigmoid, tanh, cexp: dx += dy * conj(y)) */
     void (*unary_bwd)(ssm_unary_op op, ssm_dtype dt, const void *x, const void *y,
-                      const void *dy, void *dx, int64_t n);
+                      const void *dy, void *dx, int64_t n, int acc);
     /* y[i] = a[i % na] op b[i % nb], i < n; na and nb divide n (broadcast over
      * leading dimensions: the smaller operand's shape is a suffix of y's). For
      * CMUL and CDIV the indices are of pairs (na, nb, n even). */
@@ -217,11 +217,12 @@ typedef struct ssm_kernels {
                         uint64_t seed, uint64_t offset);
     /* GLU over the last axis: x [rows, 2*half] (+ b [2*half], may be NULL: the bias of the
      * linear layer before it, added here instead of by a pass of its own) -> y [rows,
-     * half] = x1 * sigmoid(x2); the backward adds the gradient of x (+ b) into dx. */
+     * half] = x1 * sigmoid(x2); the backward adds the gradient of x (+ b) into dx (acc 0:
+     * stores it, dx's old contents unread). */
     void (*glu_fwd)(ssm_dtype dt, const void *x, const void *b, void *y, int64_t rows,
                     int64_t half);
     void (*glu_bwd)(ssm_dtype dt, const void *x, const void *b, const void *dy, void *dx,
-                    int64_t rows, int64_t half);
+                    int64_t rows, int64_t half, int acc);
     /* Causal depthwise conv1d, channels first as torch.nn.Conv1d(C, C, K, groups=C,
      * padding=K-1) cut to L: x [B, C, L], w [C, K], bias [C] (may be NULL), act 1 = SiLU:
      * y[b, c, t] = act(bias[c] + sum_k w[c, k] x[b, c, t - (K - 1) + k]) (zeros before
@@ -248,9 +249,10 @@ typedef struct ssm_kernels {
     int64_t (*fft_conv_spec_floats)(int64_t B, int64_t H, int64_t L);
     void (*fft_conv_fwd)(ssm_dtype dt, const void *u, const void *k, const void *D, void *y,
                          int64_t B, int64_t H, int64_t L, int64_t Lk, int cl, void *u_spec);
+    /* acc_du 0: du is stored (its old contents unread) instead of added to */
     void (*fft_conv_bwd)(ssm_dtype dt, const void *u, const void *k, const void *D,
                          const void *dy, void *du, void *dk, void *dD, int64_t B, int64_t H,
-                         int64_t L, int64_t Lk, int cl, const void *u_spec);
+                         int64_t L, int64_t Lk, int cl, const void *u_spec, int acc_du);
     /* Most FFT plans cached at once (CUDA: cuFFT plans, 4 a sequence length, default
      * 128; smaller holds less device memory, and lets tests force evictions); returns the
      * previous limit. The CPU caches per length and ignores it (returns 0). */

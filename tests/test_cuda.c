@@ -969,14 +969,15 @@ START_TEST(cuda_fft_conv_saved_spectrum_exact) {
                 du[r] = ssm_tensor_new(SSM_F32, SSM_CUDA, SSM_DIMS(B * H * L));
                 dk[r] = ssm_tensor_new(SSM_F32, SSM_CUDA, SSM_DIMS(H * Lk));
                 dD[r] = ssm_tensor_new(SSM_F32, SSM_CUDA, SSM_DIMS(H));
-                ssm_tensor_zero(du[r]);
+                if (r) ssm_tensor_fill(du[r], NAN); /* stored (acc_du 0): never read */
+                else ssm_tensor_zero(du[r]);
                 ssm_tensor_zero(dk[r]);
                 ssm_tensor_zero(dD[r]);
                 kc->fft_conv_fwd(SSM_F32, d[0]->data, d[1]->data, d[2]->data, y[r]->data, B, H, L,
                                  Lk, cl, r ? NULL : spec->data);
                 kc->fft_conv_bwd(SSM_F32, d[0]->data, d[1]->data, d[2]->data, d[3]->data,
                                  du[r]->data, dk[r]->data, dD[r]->data, B, H, L, Lk, cl,
-                                 r ? NULL : spec->data);
+                                 r ? NULL : spec->data, !r);
             }
             ssm_tensor *pairs[4][2] = {{y[0], y[1]}, {du[0], du[1]}, {dk[0], dk[1]}, {dD[0], dD[1]}};
             for (int i = 0; i < 4; i++) {

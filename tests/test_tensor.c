@@ -215,9 +215,10 @@ START_TEST(fft_conv_vs_direct) {
         ssm_tensor *all[] = {du, dk, du32, dk32};
         for (int i = 0; i < 4; i++) ssm_tensor_zero(all[i]);
         k->fft_conv_bwd(SSM_F64, u->data, kk->data, NULL, dy->data, du->data, dk->data, NULL, B, H,
-                        L, Lk, 0, NULL);
+                        L, Lk, 0, NULL, 1);
+        ssm_tensor_fill(du32, NAN); /* acc_du 0: stored, the old contents never read */
         k->fft_conv_bwd(SSM_F32, u32->data, k32->data, NULL, dy32->data, du32->data, dk32->data,
-                        NULL, B, H, L, Lk, 0, NULL);
+                        NULL, B, H, L, Lk, 0, NULL, 0);
         ck_assert_msg(tu_rel_err(du32, du) < 1e-5, "L %lld two-sided %d: du", (long long)L, two);
         ck_assert_msg(tu_rel_err(dk32, dk) < 1e-5, "L %lld two-sided %d: dk", (long long)L, two);
         ssm_tensor *fr[] = {u, kk, dy, u32, k32, dy32, y, y32, f64y, du, dk, du32, dk32};
