@@ -18,17 +18,21 @@ enum { IN_U, IN_DELTA, IN_A, IN_B, IN_C, IN_D, IN_Z, IN_DBIAS, N_IN };
 /* i[0..4] batch, d_inner, d_state, L, chunk; saved[0] x_chunks, saved[1] last_state or NULL */
 static void scan_bw(ssm_ctx *c, ssm_node *n) {
     ssm_tensor **in = n->in, *ls = n->saved[1];
+    int au, ad, az; /* new per-position gradients are stored, existing ones added to */
+    void *du = ssm_grad_data_w(c, in[IN_U], &au), *ddelta = ssm_grad_data_w(c, in[IN_DELTA], &ad);
+    void *dz = ssm_grad_data_w(c, in[IN_Z], &az);
     ssm_kernels_for(in[IN_U]->device)
         ->selective_scan_bwd(in[IN_U]->dtype, in[IN_U]->data, in[IN_DELTA]->data, in[IN_A]->data,
                              in[IN_B]->data, in[IN_C]->data, ssm_data_or_null(in[IN_D]),
                              ssm_data_or_null(in[IN_Z]), ssm_data_or_null(in[IN_DBIAS]),
                              n->saved[0]->data, n->out->grad->data,
-                             ls && ls->grad ? ls->grad->data : NULL, ssm_grad_data(c, in[IN_U]),
-                             ssm_grad_data(c, in[IN_DELTA]), ssm_grad_data(c, in[IN_A]),
-                             ssm_grad_data(c, in[IN_B]), ssm_grad_data(c, in[IN_C]),
-                             ssm_grad_data(c, in[IN_D]), ssm_grad_data(c, in[IN_Z]),
+                             ls && ls->grad ? ls->grad->data : NULL, du, ddelta,
+                             ssm_grad_data(c, in[IN_A]), ssm_grad_data(c, in[IN_B]),
+                             ssm_grad_data(c, in[IN_C]), ssm_grad_data(c, in[IN_D]), dz,
                              ssm_grad_data(c, in[IN_DBIAS]), n->i[0], n->i[1], n->i[2], n->i[3],
-                             n->i[4]);
+                             n->i[4],
+                             (au ? SSM_SCAN_ACC_DU : 0) | (ad ? SSM_SCAN_ACC_DDELTA : 0) |
+                                 (az ? SSM_SCAN_ACC_DZ : 0));
 }
 
 /* in[0] = y: make sure the scan node runs when only last_state received a gradient */

@@ -109,10 +109,12 @@ ssm_tensor *ssm_glu(ssm_ctx *c, ssm_tensor *x) {
 /* i[0..4] B, C, L, K, act */
 static void conv1d_bw(ssm_ctx *c, ssm_node *n) {
     ssm_tensor *x = n->in[0];
+    int acc;
+    void *dx = ssm_grad_data_w(c, x, &acc);
     ssm_kernels_for(x->device)->conv1d_causal_bwd(
-        x->dtype, x->data, n->in[1]->data, ssm_data_or_null(n->in[2]), n->out->grad->data,
-        ssm_grad_data(c, x), ssm_grad_data(c, n->in[1]), ssm_grad_data(c, n->in[2]), n->i[0],
-        n->i[1], n->i[2], n->i[3], (int)n->i[4]);
+        x->dtype, x->data, n->in[1]->data, ssm_data_or_null(n->in[2]), n->out->grad->data, dx,
+        ssm_grad_data(c, n->in[1]), ssm_grad_data(c, n->in[2]), n->i[0], n->i[1], n->i[2],
+        n->i[3], (int)n->i[4], acc);
 }
 
 ssm_tensor *ssm_conv1d_causal(ssm_ctx *c, ssm_tensor *x, ssm_tensor *w, ssm_tensor *bias,

@@ -81,7 +81,9 @@ static void scan_fwdbwd(void *p) {
     scan_fwd(p);
     s->k->selective_scan_bwd(SSM_F32, s->u, s->delta, s->A, s->B, s->C, s->D, s->z, s->bias,
                              s->xc, s->dy, NULL, s->du, s->ddelta, s->dA, s->dB, s->dC, s->dD,
-                             s->dz, s->dbias, s->Bn, s->Di, s->N, s->L, s->chunk);
+                             s->dz, s->dbias, s->Bn, s->Di, s->N, s->L, s->chunk,
+                             /* accumulating, as the earlier figures (a block stores them) */
+                             SSM_SCAN_ACC_DU | SSM_SCAN_ACC_DDELTA | SSM_SCAN_ACC_DZ);
 }
 
 /* A device buffer of n floats: N(0, std) + mean, or (values != NULL) a copy of values. */

@@ -98,7 +98,7 @@ void ssm_cuda_conv1d_causal_fwd(ssm_dtype dt, const void *x, const void *w, cons
                                 void *y, int64_t B, int64_t C, int64_t L, int64_t K, int act);
 void ssm_cuda_conv1d_causal_bwd(ssm_dtype dt, const void *x, const void *w, const void *bias,
                                 const void *dy, void *dx, void *dw, void *dbias, int64_t B,
-                                int64_t C, int64_t L, int64_t K, int act);
+                                int64_t C, int64_t L, int64_t K, int act, int acc_dx);
 /* fft_conv.cu */
 int ssm_cuda_fft_plan_limit(int n);
 int64_t ssm_cuda_fft_conv_spec_floats(int64_t B, int64_t H, int64_t L);
@@ -143,7 +143,7 @@ void ssm_cuda_selective_scan_bwd(ssm_dtype dt, const void *u, const void *delta,
                                  const void *d_last_state, void *du, void *ddelta, void *dA,
                                  void *dB, void *dC, void *dD, void *dz, void *ddelta_bias,
                                  int64_t batch, int64_t d_inner, int64_t d_state, int64_t L,
-                                 int64_t chunk);
+                                 int64_t chunk, int acc);
 /* random.cu */
 void ssm_cuda_rand_uniform(ssm_dtype dt, void *y, int64_t n, uint64_t seed, uint64_t offset,
                            double lo, double hi);

@@ -285,7 +285,7 @@ enum { CONV_BWD_THREADS = 256 };
  * gets the row's dw[k] term, + K its dbias term. */
 static __global__ void __launch_bounds__(CONV_BWD_THREADS)
 conv_bwd_kernel(const float *x, const float *w, const float *bias, const float *dy, float *dx,
-                double *part, int64_t C, int64_t L, int64_t K, int act) {
+                double *part, int64_t C, int64_t L, int64_t K, int act, int acc) {
     __shared__ float s_g[CONV_BWD_THREADS + SSM_CONV_MAX_K];
     const int64_t c = blockIdx.x, bb = blockIdx.y;
     const int tid = threadIdx.x;
@@ -310,10 +310,10 @@ conv_bwd_kernel(const float *x, const float *w, const float *bias, const float *
                     int64_t s = t - (K - 1) + k;
                     if (s >= 0) aw[k] += (double)g * xr[s];
                 }
-                if (dx) { /* dx[t] += sum_k w[k] g[t + K - 1 - k] (zero past L), k order */
-                    float acc = 0.0f;
-                    for (int64_t k = 0; k < K; k++) acc += wc[k] * s_g[tid + (K - 1) - k];
-                    dx[r * L + t] += acc;
+                if (dx) { /* dx[t] (+)= sum_k w[k] g[t + K - 1 - k] (zero past L), k order */
+                    float s = 0.0f;
+                    for (int64_t k = 0; k < K; k++) s += wc[k] * s_g[tid + (K - 1) - k];
+                    dx[r * L + t] = acc ? dx[r * L + t] + s : s;
                 }
             }
             __syncthreads(); /* s_g is rewritten by the next tile */
@@ -353,7 +353,7 @@ void ssm_cuda_conv1d_causal_fwd(ssm_dtype dt, const void *x, const void *w, cons
 
 void ssm_cuda_conv1d_causal_bwd(ssm_dtype dt, const void *x, const void *w, const void *bias,
                                 const void *dy, void *dx, void *dw, void *dbias, int64_t B,
-                                int64_t C, int64_t L, int64_t K, int act) {
+                                int64_t C, int64_t L, int64_t K, int act, int acc_dx) {
     SSM_CUDA_F32(dt, "conv1d_causal_bwd");
     if (B * C * L <= 0 || (!dx && !dw && !dbias)) return;
     if (K > SSM_CONV_MAX_K)
@@ -363,7 +363,7 @@ void ssm_cuda_conv1d_causal_bwd(ssm_dtype dt, const void *x, const void *w, cons
         ssm_panic("cuda: conv1d_causal: %lld rows of %lld channels", (long long)B, (long long)C);
     double *part = (double *)ssm_cuda_scratch(SSM_SCR_OP, (size_t)(B * C * (K + 1)) * sizeof(double));
     conv_bwd_kernel<<<dim3((unsigned)C, (unsigned)B), CONV_BWD_THREADS, 0, ssm_cuda_stream()>>>(
-        CF32(x), CF32(w), CF32(bias), CF32(dy), F32(dx), part, C, L, K, act);
+        CF32(x), CF32(w), CF32(bias), CF32(dy), F32(dx), part, C, L, K, act, acc_dx);
     LAUNCH_CHECK();
     if (dw || dbias) {
         conv_param_final_kernel<<<ssm_grid(C * (K + 1)), SSM_THREADS, 0, ssm_cuda_stream()>>>(

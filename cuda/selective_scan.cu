@@ -383,6 +383,7 @@ struct BwdArgs {
     float *bnd;               /* [Bn Di][nsubm][NP]: states entering sub-tiles */
     int64_t Bn, Di, N, L, chunk, nc, nsubm;
     int vec;
+    int acc; /* SSM_SCAN_ACC_*: du, ddelta, dz added to (their old rows prefetched) or stored */
 };
 
 /* Forward over a boundary item: x advanced over len steps. */
@@ -566,14 +567,17 @@ __global__ void __launch_bounds__(SsCfg<NS, Q>::THREADS, 3) ss_bwd_kernel(const 
     };
     /* items: per chunk (last first) boundary sub-tiles 0 .. nsub - 2, then adjoint
      * sub-tiles nsub - 1 .. 0. An adjoint item also prefetches the old du, ddelta, dz
-     * rows it will add to. */
+     * rows it will add to (those accumulated: a stored gradient's rows are not read). */
+    const bool addto[3] = {(a.acc & SSM_SCAN_ACC_DU) != 0, (a.acc & SSM_SCAN_ACC_DDELTA) != 0,
+                           (a.acc & SSM_SCAN_ACC_DZ) != 0};
     auto item_load = [&](int64_t ci, int ki, int ph, int buf) {
         const int64_t s0 = ci * chunk + (int64_t)ki * TB;
         const int len = (int)min((int64_t)TB, min(chunk, L - ci * chunk) - (int64_t)ki * TB);
         float *ob = old + buf * 3 * GT;
         const float *const src[7] = {a.u, a.delta, ph ? a.z : nullptr, ph ? a.dy : nullptr,
-                                     ph ? outs[0] : nullptr, ph ? outs[1] : nullptr,
-                                     ph ? outs[2] : nullptr};
+                                     ph && addto[0] ? outs[0] : nullptr,
+                                     ph && addto[1] ? outs[1] : nullptr,
+                                     ph && addto[2] ? outs[2] : nullptr};
         float *const dst[7] = {raw, raw + GT, raw + 2 * GT, raw + 3 * GT, ob, ob + GT, ob + 2 * GT};
         ss_load_rows<G, TB, TH, 7>(src, dst, vec, b, d0, Di, L, s0, len, tid);
         ss_load_bc<TB, NP, SWM, TH>(a.B, ph ? a.C : nullptr, bcb + buf * 2 * TB * NP, b, N, L, s0,
@@ -694,7 +698,8 @@ __global__ void __launch_bounds__(SsCfg<NS, Q>::THREADS, 3) ss_bwd_kernel(const 
                     pb[(which * N + n) * L + s0 + j] = sum;
                 }
             }
-            /* du, ddelta, dz rows: the prefetched old values plus this item's terms */
+            /* du, ddelta, dz rows: this item's terms, plus the prefetched old values of
+             * those accumulated */
             const float *ob = old + (item & 1) * 3 * GT;
             if (vec) {
                 ss_units<G, TB, TH, 4>(tid, [&](int g, int j) {
@@ -702,10 +707,13 @@ __global__ void __launch_bounds__(SsCfg<NS, Q>::THREADS, 3) ss_bwd_kernel(const 
 #pragma unroll
                     for (int o = 0; o < 3; o++) {
                         if (!outs[o]) continue;
-                        const float4 u4 = *reinterpret_cast<const float4 *>(ob + o * GT + g * TB + j);
-                        const float4 n4 = *reinterpret_cast<const float4 *>(nw + o * GT + g * TB + j);
-                        *reinterpret_cast<float4 *>(outs[o] + (b * Di + d0 + g) * L + s0 + j) =
-                            make_float4(u4.x + n4.x, u4.y + n4.y, u4.z + n4.z, u4.w + n4.w);
+                        float4 n4 = *reinterpret_cast<const float4 *>(nw + o * GT + g * TB + j);
+                        if (addto[o]) {
+                            const float4 u4 =
+                                *reinterpret_cast<const float4 *>(ob + o * GT + g * TB + j);
+                            n4 = make_float4(u4.x + n4.x, u4.y + n4.y, u4.z + n4.z, u4.w + n4.w);
+                        }
+                        *reinterpret_cast<float4 *>(outs[o] + (b * Di + d0 + g) * L + s0 + j) = n4;
                     }
                 });
             } else {
@@ -715,7 +723,8 @@ __global__ void __launch_bounds__(SsCfg<NS, Q>::THREADS, 3) ss_bwd_kernel(const 
                     for (int o = 0; o < 3; o++)
                         if (outs[o])
                             outs[o][(b * Di + d0 + g) * L + s0 + j] =
-                                ob[o * GT + g * TB + j] + nw[o * GT + g * TB + j];
+                                addto[o] ? ob[o * GT + g * TB + j] + nw[o * GT + g * TB + j]
+                                         : nw[o * GT + g * TB + j];
                 });
             }
         }
@@ -883,7 +892,7 @@ extern "C" void ssm_cuda_selective_scan_bwd(ssm_dtype dt, const void *u, const v
                                             void *ddelta, void *dA, void *dB, void *dC, void *dD,
                                             void *dz, void *ddelta_bias, int64_t batch,
                                             int64_t d_inner, int64_t d_state, int64_t L,
-                                            int64_t chunk) {
+                                            int64_t chunk, int acc) {
     SSM_CUDA_F32(dt, "selective_scan_bwd");
     if (d_state < 1 || d_state > SSM_SCAN_MAX_STATE || chunk < 1)
         ssm_panic("cuda: selective_scan_bwd: d_state %lld (1 .. %d) and chunk %lld (>= 1)",
@@ -895,7 +904,7 @@ extern "C" void ssm_cuda_selective_scan_bwd(ssm_dtype dt, const void *u, const v
     BwdArgs a = {CF32(u), CF32(delta), CF32(A), CF32(B), CF32(C), CF32(D), CF32(z),
                  CF32(delta_bias), CF32(x_chunks), CF32(dy), CF32(d_last_state), F32(du),
                  F32(ddelta), F32(dz), nullptr, nullptr, nullptr, nullptr, nullptr, batch,
-                 d_inner, d_state, L, chunk, (L + chunk - 1) / chunk, 0, 0};
+                 d_inner, d_state, L, chunk, (L + chunk - 1) / chunk, 0, 0, acc};
     a.vec = L % 4 == 0 && ss_aligned16(u) && ss_aligned16(delta) && ss_aligned16(z) &&
             ss_aligned16(dy);
     float *gA = F32(dA), *gB = F32(dB), *gC = F32(dC), *gD = F32(dD), *gb = F32(ddelta_bias);

@@ -84,7 +84,7 @@ void ssm_cpu_conv1d_causal_fwd(ssm_dtype dt, const void *x, const void *w, const
                                void *y, int64_t B, int64_t C, int64_t L, int64_t K, int act);
 void ssm_cpu_conv1d_causal_bwd(ssm_dtype dt, const void *x, const void *w, const void *bias,
                                const void *dy, void *dx, void *dw, void *dbias, int64_t B,
-                               int64_t C, int64_t L, int64_t K, int act);
+                               int64_t C, int64_t L, int64_t K, int act, int acc_dx);
 /* cpu_fft.c */
 void ssm_cpu_fft_conv_fwd(ssm_dtype dt, const void *u, const void *k, const void *D, void *y,
                           int64_t B, int64_t H, int64_t L, int64_t Lk, int cl, void *u_spec);
@@ -126,7 +126,7 @@ void ssm_cpu_selective_scan_bwd(ssm_dtype dt, const void *u, const void *delta, 
                                 const void *d_last_state, void *du, void *ddelta, void *dA,
                                 void *dB, void *dC, void *dD, void *dz, void *ddelta_bias,
                                 int64_t batch, int64_t d_inner, int64_t d_state, int64_t L,
-                                int64_t chunk);
+                                int64_t chunk, int acc);
 /* cpu_random.c */
 void ssm_cpu_rand_uniform(ssm_dtype dt, void *y, int64_t n, uint64_t seed, uint64_t offset,
                           double lo, double hi);

@@ -101,8 +101,9 @@ void ssm_cpu_conv1d_causal_fwd(ssm_dtype dt, const void *x, const void *w, const
 
 void ssm_cpu_conv1d_causal_bwd(ssm_dtype dt, const void *x, const void *w, const void *bias,
                                const void *dy, void *dx, void *dw, void *dbias, int64_t B,
-                               int64_t C, int64_t L, int64_t K, int act) {
+                               int64_t C, int64_t L, int64_t K, int act, int acc_dx) {
     if (!dx && !dw && !dbias) return;
+    if (dx && !acc_dx) memset(dx, 0, (size_t)(B * C * L) * ssm_dtype_size(dt)); /* 0 + g is g */
     DISPATCH(conv1d_causal_bwd, dt, x, w, bias, dy, dx, dw, dbias, B, C, L, K, act);
 }
 

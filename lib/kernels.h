@@ -78,6 +78,11 @@ typedef struct ssm_optim_hp {
 #define SSM_CONV_MAX_K 8 /* conv1d_causal: the widest kernel (Mamba's d_conv is 4) */
 #define SSM_EMB_CHUNK 256 /* embedding_bwd: positions per chunk of its summation order */
 #define SSM_SCAN_MAX_STATE 256 /* selective scan: the largest d_state (a state in registers) */
+/* selective_scan_bwd's acc: the per-position gradients added to (bit set) rather than
+ * stored (old contents unread); the sums (dA, dB, dC, dD, ddelta_bias) always add */
+#define SSM_SCAN_ACC_DU 1
+#define SSM_SCAN_ACC_DDELTA 2
+#define SSM_SCAN_ACC_DZ 4
 
 typedef struct ssm_kernels {
     const char *name;
@@ -229,9 +234,10 @@ typedef struct ssm_kernels {
      * t = 0). The backward recomputes the pre-activation. K <= SSM_CONV_MAX_K. */
     void (*conv1d_causal_fwd)(ssm_dtype dt, const void *x, const void *w, const void *bias,
                               void *y, int64_t B, int64_t C, int64_t L, int64_t K, int act);
+    /* acc_dx 0: dx is stored (its old contents unread) instead of added to */
     void (*conv1d_causal_bwd)(ssm_dtype dt, const void *x, const void *w, const void *bias,
                               const void *dy, void *dx, void *dw, void *dbias, int64_t B,
-                              int64_t C, int64_t L, int64_t K, int act);
+                              int64_t C, int64_t L, int64_t K, int act, int acc_dx);
     /* Convolution along the last axis: u [B, H, L], k [H, Lk] ->
      *   y[b, h, t] = sum_{s <= t} k[h, s] u[b, h, t - s]                       (Lk = L)
      *              + sum_{j < L} k[h, L + j] u[b, h, t + 1 + j]      (Lk = 2L: two-sided)
@@ -354,7 +360,7 @@ typedef struct ssm_kernels {
                                const void *d_last_state, void *du, void *ddelta, void *dA,
                                void *dB, void *dC, void *dD, void *dz, void *ddelta_bias,
                                int64_t batch, int64_t d_inner, int64_t d_state, int64_t L,
-                               int64_t chunk);
+                               int64_t chunk, int acc);
 
     /* --- random numbers (Philox4x32-10, lib/philox.h): element i gets counter offset + i --- */
     void (*rand_uniform)(ssm_dtype dt, void *y, int64_t n, uint64_t seed, uint64_t offset,

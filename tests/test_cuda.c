@@ -588,6 +588,10 @@ START_TEST(cuda_selective_scan_large) {
     for (size_t ci = 0; ci < sizeof cases / sizeof cases[0]; ci++) {
         const int64_t L = cases[ci].L, chunk = cases[ci].chunk, nc = (L + chunk - 1) / chunk;
         const int full = cases[ci].full;
+        /* du, ddelta, dz added to (their random contents read) in even cases; in odd ones
+         * du and dz stored over the random contents, ddelta added to */
+        const int acc = ci % 2 ? SSM_SCAN_ACC_DDELTA
+                               : SSM_SCAN_ACC_DU | SSM_SCAN_ACC_DDELTA | SSM_SCAN_ACC_DZ;
         const uint64_t sd = 200 + 20 * (uint64_t)ci;
         /* inputs: u, delta, A, B, C, D, z, delta_bias, dy, d_last */
         ssm_tensor *in[10];
@@ -637,7 +641,7 @@ START_TEST(cuda_selective_scan_large) {
                                   I[4]->data, Dp, zp, bp, O[2]->data, I[8]->data, dl, O[3]->data,
                                   O[4]->data, O[5]->data, O[6]->data, O[7]->data,
                                   full ? O[8]->data : NULL, full ? O[9]->data : NULL,
-                                  full ? O[10]->data : NULL, Bn, Di, N, L, chunk);
+                                  full ? O[10]->data : NULL, Bn, Di, N, L, chunk, acc);
         }
         printf("selective_scan batch=%lld d_inner=%lld d_state=%lld L=%lld chunk=%lld %s: "
                "relative error", (long long)Bn, (long long)Di, (long long)N, (long long)L,
