@@ -72,11 +72,22 @@ static int is_suffix(const ssm_tensor *s, const ssm_tensor *l) {
 }
 
 static void binary_bw(ssm_ctx *c, ssm_node *n) {
-    ssm_tensor *a = n->in[0], *b = n->in[1], *da = ssm_grad(c, a), *db = ssm_grad(c, b);
+    ssm_tensor *a = n->in[0], *b = n->in[1];
+    if (a == b) { /* x op x: both terms go to one gradient, the second added to the first */
+        ssm_tensor *d = ssm_grad(c, a);
+        ssm_kernels_for(a->device)->binary_bwd((ssm_binary_op)n->i[0], a->dtype, a->data,
+                                               a->numel, b->data, b->numel, n->out->grad->data,
+                                               n->out->numel, d ? d->data : NULL,
+                                               d ? d->data : NULL, SSM_BIN_ACC_A | SSM_BIN_ACC_B);
+        return;
+    }
+    int acc_a, acc_b; /* new gradients are stored, existing ones added to */
+    ssm_tensor *da = ssm_grad_w(c, a, &acc_a), *db = ssm_grad_w(c, b, &acc_b);
     ssm_kernels_for(a->device)->binary_bwd((ssm_binary_op)n->i[0], a->dtype, a->data, a->numel,
                                            b->data, b->numel, n->out->grad->data,
                                            n->out->numel, da ? da->data : NULL,
-                                           db ? db->data : NULL);
+                                           db ? db->data : NULL,
+                                           (acc_a ? SSM_BIN_ACC_A : 0) | (acc_b ? SSM_BIN_ACC_B : 0));
 }
 
 static ssm_tensor *binary(ssm_ctx *c, ssm_tensor *a, ssm_tensor *b, ssm_binary_op op,

@@ -38,7 +38,7 @@ void ssm_cuda_binary(ssm_binary_op op, ssm_dtype dt, const void *a, int64_t na, 
                      int64_t nb, void *y, int64_t n);
 void ssm_cuda_binary_bwd(ssm_binary_op op, ssm_dtype dt, const void *a, int64_t na,
                          const void *b, int64_t nb, const void *dy, int64_t n, void *da,
-                         void *db);
+                         void *db, int acc);
 /* reduce.cu */
 void ssm_cuda_sum_axis(ssm_dtype dt, const void *x, void *y, int64_t outer, int64_t n,
                        int64_t inner, double scale, int acc);

@@ -194,15 +194,19 @@ struct cdiv_grad {
         return {gr * o0 + gi * o1, gi * o0 - gr * o1};
     }
 };
-struct acc_store {
+struct acc_store { /* d[j] (+)= s */
     float *d;
-    __device__ void operator()(int64_t, int64_t j, double s) const { d[j] += (float)s; }
+    int acc;
+    __device__ void operator()(int64_t, int64_t j, double s) const {
+        d[j] = acc ? d[j] + (float)s : (float)s;
+    }
 };
 struct acc_store2 {
     float *d;
+    int acc;
     __device__ void operator()(int64_t, int64_t j, d2 s) const {
-        d[2 * j] += (float)s.a;
-        d[2 * j + 1] += (float)s.b;
+        d[2 * j] = acc ? d[2 * j] + (float)s.a : (float)s.a;
+        d[2 * j + 1] = acc ? d[2 * j + 1] + (float)s.b : (float)s.b;
     }
 };
 
@@ -280,30 +284,33 @@ void ssm_cuda_binary(ssm_binary_op op, ssm_dtype dt, const void *a, int64_t na, 
 /* Each operand's gradient is a column reduction over its n / ns broadcast copies
  * (K = 1 for a full-size operand: one thread per element), summed in double. */
 static void binary_bwd_one(ssm_binary_op op, int self_is_a, const float *a, int64_t na,
-                           const float *b, int64_t nb, const float *dy, int64_t n, float *d) {
+                           const float *b, int64_t nb, const float *dy, int64_t n, float *d,
+                           int acc) {
     int64_t ns = self_is_a ? na : nb;
     if (op == SSM_BIN_CMUL) {
         cmul_grad f = {self_is_a ? b : a, dy, self_is_a ? nb : na, ns};
-        col_reduce<d2>(1, n / ns, ns / 2, f, acc_store2{d});
+        col_reduce<d2>(1, n / ns, ns / 2, f, acc_store2{d, acc});
     } else if (op == SSM_BIN_CDIV) {
         cdiv_grad f = {self_is_a, a, b, dy, na, nb, ns};
-        col_reduce<d2>(1, n / ns, ns / 2, f, acc_store2{d});
+        col_reduce<d2>(1, n / ns, ns / 2, f, acc_store2{d, acc});
     } else if (ns == n && (op == SSM_BIN_ADD || op == SSM_BIN_SUB)) {
         /* a full-size operand of a sum (the residual adds): d += +-dy, the same bits as
          * the reduction of one term */
-        ssm_cuda_scale(SSM_F32, dy, d, n, op == SSM_BIN_SUB && !self_is_a ? -1.0 : 1.0, 1);
+        ssm_cuda_scale(SSM_F32, dy, d, n, op == SSM_BIN_SUB && !self_is_a ? -1.0 : 1.0, acc);
     } else {
         bin_grad f = {(int)op, self_is_a, a, b, dy, na, nb, ns};
-        col_reduce<double>(1, n / ns, ns, f, acc_store{d});
+        col_reduce<double>(1, n / ns, ns, f, acc_store{d, acc});
     }
 }
 
 void ssm_cuda_binary_bwd(ssm_binary_op op, ssm_dtype dt, const void *a, int64_t na,
                          const void *b, int64_t nb, const void *dy, int64_t n, void *da,
-                         void *db) {
+                         void *db, int acc) {
     SSM_CUDA_F32(dt, "binary_bwd");
     if (n <= 0 || (!da && !db)) return;
     check_broadcast("binary_bwd", op, na, nb, n);
-    if (da) binary_bwd_one(op, 1, CF32(a), na, CF32(b), nb, CF32(dy), n, F32(da));
-    if (db) binary_bwd_one(op, 0, CF32(a), na, CF32(b), nb, CF32(dy), n, F32(db));
+    if (da) binary_bwd_one(op, 1, CF32(a), na, CF32(b), nb, CF32(dy), n, F32(da),
+                           (acc & SSM_BIN_ACC_A) != 0);
+    if (db) binary_bwd_one(op, 0, CF32(a), na, CF32(b), nb, CF32(dy), n, F32(db),
+                           (acc & SSM_BIN_ACC_B) != 0);
 }

@@ -72,11 +72,12 @@ void ssm_cpu_binary(ssm_binary_op op, ssm_dtype dt, const void *a, int64_t na, c
 
 void ssm_cpu_binary_bwd(ssm_binary_op op, ssm_dtype dt, const void *a, int64_t na,
                         const void *b, int64_t nb, const void *dy, int64_t n, void *da,
-                        void *db) {
+                        void *db, int acc) {
+    int aa = (acc & SSM_BIN_ACC_A) != 0, ab = (acc & SSM_BIN_ACC_B) != 0;
     if (da)
-        DISPATCH("binary_bwd", dt, binary_bwd_one_f32(op, 1, a, na, b, nb, dy, n, da),
-                 binary_bwd_one_f64(op, 1, a, na, b, nb, dy, n, da));
+        DISPATCH("binary_bwd", dt, binary_bwd_one_f32(op, 1, a, na, b, nb, dy, n, da, aa),
+                 binary_bwd_one_f64(op, 1, a, na, b, nb, dy, n, da, aa));
     if (db)
-        DISPATCH("binary_bwd", dt, binary_bwd_one_f32(op, 0, a, na, b, nb, dy, n, db),
-                 binary_bwd_one_f64(op, 0, a, na, b, nb, dy, n, db));
+        DISPATCH("binary_bwd", dt, binary_bwd_one_f32(op, 0, a, na, b, nb, dy, n, db, ab),
+                 binary_bwd_one_f64(op, 0, a, na, b, nb, dy, n, db, ab));
 }

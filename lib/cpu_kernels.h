@@ -24,7 +24,7 @@ void ssm_cpu_binary(ssm_binary_op op, ssm_dtype dt, const void *a, int64_t na, c
                     int64_t nb, void *y, int64_t n);
 void ssm_cpu_binary_bwd(ssm_binary_op op, ssm_dtype dt, const void *a, int64_t na,
                         const void *b, int64_t nb, const void *dy, int64_t n, void *da,
-                        void *db);
+                        void *db, int acc);
 /* cpu_reduce.c */
 void ssm_cpu_sum_axis(ssm_dtype dt, const void *x, void *y, int64_t outer, int64_t n,
                       int64_t inner, double scale, int acc);

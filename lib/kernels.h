@@ -80,6 +80,8 @@ typedef struct ssm_optim_hp {
 #define SSM_SCAN_MAX_STATE 256 /* selective scan: the largest d_state (a state in registers) */
 /* selective_scan_bwd's acc: the per-position gradients added to (bit set) rather than
  * stored (old contents unread); the sums (dA, dB, dC, dD, ddelta_bias) always add */
+#define SSM_BIN_ACC_A 1 /* binary_bwd's acc */
+#define SSM_BIN_ACC_B 2
 #define SSM_SCAN_ACC_DU 1
 #define SSM_SCAN_ACC_DDELTA 2
 #define SSM_SCAN_ACC_DZ 4
@@ -121,9 +123,11 @@ typedef struct ssm_kernels {
                    int64_t nb, void *y, int64_t n);
     /* da[j] += sum over i with i % na == j of d(a op b)/da * dy[i]; same for db.
      * CMUL: da += dy * conj(b), db += dy * conj(a) (gradients w.r.t. re and im);
-     * CDIV: da += dy * conj(1/b), db += dy * conj(-a/b^2). */
+     * CDIV: da += dy * conj(1/b), db += dy * conj(-a/b^2). acc: SSM_BIN_ACC_A and
+     * SSM_BIN_ACC_B, the gradients added to; one without its bit is stored (old contents
+     * unread). */
     void (*binary_bwd)(ssm_binary_op op, ssm_dtype dt, const void *a, int64_t na, const void *b,
-                       int64_t nb, const void *dy, int64_t n, void *da, void *db);
+                       int64_t nb, const void *dy, int64_t n, void *da, void *db, int acc);
 
     /* --- reductions and data movement --- */
     /* x viewed as [outer, n, inner]: y[o, i] (+)= scale * sum_k x[o, k, i] */
