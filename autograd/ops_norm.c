@@ -13,10 +13,12 @@ static void check_affine(const char *op, const ssm_tensor *x, const ssm_tensor *
 /* saved: [0] mean, [1] rstd; i[0] rows, i[1] dim */
 static void layernorm_bw(ssm_ctx *c, ssm_node *n) {
     ssm_tensor *x = n->in[0];
+    int acc; /* dx: stored when new */
+    void *dx = ssm_grad_data_w(c, x, &acc);
     ssm_kernels_for(x->device)->layernorm_bwd(
         x->dtype, x->data, ssm_data_or_null(n->in[1]), n->saved[0]->data, n->saved[1]->data,
-        n->out->grad->data, ssm_grad_data(c, x), ssm_grad_data(c, n->in[1]), ssm_grad_data(c, n->in[2]),
-        n->i[0], n->i[1]);
+        n->out->grad->data, dx, ssm_grad_data(c, n->in[1]), ssm_grad_data(c, n->in[2]), n->i[0],
+        n->i[1], acc);
 }
 
 ssm_tensor *ssm_layernorm(ssm_ctx *c, ssm_tensor *x, ssm_tensor *w, ssm_tensor *b, double eps) {
@@ -42,10 +44,11 @@ ssm_tensor *ssm_layernorm(ssm_ctx *c, ssm_tensor *x, ssm_tensor *w, ssm_tensor *
 
 static void rmsnorm_bw(ssm_ctx *c, ssm_node *n) {
     ssm_tensor *x = n->in[0];
+    int acc;
+    void *dx = ssm_grad_data_w(c, x, &acc);
     ssm_kernels_for(x->device)->rmsnorm_bwd(x->dtype, x->data, ssm_data_or_null(n->in[1]),
-                                            n->saved[0]->data, n->out->grad->data,
-                                            ssm_grad_data(c, x), ssm_grad_data(c, n->in[1]), n->i[0],
-                                            n->i[1]);
+                                            n->saved[0]->data, n->out->grad->data, dx,
+                                            ssm_grad_data(c, n->in[1]), n->i[0], n->i[1], acc);
 }
 
 ssm_tensor *ssm_rmsnorm(ssm_ctx *c, ssm_tensor *x, ssm_tensor *w, double eps) {
@@ -68,10 +71,12 @@ ssm_tensor *ssm_rmsnorm(ssm_ctx *c, ssm_tensor *x, ssm_tensor *w, double eps) {
 /* saved: [0] mean, [1] invstd; i[0] rows, i[1] C, i[2] training */
 static void batchnorm_bw(ssm_ctx *c, ssm_node *n) {
     ssm_tensor *x = n->in[0];
+    int acc;
+    void *dx = ssm_grad_data_w(c, x, &acc);
     ssm_kernels_for(x->device)->batchnorm_bwd(
         x->dtype, x->data, ssm_data_or_null(n->in[1]), n->saved[0]->data, n->saved[1]->data,
-        n->out->grad->data, ssm_grad_data(c, x), ssm_grad_data(c, n->in[1]), ssm_grad_data(c, n->in[2]),
-        n->i[0], n->i[1], (int)n->i[2]);
+        n->out->grad->data, dx, ssm_grad_data(c, n->in[1]), ssm_grad_data(c, n->in[2]), n->i[0],
+        n->i[1], (int)n->i[2], acc);
 }
 
 ssm_tensor *ssm_batchnorm(ssm_ctx *c, ssm_tensor *x, ssm_tensor *w, ssm_tensor *b,

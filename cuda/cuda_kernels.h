@@ -60,17 +60,17 @@ void ssm_cuda_layernorm_fwd(ssm_dtype dt, const void *x, const void *w, const vo
                             void *mean, void *rstd, int64_t rows, int64_t dim, double eps);
 void ssm_cuda_layernorm_bwd(ssm_dtype dt, const void *x, const void *w, const void *mean,
                             const void *rstd, const void *dy, void *dx, void *dw, void *db,
-                            int64_t rows, int64_t dim);
+                            int64_t rows, int64_t dim, int acc_dx);
 void ssm_cuda_rmsnorm_fwd(ssm_dtype dt, const void *x, const void *w, void *y, void *rstd,
                           int64_t rows, int64_t dim, double eps);
 void ssm_cuda_rmsnorm_bwd(ssm_dtype dt, const void *x, const void *w, const void *rstd,
-                          const void *dy, void *dx, void *dw, int64_t rows, int64_t dim);
+                          const void *dy, void *dx, void *dw, int64_t rows, int64_t dim, int acc_dx);
 void ssm_cuda_batchnorm_fwd(ssm_dtype dt, const void *x, const void *w, const void *b, void *y,
                             void *mean, void *invstd, void *running_mean, void *running_var,
                             int64_t rows, int64_t C, double eps, double momentum, int training);
 void ssm_cuda_batchnorm_bwd(ssm_dtype dt, const void *x, const void *w, const void *mean,
                             const void *invstd, const void *dy, void *dx, void *dw, void *db,
-                            int64_t rows, int64_t C, int training);
+                            int64_t rows, int64_t C, int training, int acc_dx);
 /* loss.cu */
 void ssm_cuda_xent_fwd(ssm_dtype dt, const void *logits, const int32_t *target,
                        const int32_t *class_mask, void *loss, void *lse, int64_t rows, int64_t C,
@@ -89,7 +89,7 @@ void ssm_cuda_embedding_bwd(ssm_dtype dt, const void *dy, const int32_t *idx, vo
 void ssm_cuda_dropout_fwd(ssm_dtype dt, const void *x, const void *r, void *y, int64_t n, double p,
                           uint64_t seed, uint64_t offset);
 void ssm_cuda_dropout_bwd(ssm_dtype dt, const void *dy, void *dx, int64_t n, double p,
-                          uint64_t seed, uint64_t offset);
+                          uint64_t seed, uint64_t offset, int acc);
 void ssm_cuda_glu_fwd(ssm_dtype dt, const void *x, const void *b, void *y, int64_t rows,
                       int64_t half);
 void ssm_cuda_glu_bwd(ssm_dtype dt, const void *x, const void *b, const void *dy, void *dx,

@@ -142,10 +142,16 @@ static __global__ void dropout_fwd_kernel(const float *x, const float *r, float 
 
 static __global__ void dropout_bwd_kernel(const float *dy, float *dx, int64_t n, double p,
                                           float s, uint64_t seed, uint64_t offset,
-                                          const uint64_t *base) {
+                                          const uint64_t *base, int acc) {
     offset += *base;
-    GRID_STRIDE(i, n)
-        if (ssm_philox_uniform(seed, offset + (uint64_t)i) >= p) dx[i] += dy[i] * s;
+    GRID_STRIDE(i, n) {
+        const bool keep = ssm_philox_uniform(seed, offset + (uint64_t)i) >= p;
+        if (acc) {
+            if (keep) dx[i] += dy[i] * s;
+        } else {
+            dx[i] = keep ? dy[i] * s : 0.0f;
+        }
+    }
 }
 
 static float dropout_scale(const char *entry, double p) {
@@ -168,17 +174,17 @@ void ssm_cuda_dropout_fwd(ssm_dtype dt, const void *x, const void *r, void *y, i
 }
 
 void ssm_cuda_dropout_bwd(ssm_dtype dt, const void *dy, void *dx, int64_t n, double p,
-                          uint64_t seed, uint64_t offset) {
+                          uint64_t seed, uint64_t offset, int acc) {
     SSM_CUDA_F32(dt, "dropout_bwd");
     if (!dx) return;
     float s = dropout_scale("dropout_bwd", p);
     if (n <= 0) return;
     if (p == 0) {
-        ssm_cuda_scale(SSM_F32, dy, dx, n, 1.0, 1);
+        ssm_cuda_scale(SSM_F32, dy, dx, n, 1.0, acc);
         return;
     }
     dropout_bwd_kernel<<<ssm_grid(n), SSM_THREADS, 0, ssm_cuda_stream()>>>(
-        CF32(dy), F32(dx), n, p, s, seed, offset, ssm_cuda_rng_base());
+        CF32(dy), F32(dx), n, p, s, seed, offset, ssm_cuda_rng_base(), acc);
     LAUNCH_CHECK();
 }
 

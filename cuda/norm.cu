@@ -38,7 +38,7 @@ static __global__ void layernorm_fwd_kernel(const float *x, const float *w, cons
 /* dx += rstd * (g - mean(g) - xhat * mean(g * xhat)), g = dy * w, xhat = (x - mean) * rstd */
 static __global__ void layernorm_dx_kernel(const float *x, const float *w, const float *mean,
                                            const float *rstd, const float *dy, float *dx,
-                                           int64_t rows, int64_t dim) {
+                                           int64_t rows, int64_t dim, int acc) {
     WARP_STRIDE(r, lane, rows) {
         const float *xr = x + r * dim, *gr = dy + r * dim;
         double mu = mean[r], rs = rstd[r], sg = 0, sgx = 0;
@@ -51,7 +51,8 @@ static __global__ void layernorm_dx_kernel(const float *x, const float *w, const
         sgx = warp_sum(sgx) / dim;
         for (int64_t i = lane; i < dim; i += 32) {
             double g = w ? (double)gr[i] * w[i] : gr[i];
-            dx[r * dim + i] += (float)(rs * (g - sg - (xr[i] - mu) * rs * sgx));
+            float v = (float)(rs * (g - sg - (xr[i] - mu) * rs * sgx));
+            dx[r * dim + i] = acc ? dx[r * dim + i] + v : v;
         }
     }
 }
@@ -85,12 +86,12 @@ void ssm_cuda_layernorm_fwd(ssm_dtype dt, const void *x, const void *w, const vo
 
 void ssm_cuda_layernorm_bwd(ssm_dtype dt, const void *x, const void *w, const void *mean,
                             const void *rstd, const void *dy, void *dx, void *dw, void *db,
-                            int64_t rows, int64_t dim) {
+                            int64_t rows, int64_t dim, int acc_dx) {
     SSM_CUDA_F32(dt, "layernorm_bwd");
     if (rows <= 0 || dim <= 0) return;
     if (dx) {
         layernorm_dx_kernel<<<ssm_grid_warps(rows), SSM_THREADS, 0, ssm_cuda_stream()>>>(
-            CF32(x), CF32(w), CF32(mean), CF32(rstd), CF32(dy), F32(dx), rows, dim);
+            CF32(x), CF32(w), CF32(mean), CF32(rstd), CF32(dy), F32(dx), rows, dim, acc_dx);
         LAUNCH_CHECK();
     }
     if (dw || db)
@@ -116,7 +117,8 @@ static __global__ void rmsnorm_fwd_kernel(const float *x, const float *w, float 
 
 /* dx += rstd * (g - xhat * mean(g * xhat)), g = dy * w, xhat = x * rstd */
 static __global__ void rmsnorm_dx_kernel(const float *x, const float *w, const float *rstd,
-                                         const float *dy, float *dx, int64_t rows, int64_t dim) {
+                                         const float *dy, float *dx, int64_t rows, int64_t dim,
+                                         int acc) {
     WARP_STRIDE(r, lane, rows) {
         const float *xr = x + r * dim, *gr = dy + r * dim;
         double rs = rstd[r], sgx = 0;
@@ -125,7 +127,8 @@ static __global__ void rmsnorm_dx_kernel(const float *x, const float *w, const f
         sgx = warp_sum(sgx) / dim;
         for (int64_t i = lane; i < dim; i += 32) {
             double g = w ? (double)gr[i] * w[i] : gr[i];
-            dx[r * dim + i] += (float)(rs * (g - xr[i] * rs * sgx));
+            float v = (float)(rs * (g - xr[i] * rs * sgx));
+            dx[r * dim + i] = acc ? dx[r * dim + i] + v : v;
         }
     }
 }
@@ -140,12 +143,13 @@ void ssm_cuda_rmsnorm_fwd(ssm_dtype dt, const void *x, const void *w, void *y, v
 }
 
 void ssm_cuda_rmsnorm_bwd(ssm_dtype dt, const void *x, const void *w, const void *rstd,
-                          const void *dy, void *dx, void *dw, int64_t rows, int64_t dim) {
+                          const void *dy, void *dx, void *dw, int64_t rows, int64_t dim,
+                          int acc_dx) {
     SSM_CUDA_F32(dt, "rmsnorm_bwd");
     if (rows <= 0 || dim <= 0) return;
     if (dx) {
         rmsnorm_dx_kernel<<<ssm_grid_warps(rows), SSM_THREADS, 0, ssm_cuda_stream()>>>(
-            CF32(x), CF32(w), CF32(rstd), CF32(dy), F32(dx), rows, dim);
+            CF32(x), CF32(w), CF32(rstd), CF32(dy), F32(dx), rows, dim, acc_dx);
         LAUNCH_CHECK();
     }
     if (dw)
@@ -263,19 +267,19 @@ struct bn_grad_store {
  * eval: dx += dy * w * invstd */
 static __global__ void bn_dx_kernel(const float *x, const float *w, const float *mean,
                                     const float *invstd, const float *dy, const double *sums,
-                                    float *dx, int64_t rows, int64_t C) {
+                                    float *dx, int64_t rows, int64_t C, int acc) {
     GRID_STRIDE(i, rows * C) {
         int64_t c = i % C;
         double is = invstd[c], ws = (w ? (double)w[c] : 1.0) * is;
         double g = dy[i];
         if (sums) g -= (sums[2 * c] + ((double)x[i] - mean[c]) * is * sums[2 * c + 1]) / rows;
-        dx[i] += (float)(ws * g);
+        dx[i] = acc ? dx[i] + (float)(ws * g) : (float)(ws * g);
     }
 }
 
 void ssm_cuda_batchnorm_bwd(ssm_dtype dt, const void *x, const void *w, const void *mean,
                             const void *invstd, const void *dy, void *dx, void *dw, void *db,
-                            int64_t rows, int64_t C, int training) {
+                            int64_t rows, int64_t C, int training, int acc_dx) {
     SSM_CUDA_F32(dt, "batchnorm_bwd");
     if (rows <= 0 || C <= 0) return;
     double *sums = NULL;
@@ -286,6 +290,6 @@ void ssm_cuda_batchnorm_bwd(ssm_dtype dt, const void *x, const void *w, const vo
                        bn_grad_store{sums, F32(dw), F32(db)});
     if (!dx) return;
     bn_dx_kernel<<<ssm_grid(rows * C), SSM_THREADS, 0, ssm_cuda_stream()>>>(
-        CF32(x), CF32(w), CF32(mean), CF32(invstd), CF32(dy), sums, F32(dx), rows, C);
+        CF32(x), CF32(w), CF32(mean), CF32(invstd), CF32(dy), sums, F32(dx), rows, C, acc_dx);
     LAUNCH_CHECK();
 }

@@ -76,8 +76,9 @@ void ssm_cpu_dropout_fwd(ssm_dtype dt, const void *x, const void *r, void *y, in
 }
 
 void ssm_cpu_dropout_bwd(ssm_dtype dt, const void *dy, void *dx, int64_t n, double p,
-                         uint64_t seed, uint64_t offset) {
+                         uint64_t seed, uint64_t offset, int acc) {
     if (!dx) return;
+    if (!acc) memset(dx, 0, (size_t)n * ssm_dtype_size(dt)); /* 0 + g is g */
     SSM_CHECK(p >= 0 && p <= 1, "dropout_bwd: p = %g is outside [0, 1]", p);
     DISPATCH(dropout_bwd, dt, dy, dx, n, p, seed, offset);
 }

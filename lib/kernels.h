@@ -163,14 +163,16 @@ typedef struct ssm_kernels {
      * biased variance); w, b may be NULL (no affine) */
     void (*layernorm_fwd)(ssm_dtype dt, const void *x, const void *w, const void *b, void *y,
                           void *mean, void *rstd, int64_t rows, int64_t dim, double eps);
+    /* (the norms' backward: acc_dx 0 stores dx, its old contents unread; dw, db add) */
     void (*layernorm_bwd)(ssm_dtype dt, const void *x, const void *w, const void *mean,
                           const void *rstd, const void *dy, void *dx, void *dw, void *db,
-                          int64_t rows, int64_t dim);
+                          int64_t rows, int64_t dim, int acc_dx);
     /* y = x * rstd * w, rstd = 1/sqrt(mean(x^2) + eps) */
     void (*rmsnorm_fwd)(ssm_dtype dt, const void *x, const void *w, void *y, void *rstd,
                         int64_t rows, int64_t dim, double eps);
     void (*rmsnorm_bwd)(ssm_dtype dt, const void *x, const void *w, const void *rstd,
-                        const void *dy, void *dx, void *dw, int64_t rows, int64_t dim);
+                        const void *dy, void *dx, void *dw, int64_t rows, int64_t dim,
+                        int acc_dx);
     /* BatchNorm1d over [rows, C] (rows = batch * length), per channel c.
      * training: mean/invstd from the batch (biased variance), saved in mean[C], invstd[C];
      * running_mean/var updated as PyTorch (momentum, unbiased variance) when not NULL.
@@ -182,7 +184,7 @@ typedef struct ssm_kernels {
     /* training: full batch-statistics backward; eval: dx += dy * w * invstd */
     void (*batchnorm_bwd)(ssm_dtype dt, const void *x, const void *w, const void *mean,
                           const void *invstd, const void *dy, void *dx, void *dw, void *db,
-                          int64_t rows, int64_t C, int training);
+                          int64_t rows, int64_t C, int training, int acc_dx);
 
     /* --- losses --- */
     /* Softmax cross-entropy, mean over rows whose target != ignore_index.
@@ -223,7 +225,7 @@ typedef struct ssm_kernels {
     void (*dropout_fwd)(ssm_dtype dt, const void *x, const void *r, void *y, int64_t n, double p,
                         uint64_t seed, uint64_t offset);
     void (*dropout_bwd)(ssm_dtype dt, const void *dy, void *dx, int64_t n, double p,
-                        uint64_t seed, uint64_t offset);
+                        uint64_t seed, uint64_t offset, int acc); /* acc 0: dx stored */
     /* GLU over the last axis: x [rows, 2*half] (+ b [2*half], may be NULL: the bias of the
      * linear layer before it, added here instead of by a pass of its own) -> y [rows,
      * half] = x1 * sigmoid(x2); the backward adds the gradient of x (+ b) into dx (acc 0:
