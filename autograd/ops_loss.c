@@ -5,10 +5,12 @@
 /* in: logits, target, class_mask; saved[0] lse; i[0] rows, i[1] C, i[2] ignore_index */
 static void xent_bw(ssm_ctx *c, ssm_node *n) {
     ssm_tensor *x = n->in[0];
+    int acc; /* the logits' gradient: stored when new (the LM's is [tokens, vocabulary]) */
+    ssm_tensor *dx = ssm_grad_w(c, x, &acc);
     ssm_kernels_for(x->device)->xent_bwd(x->dtype, x->data, n->in[1]->data,
                                          ssm_data_or_null(n->in[2]), n->saved[0]->data,
-                                         n->out->grad->data, ssm_grad(c, x)->data, n->i[0],
-                                         n->i[1], (int32_t)n->i[2]);
+                                         n->out->grad->data, dx->data, n->i[0], n->i[1],
+                                         (int32_t)n->i[2], acc);
 }
 
 ssm_tensor *ssm_cross_entropy(ssm_ctx *c, ssm_tensor *logits, ssm_tensor *target,

@@ -58,30 +58,35 @@ void ssm_cuda_xent_fwd(ssm_dtype dt, const void *logits, const int32_t *target,
     LAUNCH_CHECK();
 }
 
-/* dlogits += dloss / count * (softmax - onehot), skipping ignored rows and masked classes */
+/* dlogits += dloss / count * (softmax - onehot), skipping ignored rows and masked classes
+ * (acc 0: stored, the skipped ones as zeros) */
 static __global__ void xent_bwd_kernel(const float *logits, const int32_t *target,
                                        const int32_t *mask, const float *lse, const float *dloss,
                                        float *dlogits, int64_t rows, int64_t C,
-                                       int32_t ignore_index) {
+                                       int32_t ignore_index, int acc) {
     double count = lse[rows];
-    if (count == 0) return;
-    float scale = (float)(dloss[0] / count);
+    if (count == 0 && acc) return;
+    float scale = count == 0 ? 0.0f : (float)(dloss[0] / count);
     GRID_STRIDE(i, rows * C) {
         int64_t r = i / C, c = i - r * C;
         int32_t t = target[r];
-        if (t == ignore_index || (mask && !mask[c])) continue;
-        dlogits[i] += scale * (expf(logits[i] - lse[r]) - (c == t ? 1.0f : 0.0f));
+        if (count == 0 || t == ignore_index || (mask && !mask[c])) {
+            if (!acc) dlogits[i] = 0.0f;
+            continue;
+        }
+        float g = scale * (expf(logits[i] - lse[r]) - (c == t ? 1.0f : 0.0f));
+        dlogits[i] = acc ? dlogits[i] + g : g;
     }
 }
 
 void ssm_cuda_xent_bwd(ssm_dtype dt, const void *logits, const int32_t *target,
                        const int32_t *class_mask, const void *lse, const void *dloss,
-                       void *dlogits, int64_t rows, int64_t C, int32_t ignore_index) {
+                       void *dlogits, int64_t rows, int64_t C, int32_t ignore_index, int acc) {
     SSM_CUDA_F32(dt, "xent_bwd");
     if (!dlogits || rows <= 0 || C <= 0) return;
     xent_bwd_kernel<<<ssm_grid(rows * C), SSM_THREADS, 0, ssm_cuda_stream()>>>(
         CF32(logits), target, class_mask, CF32(lse), CF32(dloss), F32(dlogits), rows, C,
-        ignore_index);
+        ignore_index, acc);
     LAUNCH_CHECK();
 }
 

@@ -63,7 +63,7 @@ void ssm_cpu_xent_fwd(ssm_dtype dt, const void *logits, const int32_t *target,
                       int32_t ignore_index);
 void ssm_cpu_xent_bwd(ssm_dtype dt, const void *logits, const int32_t *target,
                       const int32_t *class_mask, const void *lse, const void *dloss,
-                      void *dlogits, int64_t rows, int64_t C, int32_t ignore_index);
+                      void *dlogits, int64_t rows, int64_t C, int32_t ignore_index, int acc);
 void ssm_cpu_xent_stats(ssm_dtype dt, const void *logits, const int32_t *target, const void *loss,
                         const void *lse, int64_t rows, int64_t C, int32_t ignore_index,
                         ssm_step_stats *st);

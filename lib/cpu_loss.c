@@ -5,6 +5,7 @@
  * Template: the part under `#else` is compiled for T = float and T = double. */
 #ifndef T
 #include <tgmath.h>
+#include <string.h>
 #include "cpu_kernels.h"
 #include "log.h"
 
@@ -53,8 +54,9 @@ void ssm_cpu_xent_fwd(ssm_dtype dt, const void *logits, const int32_t *target,
 
 void ssm_cpu_xent_bwd(ssm_dtype dt, const void *logits, const int32_t *target,
                       const int32_t *class_mask, const void *lse, const void *dloss,
-                      void *dlogits, int64_t rows, int64_t C, int32_t ignore_index) {
+                      void *dlogits, int64_t rows, int64_t C, int32_t ignore_index, int acc) {
     if (!dlogits) return;
+    if (!acc) memset(dlogits, 0, (size_t)(rows * C) * ssm_dtype_size(dt)); /* 0 + g is g */
     DISPATCH(xent_bwd, dt, logits, target, class_mask, lse, dloss, dlogits, rows, C,
              ignore_index);
 }

@@ -195,10 +195,11 @@ typedef struct ssm_kernels {
                      const int32_t *class_mask, void *loss, void *lse, int64_t rows, int64_t C,
                      int32_t ignore_index);
     /* dlogits += dloss[0] * (softmax - onehot) / count (zero rows for ignored targets,
-     * zero columns for masked classes); dloss is a device pointer to one element */
+     * zero columns for masked classes); dloss is a device pointer to one element; acc 0:
+     * stored (zeros included), dlogits' old contents unread */
     void (*xent_bwd)(ssm_dtype dt, const void *logits, const int32_t *target,
                      const int32_t *class_mask, const void *lse, const void *dloss,
-                     void *dlogits, int64_t rows, int64_t C, int32_t ignore_index);
+                     void *dlogits, int64_t rows, int64_t C, int32_t ignore_index, int acc);
     /* Step statistics from a finished xent_fwd (st in this device's memory):
      * st->correct += rows whose counted target is the argmax of its logits (ties to the
      * lowest class, NaN logits never win, all NaN: class 0), st->count += lse[rows],
