@@ -82,10 +82,10 @@ ssm_tensor *ssm_dropout_tied(ssm_ctx *c, ssm_tensor *x, double p);
  * same numbers as ssm_add(ssm_dropout(x, p), r), bit for bit. */
 ssm_tensor *ssm_dropout_add(ssm_ctx *c, ssm_tensor *x, double p, ssm_tensor *r);
 /* GLU over the last axis: [..., 2h] -> [..., h] */
+ssm_tensor *ssm_glu(ssm_ctx *c, ssm_tensor *x);
 /* GLU(x W^T + b) over the last axis (W [2H, I], b [2H] or NULL): the same values as
  * ssm_glu(ssm_linear(...)) with one pass less over the [.., 2H] product. */
 ssm_tensor *ssm_linear_glu(ssm_ctx *c, ssm_tensor *x, ssm_tensor *W, ssm_tensor *bias);
-ssm_tensor *ssm_glu(ssm_ctx *c, ssm_tensor *x);
 /* causal depthwise conv, channels first (torch.nn.Conv1d's layout): x [B, C, L], w [C, K],
  * bias [C] or NULL; silu fuses SiLU on the output (Mamba's conv) */
 ssm_tensor *ssm_conv1d_causal(ssm_ctx *c, ssm_tensor *x, ssm_tensor *w, ssm_tensor *bias,

@@ -72,16 +72,10 @@ static int is_suffix(const ssm_tensor *s, const ssm_tensor *l) {
 }
 
 static void binary_bw(ssm_ctx *c, ssm_node *n) {
+    /* new gradients are stored, existing ones added to; for x op x the second request
+     * finds the first's buffer, so db adds to the da just stored (the kernel runs da first) */
+    int acc_a, acc_b;
     ssm_tensor *a = n->in[0], *b = n->in[1];
-    if (a == b) { /* x op x: both terms go to one gradient, the second added to the first */
-        ssm_tensor *d = ssm_grad(c, a);
-        ssm_kernels_for(a->device)->binary_bwd((ssm_binary_op)n->i[0], a->dtype, a->data,
-                                               a->numel, b->data, b->numel, n->out->grad->data,
-                                               n->out->numel, d ? d->data : NULL,
-                                               d ? d->data : NULL, SSM_BIN_ACC_A | SSM_BIN_ACC_B);
-        return;
-    }
-    int acc_a, acc_b; /* new gradients are stored, existing ones added to */
     ssm_tensor *da = ssm_grad_w(c, a, &acc_a), *db = ssm_grad_w(c, b, &acc_b);
     ssm_kernels_for(a->device)->binary_bwd((ssm_binary_op)n->i[0], a->dtype, a->data, a->numel,
                                            b->data, b->numel, n->out->grad->data,

@@ -8,6 +8,17 @@ static int64_t batch_of(const ssm_tensor *t) {
     return b;
 }
 
+/* A new per-step tensor of x's shape with its last dimension `last` (the products'
+ * outputs); out-of-memory messages name the calling op, as ssm_new_like_shape's do. */
+static ssm_tensor *new_last_dim_at(ssm_ctx *c, const ssm_tensor *x, int64_t last,
+                                   const char *fn) {
+    int64_t shape[SSM_MAX_DIMS];
+    for (int d = 0; d < x->ndim - 1; d++) shape[d] = x->shape[d];
+    shape[x->ndim - 1] = last;
+    return ssm_new_like_shape_at(c, x, x->ndim, shape, fn);
+}
+#define new_last_dim(c, x, last) new_last_dim_at(c, x, last, __func__)
+
 /* node: i[0] batch, i[1] m, i[2] k, i[3] n, i[4] b shared (2-D) */
 static void matmul_bw(ssm_ctx *c, ssm_node *n) {
     int acc_a, acc_b; /* a new gradient is stored (beta 0), an existing one added to */
@@ -39,10 +50,8 @@ ssm_tensor *ssm_matmul(ssm_ctx *c, ssm_tensor *a, ssm_tensor *b) {
               "matmul: shapes %s and %s do not multiply", ssm_tensor_describe(a, sa, sizeof sa),
               ssm_tensor_describe(b, sb, sizeof sb));
     int64_t B = batch_of(a), M = a->shape[a->ndim - 2], K = a->shape[a->ndim - 1];
-    int64_t N = b->shape[b->ndim - 1], shape[SSM_MAX_DIMS];
-    for (int d = 0; d < a->ndim - 1; d++) shape[d] = a->shape[d];
-    shape[a->ndim - 1] = N;
-    ssm_tensor *y = ssm_new_like_shape(c, a, a->ndim, shape);
+    int64_t N = b->shape[b->ndim - 1];
+    ssm_tensor *y = new_last_dim(c, a, N);
     int shared = b->ndim == 2;
     k->gemm(a->dtype, 0, 0, M, N, K, 1.0, a->data, K, M * K, b->data, N, shared ? 0 : K * N, 0.0,
             y->data, N, M * N, B);
@@ -83,10 +92,7 @@ ssm_tensor *ssm_linear(ssm_ctx *c, ssm_tensor *x, ssm_tensor *W, ssm_tensor *bia
               "linear: input %s, weight %s (expected [out, %lld]) and bias do not match",
               ssm_tensor_describe(x, sx, sizeof sx), ssm_tensor_describe(W, sw, sizeof sw),
               (long long)I);
-    int64_t shape[SSM_MAX_DIMS];
-    for (int d = 0; d < x->ndim - 1; d++) shape[d] = x->shape[d];
-    shape[x->ndim - 1] = O;
-    ssm_tensor *y = ssm_new_like_shape(c, x, x->ndim, shape);
+    ssm_tensor *y = new_last_dim(c, x, O);
     k->gemm(x->dtype, 0, 1, R, O, I, 1.0, x->data, I, 0, W->data, I, 0, 0.0, y->data, O, 0, 1);
     if (bias) k->binary(SSM_BIN_ADD, x->dtype, y->data, y->numel, bias->data, O, y->data, y->numel);
     if (ssm_needs_grad(c, in, 3)) {
@@ -123,10 +129,7 @@ ssm_tensor *ssm_linear_glu(ssm_ctx *c, ssm_tensor *x, ssm_tensor *W, ssm_tensor 
               (long long)I);
     ssm_tensor *z = ssm_tensor_arena(c->arena, x->dtype, x->device, SSM_DIMS(R, O));
     k->gemm(x->dtype, 0, 1, R, O, I, 1.0, x->data, I, 0, W->data, I, 0, 0.0, z->data, O, 0, 1);
-    int64_t shape[SSM_MAX_DIMS];
-    for (int d = 0; d < x->ndim - 1; d++) shape[d] = x->shape[d];
-    shape[x->ndim - 1] = O / 2;
-    ssm_tensor *y = ssm_new_like_shape(c, x, x->ndim, shape);
+    ssm_tensor *y = new_last_dim(c, x, O / 2);
     k->glu_fwd(x->dtype, z->data, ssm_data_or_null(bias), y->data, R, O / 2);
     if (ssm_needs_grad(c, in, 3)) {
         ssm_node *n = ssm_record(c, "linear_glu", linear_glu_bw, y, in, 3);

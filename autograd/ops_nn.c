@@ -33,11 +33,11 @@ ssm_tensor *ssm_embedding(ssm_ctx *c, ssm_tensor *W, ssm_tensor *idx) {
 static void dropout_bw(ssm_ctx *c, ssm_node *n) {
     ssm_tensor *x = n->in[0], *r = n->n_in > 1 ? n->in[1] : NULL;
     const ssm_kernels *k = ssm_kernels_for(x->device);
-    int acc_x, acc_r = 1; /* new gradients are stored, existing ones added to */
+    int acc_x, acc_r; /* new gradients are stored, existing ones (r == x: dx) added to */
     void *dx = ssm_grad_data_w(c, x, &acc_x);
     if (dx) k->dropout_bwd(x->dtype, n->out->grad->data, dx, x->numel, n->f[0], c->seed,
                            (uint64_t)n->i[0], acc_x);
-    void *dr = r ? (r == x ? ssm_grad_data(c, r) : ssm_grad_data_w(c, r, &acc_r)) : NULL;
+    void *dr = r ? ssm_grad_data_w(c, r, &acc_r) : NULL;
     if (dr) k->scale(x->dtype, n->out->grad->data, dr, x->numel, 1.0, acc_r);
 }
 

@@ -17,10 +17,10 @@ int bench_parse_precision(const char *name, ssm_gemm_precision *p);
 const char *bench_precision_name(ssm_gemm_precision p);
 /* Peak device memory in MiB held during the last bench_time_ms's timed runs (after its
  * warm-up: kernels.h mem_stats, mem_reset_peak; CPU: 0). */
+double bench_peak_mib(ssm_device dev);
 /* The most a context's arena held on dev (a step's activations and gradients; on the
  * CPU too, where bench_peak_mib has no allocator to ask). */
 struct ssm_ctx;
 double bench_arena_mib(struct ssm_ctx *c, ssm_device dev);
-double bench_peak_mib(ssm_device dev);
 
 #endif

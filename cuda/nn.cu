@@ -298,32 +298,30 @@ conv_bwd_kernel(const float *x, const float *w, const float *bias, const float *
     const float *wc = w + c * K, b = bias ? bias[c] : 0.0f;
     double aw[SSM_CONV_MAX_K], ab = 0.0;
     for (int k = 0; k < SSM_CONV_MAX_K; k++) aw[k] = 0.0;
-    {
-        const int64_t r = bb * C + c;
-        const float *xr = x + r * L, *dyr = dy + r * L;
-        for (int64_t t0 = 0; t0 < L; t0 += CONV_BWD_THREADS) { /* uniform over the block */
-            const int64_t t = t0 + tid;
-            const float g = t < L ? conv_g(xr, dyr, wc, b, t, K, act) : 0.0f;
-            s_g[tid] = g;
-            if (tid < K - 1) {
-                int64_t th = t0 + CONV_BWD_THREADS + tid;
-                s_g[CONV_BWD_THREADS + tid] = th < L ? conv_g(xr, dyr, wc, b, th, K, act) : 0.0f;
-            }
-            __syncthreads();
-            if (t < L) {
-                ab += g;
-                for (int64_t k = 0; k < K; k++) {
-                    int64_t s = t - (K - 1) + k;
-                    if (s >= 0) aw[k] += (double)g * xr[s];
-                }
-                if (dx) { /* dx[t] (+)= sum_k w[k] g[t + K - 1 - k] (zero past L), k order */
-                    float s = 0.0f;
-                    for (int64_t k = 0; k < K; k++) s += wc[k] * s_g[tid + (K - 1) - k];
-                    dx[r * L + t] = acc ? dx[r * L + t] + s : s;
-                }
-            }
-            __syncthreads(); /* s_g is rewritten by the next tile */
+    const int64_t r = bb * C + c;
+    const float *xr = x + r * L, *dyr = dy + r * L;
+    for (int64_t t0 = 0; t0 < L; t0 += CONV_BWD_THREADS) { /* uniform over the block */
+        const int64_t t = t0 + tid;
+        const float g = t < L ? conv_g(xr, dyr, wc, b, t, K, act) : 0.0f;
+        s_g[tid] = g;
+        if (tid < K - 1) {
+            int64_t th = t0 + CONV_BWD_THREADS + tid;
+            s_g[CONV_BWD_THREADS + tid] = th < L ? conv_g(xr, dyr, wc, b, th, K, act) : 0.0f;
         }
+        __syncthreads();
+        if (t < L) {
+            ab += g;
+            for (int64_t k = 0; k < K; k++) {
+                int64_t s = t - (K - 1) + k;
+                if (s >= 0) aw[k] += (double)g * xr[s];
+            }
+            if (dx) { /* dx[t] (+)= sum_k w[k] g[t + K - 1 - k] (zero past L), k order */
+                float s = 0.0f;
+                for (int64_t k = 0; k < K; k++) s += wc[k] * s_g[tid + (K - 1) - k];
+                dx[r * L + t] = acc ? dx[r * L + t] + s : s;
+            }
+        }
+        __syncthreads(); /* s_g is rewritten by the next tile */
     }
     double *pr = part + (bb * C + c) * (K + 1);
     for (int64_t k = 0; k < K; k++) {

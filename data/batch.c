@@ -20,9 +20,9 @@ void ssm_batch_make(const ssm_dataset *d, const int64_t *idx, int64_t B, int64_t
             ssm_dataset_seq(d, idx[r / S], (int)(r % S), &len);
             if (len > L) L = len;
         }
-    if (fixed_len == 0 && pad_multiple > 1 && L % pad_multiple) {
-        int64_t up = (L / pad_multiple + 1) * pad_multiple;
-        L = up < d->longest ? up : L > d->longest ? L : d->longest;
+    if (fixed_len == 0 && pad_multiple > 1 && L % pad_multiple) { /* never past the longest */
+        int64_t up = (L / pad_multiple + 1) * pad_multiple, cap = L > d->longest ? L : d->longest;
+        L = up < cap ? up : cap;
     }
     if (L == 0) L = 1; /* all sequences empty: keep the tensors non-empty */
     memset(b, 0, sizeof *b);

@@ -62,7 +62,6 @@ int ssm_mpi_init(int *argc, char ***argv, int *rank, int *size, int *local_rank)
     return 1;
 }
 
-
 static MPI_Datatype mpi_type(ssm_dtype dt) {
     return dt == SSM_F32 ? MPI_FLOAT : dt == SSM_F64 ? MPI_DOUBLE : MPI_INT32_T;
 }

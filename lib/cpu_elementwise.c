@@ -1,7 +1,6 @@
 /* Elementwise CPU kernels: fill, scale, unary and binary ops with their
  * backward rules. Parallel with OpenMP above PAR_MIN elements. */
 #include <tgmath.h>
-#include <string.h>
 #include "cpu_kernels.h"
 #include "log.h"
 
@@ -60,7 +59,7 @@ void ssm_cpu_unary(ssm_unary_op op, ssm_dtype dt, const void *x, void *y, int64_
 
 void ssm_cpu_unary_bwd(ssm_unary_op op, ssm_dtype dt, const void *x, const void *y,
                        const void *dy, void *dx, int64_t n, int acc) {
-    if (!acc) memset(dx, 0, (size_t)n * ssm_dtype_size(dt)); /* 0 + g is g */
+    ssm_cpu_clear_unless(acc, dx, n, dt);
     DISPATCH("unary_bwd", dt, unary_bwd_f32(op, x, y, dy, dx, n),
              unary_bwd_f64(op, x, y, dy, dx, n));
 }

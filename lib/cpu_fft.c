@@ -275,7 +275,7 @@ void ssm_cpu_fft_conv_bwd(ssm_dtype dt, const void *u, const void *k, const void
                           int64_t L, int64_t Lk, int cl, const void *u_spec, int acc_du) {
     (void)u_spec;
     if (!du && !dk && !dD) return;
-    if (du && !acc_du) memset(du, 0, (size_t)(B * H * L) * ssm_dtype_size(dt)); /* 0 + g is g */
+    ssm_cpu_clear_unless(acc_du, du, B * H * L, dt);
     SSM_CHECK(Lk == L || Lk == 2 * L, "fft_conv: kernel length %lld for L = %lld", (long long)Lk,
               (long long)L);
     if (!cl) {

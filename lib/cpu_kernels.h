@@ -3,9 +3,16 @@
  * Semantics: see kernels.h. f32 and f64 are supported everywhere. */
 #ifndef SSM_CPU_KERNELS_H
 #define SSM_CPU_KERNELS_H
+#include <string.h>
 #include "kernels.h"
 #include "log.h"
 
+/* A backward entry's acc 0 (kernels.h: the gradient stored, not added to) on the CPU: the
+ * accumulating loops run on a zeroed gradient, 0 + g being g bit for bit, so one loop
+ * serves both; d NULL (not wanted) or acc 1: nothing. */
+static inline void ssm_cpu_clear_unless(int acc, void *d, int64_t n, ssm_dtype dt) {
+    if (d && !acc) memset(d, 0, (size_t)n * ssm_dtype_size(dt));
+}
 /* Run f32call or f64call by dtype; other dtypes are a programmer error. */
 #define SSM_CPU_DISPATCH(entry, dt, f32call, f64call)                                      \
     do {                                                                                   \

@@ -5,7 +5,6 @@
  * Template: the part under `#else` is compiled for T = float and T = double. */
 #ifndef T
 #include <tgmath.h>
-#include <string.h>
 #include "cpu_kernels.h"
 #include "log.h"
 
@@ -56,7 +55,7 @@ void ssm_cpu_xent_bwd(ssm_dtype dt, const void *logits, const int32_t *target,
                       const int32_t *class_mask, const void *lse, const void *dloss,
                       void *dlogits, int64_t rows, int64_t C, int32_t ignore_index, int acc) {
     if (!dlogits) return;
-    if (!acc) memset(dlogits, 0, (size_t)(rows * C) * ssm_dtype_size(dt)); /* 0 + g is g */
+    ssm_cpu_clear_unless(acc, dlogits, rows * C, dt);
     DISPATCH(xent_bwd, dt, logits, target, class_mask, lse, dloss, dlogits, rows, C,
              ignore_index);
 }

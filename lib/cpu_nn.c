@@ -2,8 +2,9 @@
  * conv1d (channels first, optional fused SiLU). Gradient reductions (dW of the
  * embedding, dw/dbias of the conv) are
  * partitioned by output element so threads never share one, and each element
- * sums its terms in a fixed order: no races, no scratch, no dependence on the
- * thread count.
+ * sums its terms in a fixed order: no races, no dependence on the thread count.
+ * The embedding's per-chunk partial rows live in one grow-only scratch buffer, so a
+ * steady step allocates nothing.
  *
  * Template: the part under `#else` is compiled for T = float and T = double. */
 #ifndef T
@@ -18,6 +19,28 @@
 #endif
 
 #define PAR_MIN ((int64_t)1 << 15) /* elements below which threads cost more than they save */
+
+/* embedding_bwd's scratch: `bytes` for each of `threads` threads, grown, never shrunk
+ * (one host thread calls the kernels; OpenMP threads share it by slices) */
+static char *emb_scratch(int threads, size_t bytes) {
+    static char *buf;
+    static size_t cap;
+    size_t need = (size_t)threads * bytes;
+    if (need > cap) {
+        char *p = realloc(buf, need);
+        SSM_CHECK(p, "embedding_bwd: out of memory for %zu bytes of partial sums", need);
+        buf = p, cap = need;
+    }
+    return buf;
+}
+
+static int max_threads(void) {
+#ifdef _OPENMP
+    return omp_get_max_threads();
+#else
+    return 1;
+#endif
+}
 
 static int thread_num(void) {
 #ifdef _OPENMP
@@ -78,7 +101,7 @@ void ssm_cpu_dropout_fwd(ssm_dtype dt, const void *x, const void *r, void *y, in
 void ssm_cpu_dropout_bwd(ssm_dtype dt, const void *dy, void *dx, int64_t n, double p,
                          uint64_t seed, uint64_t offset, int acc) {
     if (!dx) return;
-    if (!acc) memset(dx, 0, (size_t)n * ssm_dtype_size(dt)); /* 0 + g is g */
+    ssm_cpu_clear_unless(acc, dx, n, dt);
     SSM_CHECK(p >= 0 && p <= 1, "dropout_bwd: p = %g is outside [0, 1]", p);
     DISPATCH(dropout_bwd, dt, dy, dx, n, p, seed, offset);
 }
@@ -91,7 +114,7 @@ void ssm_cpu_glu_fwd(ssm_dtype dt, const void *x, const void *b, void *y, int64_
 void ssm_cpu_glu_bwd(ssm_dtype dt, const void *x, const void *b, const void *dy, void *dx,
                      int64_t rows, int64_t half, int acc) {
     if (!dx) return;
-    if (!acc) memset(dx, 0, (size_t)(rows * 2 * half) * ssm_dtype_size(dt)); /* 0 + g is g */
+    ssm_cpu_clear_unless(acc, dx, rows * 2 * half, dt);
     DISPATCH(glu_bwd, dt, x, b, dy, dx, rows, half);
 }
 
@@ -104,7 +127,7 @@ void ssm_cpu_conv1d_causal_bwd(ssm_dtype dt, const void *x, const void *w, const
                                const void *dy, void *dx, void *dw, void *dbias, int64_t B,
                                int64_t C, int64_t L, int64_t K, int act, int acc_dx) {
     if (!dx && !dw && !dbias) return;
-    if (dx && !acc_dx) memset(dx, 0, (size_t)(B * C * L) * ssm_dtype_size(dt)); /* 0 + g is g */
+    ssm_cpu_clear_unless(acc_dx, dx, B * C * L, dt);
     DISPATCH(conv1d_causal_bwd, dt, x, w, bias, dy, dx, dw, dbias, B, C, L, K, act);
 }
 
@@ -121,18 +144,22 @@ static void FN(embedding_fwd)(const T *W, const int32_t *idx, T *y, int64_t n, i
 static void FN(embedding_bwd)(const T *dy, const int32_t *idx, T *dW, int64_t n, int64_t dim,
                               int64_t vocab) {
     /* kernels.h's order: per chunk of positions, a partial row for each id met (slot[v]),
-     * added to dW at the chunk's end; each thread owns a range of ids */
-    int failed = 0;
-#pragma omp parallel if (n * dim >= PAR_MIN) reduction(|| : failed)
+     * added to dW at the chunk's end; each thread owns a range of ids and a slice of the
+     * scratch: slot per id of its range, the ids met in a chunk, their partial rows */
+    /* a slot for every id: the region may run on fewer threads than max_threads() */
+    const size_t a = 64, slot_b = ((size_t)vocab * sizeof(int32_t) + a - 1) / a * a,
+                 ids_b = (SSM_EMB_CHUNK * sizeof(int32_t) + a - 1) / a * a,
+                 per = slot_b + ids_b + (size_t)(SSM_EMB_CHUNK * dim) * sizeof(T);
+    char *scratch = emb_scratch(max_threads(), per);
+#pragma omp parallel if (n * dim >= PAR_MIN)
     {
         int64_t nt = num_threads(), t = thread_num();
         int64_t v0 = vocab * t / nt, v1 = vocab * (t + 1) / nt;
-        int32_t *slot = malloc(sizeof *slot * (size_t)(v1 - v0 + 1));
-        int32_t *ids = malloc(sizeof *ids * SSM_EMB_CHUNK);
-        T *part = malloc(sizeof *part * (size_t)(SSM_EMB_CHUNK * dim));
-        failed = !slot || !ids || !part;
-        for (int64_t v = 0; !failed && v < v1 - v0; v++) slot[v] = -1;
-        for (int64_t c0 = 0; !failed && c0 < n; c0 += SSM_EMB_CHUNK) {
+        char *mine = scratch + (size_t)t * per;
+        int32_t *slot = (int32_t *)mine, *ids = (int32_t *)(mine + slot_b);
+        T *part = (T *)(mine + slot_b + ids_b);
+        for (int64_t v = 0; v < v1 - v0; v++) slot[v] = -1;
+        for (int64_t c0 = 0; c0 < n; c0 += SSM_EMB_CHUNK) {
             int64_t c1 = c0 + SSM_EMB_CHUNK < n ? c0 + SSM_EMB_CHUNK : n;
             int32_t met = 0;
             for (int64_t r = c0; r < c1; r++) {
@@ -155,12 +182,7 @@ static void FN(embedding_bwd)(const T *dy, const int32_t *idx, T *dW, int64_t n,
                 slot[ids[k] - v0] = -1;
             }
         }
-        free(slot);
-        free(ids);
-        free(part);
     }
-    SSM_CHECK(!failed, "embedding_bwd: out of memory for %d x %lld partial sums", SSM_EMB_CHUNK,
-              (long long)dim);
 }
 
 /* Keep element i when its Philox draw u(seed, offset + i) >= p; p = 1 drops all

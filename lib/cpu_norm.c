@@ -9,7 +9,6 @@
  * T = float and once for T = double by including this file into itself. */
 #ifndef T
 #include <tgmath.h>
-#include <string.h>
 #include "cpu_kernels.h"
 #include "log.h"
 #ifdef _OPENMP
@@ -52,7 +51,7 @@ void ssm_cpu_layernorm_fwd(ssm_dtype dt, const void *x, const void *w, const voi
 void ssm_cpu_layernorm_bwd(ssm_dtype dt, const void *x, const void *w, const void *mean,
                            const void *rstd, const void *dy, void *dx, void *dw, void *db,
                            int64_t rows, int64_t dim, int acc_dx) {
-    if (dx && !acc_dx) memset(dx, 0, (size_t)(rows * dim) * ssm_dtype_size(dt)); /* 0 + g is g */
+    ssm_cpu_clear_unless(acc_dx, dx, rows * dim, dt);
     DISPATCH(layernorm_bwd, dt, x, w, mean, rstd, dy, dx, dw, db, rows, dim);
 }
 
@@ -64,7 +63,7 @@ void ssm_cpu_rmsnorm_fwd(ssm_dtype dt, const void *x, const void *w, void *y, vo
 void ssm_cpu_rmsnorm_bwd(ssm_dtype dt, const void *x, const void *w, const void *rstd,
                          const void *dy, void *dx, void *dw, int64_t rows, int64_t dim,
                          int acc_dx) {
-    if (dx && !acc_dx) memset(dx, 0, (size_t)(rows * dim) * ssm_dtype_size(dt));
+    ssm_cpu_clear_unless(acc_dx, dx, rows * dim, dt);
     DISPATCH(rmsnorm_bwd, dt, x, w, rstd, dy, dx, dw, rows, dim);
 }
 
@@ -85,7 +84,7 @@ void ssm_cpu_batchnorm_fwd(ssm_dtype dt, const void *x, const void *w, const voi
 void ssm_cpu_batchnorm_bwd(ssm_dtype dt, const void *x, const void *w, const void *mean,
                            const void *invstd, const void *dy, void *dx, void *dw, void *db,
                            int64_t rows, int64_t C, int training, int acc_dx) {
-    if (dx && !acc_dx) memset(dx, 0, (size_t)(rows * C) * ssm_dtype_size(dt));
+    ssm_cpu_clear_unless(acc_dx, dx, rows * C, dt);
     DISPATCH(batchnorm_bwd, dt, x, w, mean, invstd, dy, dx, dw, db, rows, C, training);
 }
 

@@ -100,10 +100,10 @@ void ssm_cpu_selective_scan_bwd(ssm_dtype dt, const void *u, const void *delta, 
                                 int64_t batch, int64_t d_inner, int64_t d_state, int64_t L,
                                 int64_t chunk, int acc) {
     check_sizes("selective_scan_bwd", d_state, chunk);
-    size_t bytes = (size_t)(batch * d_inner * L) * ssm_dtype_size(dt); /* stored: 0 + g is g */
-    if (du && !(acc & SSM_SCAN_ACC_DU)) memset(du, 0, bytes);
-    if (ddelta && !(acc & SSM_SCAN_ACC_DDELTA)) memset(ddelta, 0, bytes);
-    if (dz && !(acc & SSM_SCAN_ACC_DZ)) memset(dz, 0, bytes);
+    const int64_t n = batch * d_inner * L;
+    ssm_cpu_clear_unless(acc & SSM_SCAN_ACC_DU, du, n, dt);
+    ssm_cpu_clear_unless(acc & SSM_SCAN_ACC_DDELTA, ddelta, n, dt);
+    ssm_cpu_clear_unless(acc & SSM_SCAN_ACC_DZ, dz, n, dt);
     SSM_CHECK(x_chunks, "selective_scan_bwd: needs the forward's x_chunks");
     SSM_CPU_DISPATCH("selective_scan_bwd", dt,
                      scan_bwd_f32(u, delta, A, B, C, D, z, delta_bias, x_chunks, dy,

@@ -78,10 +78,10 @@ typedef struct ssm_optim_hp {
 #define SSM_CONV_MAX_K 8 /* conv1d_causal: the widest kernel (Mamba's d_conv is 4) */
 #define SSM_EMB_CHUNK 256 /* embedding_bwd: positions per chunk of its summation order */
 #define SSM_SCAN_MAX_STATE 256 /* selective scan: the largest d_state (a state in registers) */
-/* selective_scan_bwd's acc: the per-position gradients added to (bit set) rather than
- * stored (old contents unread); the sums (dA, dB, dC, dD, ddelta_bias) always add */
 #define SSM_BIN_ACC_A 1 /* binary_bwd's acc */
 #define SSM_BIN_ACC_B 2
+/* selective_scan_bwd's acc: the per-position gradients added to (bit set) rather than
+ * stored (old contents unread); the sums (dA, dB, dC, dD, ddelta_bias) always add */
 #define SSM_SCAN_ACC_DU 1
 #define SSM_SCAN_ACC_DDELTA 2
 #define SSM_SCAN_ACC_DZ 4

@@ -179,6 +179,21 @@ static int fill(weights *w, const char *ext, ssm_tensor *dst) {
     return SSM_OK;
 }
 
+/* Tensor ext (file k, entry i) as a 0-dimensional I64 (the layouts' counters and lengths,
+ * `what` naming it in the error), marked used; its value into *v (NULL: not needed). */
+static int take_i64_scalar(weights *w, int k, int i, const char *ext, const char *what,
+                           int64_t *v) {
+    const ssm_st_tensor *t = &w->f[k].t[i];
+    if (strcmp(t->dtype, "I64") || t->ndim != 0)
+        return ssm_error("%s: tensor %s must be a 0-dimensional I64 (%s)", w->f[k].path, ext, what);
+    if (v) {
+        *v = 0;
+        for (int b = 7; b >= 0; b--) *v = (int64_t)((uint64_t)*v << 8 | t->bytes[b]); /* LE */
+    }
+    w->used[k][i] = 1;
+    return SSM_OK;
+}
+
 /* The extras of a layout: the tied head equals its source; BatchNorm counters are I64
  * scalars. Then nothing may be left over. */
 static int check_rest(weights *w, const ssm_layout *lay, ssm_model *m) {
@@ -201,10 +216,7 @@ static int check_rest(weights *w, const ssm_layout *lay, ssm_model *m) {
     for (int b = 0; b < ssm_model_n_buffers(m); b++) {
         ssm_model_buffer(m, b, name, sizeof name);
         if (!ssm_layout_bn_counter(lay, name, ext, sizeof ext) || !(t = lookup(w, ext, &k, &i))) continue;
-        if (strcmp(t->dtype, "I64") || t->ndim != 0)
-            return ssm_error("%s: tensor %s must be a 0-dimensional I64 (BatchNorm's counter)",
-                             w->f[k].path, ext);
-        w->used[k][i] = 1;
+        if (take_i64_scalar(w, k, i, ext, "BatchNorm's counter", NULL) != SSM_OK) return SSM_ERR;
     }
     for (k = 0; k < w->n; k++)
         for (i = 0; i < w->f[k].n; i++)
@@ -228,12 +240,8 @@ static int s4_l_kernels(weights *w, const ssm_layout *lay, ssm_model *m) {
         const ssm_st_tensor *t;
         if (!ssm_layout_s4_l_kernel(lay, s->C->name, ext, sizeof ext) || !(t = lookup(w, ext, &k, &i)))
             continue;
-        if (strcmp(t->dtype, "I64") || t->ndim != 0)
-            return ssm_error("%s: tensor %s must be a 0-dimensional I64 (S4Block's l_kernel)",
-                             w->f[k].path, ext);
-        int64_t v = 0;
-        for (int b = 7; b >= 0; b--) v = (int64_t)((uint64_t)v << 8 | t->bytes[b]); /* little-endian */
-        w->used[k][i] = 1;
+        int64_t v;
+        if (take_i64_scalar(w, k, i, ext, "S4Block's l_kernel", &v) != SSM_OK) return SSM_ERR;
         if (v == s->cfg.l_max) continue;
         if (v != 0)
             return ssm_error("%s: tensor %s = %lld: C~ is set up for sequences of %lld, but the "

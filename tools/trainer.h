@@ -59,9 +59,8 @@ int ssm_trainer_resume(ssm_trainer *t, const char *ckpt, int with_optim);
 int ssm_trainer_run(ssm_trainer *t);
 /* Epochs completed at the current data position (metrics, progress). */
 double ssm_trainer_epoch(const ssm_trainer *t);
-/* Loss and accuracy over a dataset (evaluation mode, no gradients). */
-/* Loss and accuracy over d; logits (may be NULL; classification, one rank): filled with
- * the logits, [d->n, classes] in the data set's order. */
+/* Loss and accuracy over d (evaluation mode, no gradients); logits (may be NULL;
+ * classification, one rank): filled with the logits, [d->n, classes] in d's order. */
 void ssm_trainer_evaluate(ssm_trainer *t, const ssm_dataset *d, double *loss, double *acc,
                           float *logits);
 
