@@ -122,8 +122,9 @@ ssm_tensor *ssm_s5_scan(ssm_ctx *c, ssm_tensor *Lambda_bar, ssm_tensor *Bu, int 
  * Returns y [batch, d_inner, L]; when last_state is not NULL, *last_state is set to the
  * final state [batch, d_inner, d_state], a second differentiable output. The forward
  * keeps the states at chunk boundaries only (chunk <= 0: SSM_SCAN_CHUNK_DEFAULT) and the
- * backward recomputes the rest. */
-#define SSM_SCAN_CHUNK_DEFAULT 64
+ * backward recomputes the rest. 16 is the CUDA backward's sub-tile: no boundary pass
+ * re-walking each chunk, for 4x the saved states of 64 (docs/BENCHMARKS.md, session 7). */
+#define SSM_SCAN_CHUNK_DEFAULT 16
 ssm_tensor *ssm_selective_scan(ssm_ctx *c, ssm_tensor *u, ssm_tensor *delta, ssm_tensor *A,
                                ssm_tensor *B, ssm_tensor *C, ssm_tensor *D, ssm_tensor *z,
                                ssm_tensor *delta_bias, ssm_tensor **last_state, int64_t chunk);

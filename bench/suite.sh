@@ -7,14 +7,14 @@
 # ../shared/tools/device-bundle packs them; --baseline DIR runs each row with a second
 # build too (an earlier commit's) right after this one's, so the two are compared on the
 # same machine in the same call (rows alternate: baseline, this build, baseline, this).
-# LIST is a comma-separated subset of the row groups: s4d, s4, block, lm, listops, pad
+# LIST is a comma-separated subset of the row groups: s4d, s4, block, scan, lm, listops, pad
 # (default: all). Each row prints the median figures of both builds and this build's
 # ratio; the device goes to standard error.
 set -u
 here=$(cd "$(dirname "$0")/.." && pwd)
 bin=
 base=
-only=s4d,s4,block,lm,listops,pad
+only=s4d,s4,block,scan,lm,listops,pad
 reps=2
 while [ $# -gt 0 ]; do
     case $1 in
@@ -91,6 +91,12 @@ if want block; then
     row "Mamba block d768 B8 L2048, bf16" fwdbwd_ms,fwd_ms,peak_mib bench_mamba $MB --precision bf16
     row "Mamba block, tf32" fwdbwd_ms,peak_mib bench_mamba $MB --precision tf32
     row "Mamba block, fp32" fwdbwd_ms,peak_mib bench_mamba $MB --precision fp32
+fi
+if want scan; then # the selective scan alone at the chunks (saved-state spacing) worth having
+    for ch in 16 32 64; do
+        row "Mamba scan B8 D1536 N16 L2048, chunk $ch" fwdbwd_ms,fwd_ms bench_mamba \
+            --device cuda --case scan --batch 8 --d_inner 1536 --L 2048 --d_state 16 --chunk $ch
+    done
 fi
 LM="$here/bench/lm_mamba130m.ini --device cuda --bench 20"
 if want lm; then

@@ -571,16 +571,18 @@ END_TEST
  * and chunk); inputs as the layer makes them (delta_bias = softplus^-1 of a log-uniform
  * step in [1e-3, 1e-1], A = -(n + 1) jittered). Forward (y, last_state, x_chunks) and
  * backward accumulating into non-zero gradients, with every optional input and with
- * none, at the default chunk, a chunk that is not a multiple of the tiles and one chunk
- * over the whole sequence. */
+ * none, at the default chunk (the backward's sub-tile), at 64 (sub-tiles found by a
+ * boundary pass), a chunk that is not a multiple of the tiles and one chunk over the
+ * whole sequence. */
 typedef struct {
     int64_t L, chunk;
     int full; /* D, z, delta_bias and d_last_state present */
 } scan_case;
 
 START_TEST(cuda_selective_scan_large) {
-    static const scan_case cases[] = {{2048, 64, 1}, {1000, 64, 1}, {1000, 100, 0}, {2048, 2048, 1},
-                                      {1000, 7, 1}};
+    static const scan_case cases[] = {{2048, SSM_SCAN_CHUNK_DEFAULT, 1}, {1000, 64, 1},
+                                      {1000, 100, 0}, {2048, 2048, 1}, {1000, 7, 1},
+                                      {2048, 64, 1}};
     static const char *names[] = {"y", "last_state", "x_chunks", "du", "ddelta", "dA", "dB",
                                   "dC", "dD", "dz", "ddelta_bias"};
     const int64_t Bn = 2, Di = 64, N = 16;
