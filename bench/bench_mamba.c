@@ -31,7 +31,6 @@
 #include "mamba.h"
 #include "ops.h"
 #include "params.h"
-#include "profile.h"
 #include "tape.h"
 #include "tensor.h"
 #include "timing.h"
@@ -191,13 +190,7 @@ static void bench_block(ssm_device dev, int64_t Bn, int64_t H, int64_t N, int64_
            "fwd_ms=%.3f fwdbwd_ms=%.3f peak_mib=%.0f arena_mib=%.0f\n",
            ssm_device_name(dev), (long long)Bn, (long long)H, (long long)b.m.d_inner, (long long)L,
            (long long)N, fwd, fwdbwd, bench_peak_mib(dev), bench_arena_mib(b.c, dev));
-    if (profile) { /* one more step with the per-op clock attached */
-        ssm_profile prof;
-        ssm_profile_attach(b.c, &prof, dev);
-        block_step(&b);
-        ssm_profile_attach(b.c, NULL, dev);
-        ssm_profile_print(&prof, stdout);
-    }
+    if (profile) bench_profile(b.c, dev, block_step, &b);
     ssm_ctx_free(b.c);
     ssm_tensor_free(b.x);
     ssm_tensor_free(b.dy);

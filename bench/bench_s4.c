@@ -1,5 +1,6 @@
 /* bench_s4: one S4-family layer, forward and forward + backward, through autograd.
  *   bench_s4 [--device cpu|cuda] [--layer s4|s4d] [--B n --H n --N n --L n] [--reps n]
+ *            [--precision fp32|tf32|bf16] [--profile]
  * S4D: kernel generation (Vandermonde), FFT convolution, D skip, GELU, GLU output
  * linear (ssm_s4d_forward); S4: the DPLR kernel (Cauchy, Woodbury, irfft) and the
  * same block (ssm_s4_forward); both through the layer interface. The backward is ssm_backward_with on the output with a
@@ -59,7 +60,8 @@ static double time_it(bench *b, int backward, int reps) {
 static int usage(const char *prog, int status) {
     fprintf(stderr,
             "usage: %s [--device cpu|cuda] [--layer s4|s4d] [--B n --H n --N n --L n] [--reps n]\n"
-            "          [--precision fp32|tf32|bf16]\n",
+            "          [--precision fp32|tf32|bf16] [--profile]\n"
+            "  --profile  after the timings, the layer's time per op (forward and backward)\n",
             prog);
     return status;
 }
@@ -67,7 +69,7 @@ static int usage(const char *prog, int status) {
 int main(int argc, char **argv) {
     const char *device = "cuda", *layer = "s4d";
     int64_t B = 0, H = 0, N = 0, L = 0;
-    int reps = 10;
+    int reps = 10, profile = 0;
     ssm_gemm_precision prec = SSM_GEMM_FP32;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -79,6 +81,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--N") && has) N = atoll(argv[++i]);
         else if (!strcmp(a, "--L") && has) L = atoll(argv[++i]);
         else if (!strcmp(a, "--reps") && has) reps = atoi(argv[++i]);
+        else if (!strcmp(a, "--profile")) profile = 1;
         else if (!strcmp(a, "--precision") && has) {
             if (!bench_parse_precision(argv[++i], &prec)) return usage(argv[0], 2);
         }
@@ -128,6 +131,10 @@ int main(int argc, char **argv) {
            "fwdbwd_ms=%.3f peak_mib=%.0f arena_mib=%.0f\n", layer, ssm_device_name(dev),
            bench_precision_name(prec), (long long)B, (long long)H, (long long)N, (long long)L, fwd,
            fwdbwd, bench_peak_mib(dev), bench_arena_mib(b.c, dev));
+    if (profile) {
+        step_arg a = {&b, 1};
+        bench_profile(b.c, dev, run_step, &a);
+    }
 
     ssm_ctx_free(b.c);
     b.ops->destroy(b.m);

@@ -7,6 +7,7 @@
 #include "kernels.h"
 #include "tape.h"
 #include "log.h"
+#include "profile.h"
 
 double bench_time_ms(ssm_device dev, bench_fn fn, void *arg, int reps) {
     const ssm_kernels *k = ssm_kernels_for(dev);
@@ -46,4 +47,12 @@ double bench_peak_mib(ssm_device dev) {
     size_t now, peak;
     ssm_kernels_for(dev)->mem_stats(&now, &peak);
     return (double)peak / 1048576.0;
+}
+
+void bench_profile(struct ssm_ctx *c, ssm_device dev, bench_fn fn, void *arg) {
+    ssm_profile prof;
+    ssm_profile_attach(c, &prof, dev);
+    fn(arg);
+    ssm_profile_attach(c, NULL, dev);
+    ssm_profile_print(&prof, stdout);
 }

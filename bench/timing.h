@@ -22,5 +22,9 @@ double bench_peak_mib(ssm_device dev);
  * CPU too, where bench_peak_mib has no allocator to ask). */
 struct ssm_ctx;
 double bench_arena_mib(struct ssm_ctx *c, ssm_device dev);
+/* --profile: one more fn(arg) on context c with autograd/profile.h's per-op clock
+ * attached (the device synced at every op, so its totals exceed the plain timings),
+ * and its table of time per op, forward and backward, on standard output. */
+void bench_profile(struct ssm_ctx *c, ssm_device dev, bench_fn fn, void *arg);
 
 #endif
