@@ -24,16 +24,8 @@
 #define PAR_MIN ((int64_t)1 << 15) /* multiply-adds below which threads cost more */
 enum { DIRECT_MAX_L = 32 };         /* f32: direct sums up to this length */
 
-#define T float
-#define FN(name) name##_f32
-#include "cpu_fft.c"
-#undef T
-#undef FN
-#define T double
-#define FN(name) name##_f64
-#include "cpu_fft.c"
-#undef T
-#undef FN
+#define SSM_CPU_TEMPLATE "cpu_fft.c"
+#include "cpu_template.h"
 
 /* --- per-thread FFT state ---
  * A kiss_fftr config holds its own scratch buffer, so threads cannot share one:

@@ -10,20 +10,8 @@
 
 #define PAR_MIN ((int64_t)1 << 15) /* elements below which threads cost more than they save */
 
-#define T float
-#define FN(name) name##_f32
-#include "cpu_loss.c"
-#undef T
-#undef FN
-#define T double
-#define FN(name) name##_f64
-#include "cpu_loss.c"
-#undef T
-#undef FN
-
-/* same arguments for both instantiations */
-#define DISPATCH(fname, dt, ...) \
-    SSM_CPU_DISPATCH(#fname, dt, fname##_f32(__VA_ARGS__), fname##_f64(__VA_ARGS__))
+#define SSM_CPU_TEMPLATE "cpu_loss.c"
+#include "cpu_template.h"
 
 /* Targets outside [0, C) or on a masked class, and a mask that excludes every class,
  * are caller bugs (the loss would be infinite or undefined). */

@@ -58,20 +58,8 @@ static int num_threads(void) {
 #endif
 }
 
-#define T float
-#define FN(name) name##_f32
-#include "cpu_nn.c"
-#undef T
-#undef FN
-#define T double
-#define FN(name) name##_f64
-#include "cpu_nn.c"
-#undef T
-#undef FN
-
-/* same arguments for both instantiations */
-#define DISPATCH(fname, dt, ...) \
-    SSM_CPU_DISPATCH(#fname, dt, fname##_f32(__VA_ARGS__), fname##_f64(__VA_ARGS__))
+#define SSM_CPU_TEMPLATE "cpu_nn.c"
+#include "cpu_template.h"
 
 static void check_indices(const char *op, const int32_t *idx, int64_t n, int64_t vocab) {
     for (int64_t r = 0; r < n; r++)

@@ -28,20 +28,8 @@ static int64_t col_chunk(int64_t cols) {
     return w < 8 ? 8 : w > CW_MAX ? CW_MAX : w;
 }
 
-#define T float
-#define FN(name) name##_f32
-#include "cpu_norm.c"
-#undef T
-#undef FN
-#define T double
-#define FN(name) name##_f64
-#include "cpu_norm.c"
-#undef T
-#undef FN
-
-/* same arguments for both instantiations */
-#define DISPATCH(fname, dt, ...) \
-    SSM_CPU_DISPATCH(#fname, dt, fname##_f32(__VA_ARGS__), fname##_f64(__VA_ARGS__))
+#define SSM_CPU_TEMPLATE "cpu_norm.c"
+#include "cpu_template.h"
 
 void ssm_cpu_layernorm_fwd(ssm_dtype dt, const void *x, const void *w, const void *b, void *y,
                            void *mean, void *rstd, int64_t rows, int64_t dim, double eps) {

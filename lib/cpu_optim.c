@@ -11,20 +11,8 @@
 
 #define PAR_MIN ((int64_t)1 << 15) /* elements below which threads cost more than they save */
 
-#define T float
-#define FN(name) name##_f32
-#include "cpu_optim.c"
-#undef T
-#undef FN
-#define T double
-#define FN(name) name##_f64
-#include "cpu_optim.c"
-#undef T
-#undef FN
-
-/* same arguments for both instantiations */
-#define DISPATCH(fname, dt, ...) \
-    SSM_CPU_DISPATCH(#fname, dt, fname##_f32(__VA_ARGS__), fname##_f64(__VA_ARGS__))
+#define SSM_CPU_TEMPLATE "cpu_optim.c"
+#include "cpu_template.h"
 
 /* Group g's elements [*lo, *hi) of a buffer of n; 0 when it has none. */
 static int group_range(const ssm_optim_hp *hp, int64_t n, int g, int64_t *lo, int64_t *hi) {
