@@ -1,5 +1,5 @@
 /* ssmtrain as a user runs it: documented special values, interrupts (SIGINT,
- * SIGTERM, kill -9) and resuming, run folders and their lock, resume bookkeeping in
+ * SIGTERM, kill -9, --time-limit) and resuming, run folders and their lock, resume bookkeeping in
  * metrics.jsonl, --eval-only, --profile, and the messages. Each test runs the real
  * binary on a tiny recall task. */
 #include <cjson/cJSON.h>
@@ -265,6 +265,44 @@ START_TEST(interrupt_and_resume) {
     ck_assert_msg(rc == 0, "exit %d:\n%s", rc, out);
     free(out);
     assert_same_params(f.last, whole_last);
+    tu_rm_tree(f.dir);
+}
+END_TEST
+
+/* --time-limit: the run stops by itself once the time is up, as for SIGTERM (the step
+ * finished, last.h5 written, the message, exit 142 = 128 + SIGALRM), not before; a run
+ * resumed from there goes on under its own limit. A malformed duration is refused. */
+START_TEST(time_limit_stops_and_resumes) {
+    tu_tiny_run f;
+    tu_tiny_run_setup(&f, 100000000, 100000000, 0); /* far more steps than a second holds */
+    char *out, want[64];
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    int rc = ssmtrain(&f, &out, f.cfg, "--out", f.run, "--time-limit", "1.5", "--set",
+                      "train.log_every=1000", NULL);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    ck_assert_msg(rc == 142, "exit %d, want 142:\n%s", rc, out);
+    ck_assert_msg((t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) * 1e-9 >= 1.5,
+                  "stopped before its time limit");
+    int64_t at = ckpt_step(f.last);
+    ck_assert_int_gt(at, 0);
+    snprintf(want, sizeof want, "time limit reached at step %lld; resume with: ", (long long)at);
+    ck_assert_contains(out, want);
+    ck_assert_ptr_null(strstr(out, "final: "));
+    free(out);
+
+    rc = ssmtrain(&f, &out, f.cfg, "--out", f.run, "--resume", f.last, "--time-limit", "1s",
+                  "--set", "train.log_every=1000", NULL);
+    ck_assert_msg(rc == 142, "exit %d, want 142:\n%s", rc, out);
+    snprintf(want, sizeof want, "resuming from step %lld (epoch ", (long long)at);
+    ck_assert_contains(out, want);
+    ck_assert_int_gt(ckpt_step(f.last), at);
+    free(out);
+
+    rc = ssmtrain(&f, &out, f.cfg, "--out", f.run, "--time-limit", "1h30", NULL);
+    ck_assert_int_eq(rc, 2);
+    ck_assert_contains(out, "option --time-limit: '1h30' is not a duration");
+    free(out);
     tu_rm_tree(f.dir);
 }
 END_TEST
@@ -596,6 +634,7 @@ START_TEST(messages) {
     rc = ssmtrain(&f, &out, "--help", NULL);
     ck_assert_int_eq(rc, 0);
     ck_assert_contains(out, "130  interrupted by SIGINT");
+    ck_assert_contains(out, "142  the --time-limit was reached");
     ck_assert_contains(out, "3    stopped on a NaN/Inf");
     free(out);
     tu_rm_tree(f.dir);
@@ -632,6 +671,7 @@ int main(void) {
     tcase_add_loop_test(t, special_values, 0, (int)(sizeof specials / sizeof specials[0]));
     tcase_add_test(t, epoch_means_one_thing);
     tcase_add_loop_test(t, interrupt_and_resume, 0, 2);
+    tcase_add_test(t, time_limit_stops_and_resumes);
     tcase_add_test(t, killed_run_resumes_cleanly);
     tcase_add_test(t, resume_nothing_left);
     tcase_add_test(t, run_folder_refused_and_overwritten);

@@ -37,8 +37,37 @@ static const struct {
     {"--bench", "STEPS",
      "time STEPS training steps after 5 warm-up steps (CUDA graphs captured, arena sized) and "
      "print ms/step, tokens/s and peak device memory; no validation, nothing written", false},
+    {"--time-limit", "DURATION",
+     "stop once this much wall time has passed since the start (90s, 45m, 2h, 1h30m; a "
+     "number alone is seconds): the step in progress is finished, DIR/ckpt/last.h5 written, "
+     "exit status 142; continue with --resume (a batch job's time slot, one GPU session)",
+     false},
 };
 #define NOPT (sizeof options / sizeof options[0])
+
+/* "90s", "45m", "2h", "1h30m", "1d", or a number of seconds alone, > 0 and at most a
+ * year, into *s */
+static int parse_duration(const char *v, double *s) {
+    double total = 0;
+    const char *p = v;
+    if (*p >= '0' && *p <= '9') {
+        char *end;
+        double x = strtod(p, &end);
+        if (!*end && x > 0 && x <= 366 * 86400.0) return *s = x, SSM_OK;
+    }
+    while (*p) {
+        char *end;
+        if (*p < '0' || *p > '9') return SSM_ERR;
+        double x = strtod(p, &end);
+        double unit = *end == 's' ? 1 : *end == 'm' ? 60 : *end == 'h' ? 3600 : *end == 'd' ? 86400 : 0;
+        if (end == p || unit == 0) return SSM_ERR;
+        total += x * unit;
+        p = end + 1;
+    }
+    if (!(total > 0 && total <= 366 * 86400.0)) return SSM_ERR;
+    *s = total;
+    return SSM_OK;
+}
 
 /* "cpu|cuda", from the config table so the two never disagree. */
 static void device_choices(char *buf, size_t n) {
@@ -73,7 +102,7 @@ void ssm_cli_usage(FILE *f, const char *prog) {
     fprintf(f,
             "Usage: %s CONFIG.ini [--set SECTION.KEY=VALUE]... [--resume CKPT.h5] [--out DIR]\n"
             "       %*s [--overwrite] [--device %s] [--profile STEP [--profile-continue]]\n"
-            "       %*s [--bench STEPS]\n"
+            "       %*s [--bench STEPS] [--time-limit DURATION]\n"
             "       %s [CONFIG.ini] --eval-only CKPT.h5 [--set ...] [--device ...]\n"
             "       %s --help | --version\n"
             "Train a state-space sequence model (S4, S4D, S5, Mamba) as CONFIG.ini says.\n\n"
@@ -99,7 +128,9 @@ void ssm_cli_usage(FILE *f, const char *prog) {
           "       and size (the last checkpoint is kept)\n"
           "  130  interrupted by SIGINT (Ctrl-C), 143 by SIGTERM: the current step was finished\n"
           "       and DIR/ckpt/last.h5 written; continue with --resume (a second signal exits\n"
-          "       at once, leaving the checkpoints of before)\n",
+          "       at once, leaving the checkpoints of before)\n"
+          "  142  the --time-limit was reached (128 + SIGALRM): as for a signal, the step was\n"
+          "       finished and DIR/ckpt/last.h5 written; continue with --resume\n",
           f);
 }
 
@@ -191,6 +222,14 @@ int ssm_cli_parse(ssm_cli *cli, int argc, char *const *argv) {
             cli->sets[cli->n_sets++] = val;
             continue;
         }
+        if (!strcmp(name, "--time-limit")) {
+            if (cli->time_limit_s > 0)
+                return ssm_error("option --time-limit given twice");
+            if (parse_duration(val, &cli->time_limit_s) != SSM_OK)
+                return ssm_error("option --time-limit: '%s' is not a duration (90s, 45m, 2h, "
+                                 "1h30m, or seconds)", val);
+            continue;
+        }
         if (!strcmp(name, "--profile") || !strcmp(name, "--bench")) {
             char *end;
             long v = strtol(val, &end, 10);
@@ -223,7 +262,8 @@ int ssm_cli_parse(ssm_cli *cli, int argc, char *const *argv) {
         return ssm_error("options --resume and --eval-only exclude each other");
     if (cli->eval_only) {
         const char *extra = cli->out ? "--out" : cli->overwrite ? "--overwrite"
-                            : cli->profile_step ? "--profile" : cli->bench_steps ? "--bench" : NULL;
+                            : cli->profile_step ? "--profile" : cli->bench_steps ? "--bench"
+                            : cli->time_limit_s > 0 ? "--time-limit" : NULL;
         if (extra)
             return ssm_error("option %s does nothing with --eval-only (it trains nothing and "
                              "writes nothing)", extra);

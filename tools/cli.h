@@ -1,7 +1,7 @@
 /* ssmtrain's command line:
  *   ssmtrain CONFIG.ini [--set section.key=value]... [--resume CKPT.h5] [--out DIR]
  *            [--overwrite] [--device cpu|cuda] [--profile STEP [--profile-continue]]
- *            [--bench STEPS]
+ *            [--bench STEPS] [--time-limit DURATION]
  *   ssmtrain [CONFIG.ini] --eval-only CKPT.h5 [--set ...] [--device ...]
  *   ssmtrain --help | --version
  * Options take their value as the next argument or after '=' (--out=DIR).
@@ -28,6 +28,7 @@ typedef struct {
     long profile_step;       /* --profile STEP (this run's steps, from 1), or 0 */
     int profile_continue;    /* --profile-continue */
     long bench_steps;        /* --bench STEPS, or 0 */
+    double time_limit_s;     /* --time-limit DURATION in seconds, or 0 */
     int overwrite;           /* --overwrite */
     char *out_owned;         /* storage of the default out */
 } ssm_cli;

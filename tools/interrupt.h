@@ -8,6 +8,10 @@
 #define SSM_INTERRUPT_H
 
 void ssm_interrupt_install(void);
+/* --time-limit: SIGALRM after `seconds` (a timer, to the millisecond) counts as an
+ * interrupt too, with its own message; the trainer then stops as for SIGTERM and exits
+ * with 128 + SIGALRM. Call after ssm_interrupt_install. */
+void ssm_interrupt_after(double seconds);
 /* The signal received since install (SIGINT, SIGTERM), or 0. */
 int ssm_interrupted(void);
 /* The process exit status for an interrupt by sig: 128 + sig. */

@@ -2,10 +2,11 @@
  * parallel over the ranks (docs/DISTRIBUTED.md).
  *   ssmtrain CONFIG.ini [--set section.key=value]... [--resume CKPT.h5] [--out DIR]
  *            [--overwrite] [--device cpu|cuda] [--profile STEP [--profile-continue]]
+ *            [--bench STEPS] [--time-limit DURATION]
  *   ssmtrain [CONFIG.ini] --eval-only CKPT.h5
  * Exit statuses: cli.c's --help (0 done, 1 data/IO, 2 usage/config/folder, 3 NaN/Inf,
  * 4 replicas diverged, 5 out of memory (log.h: ssm_out_of_memory), 128 + signal after an
- * interrupt that saved last.h5). */
+ * interrupt that saved last.h5, 142 = 128 + SIGALRM after --time-limit). */
 #ifdef HAVE_CONFIG_H
 #include <config.h>
 #endif
@@ -236,6 +237,7 @@ int main(int argc, char **argv) {
                                                 : "profiling, writing nothing",
                    t.write_outputs ? t.out_dir : "");
             ssm_interrupt_install();
+            if (cli.time_limit_s > 0) ssm_interrupt_after(cli.time_limit_s - (ssm_now_s() - t0));
             rc = ssm_trainer_run(&t);
             if (rc > 0 && rc < 128) fail(rc);
             else if (rc == 0 && t.write_outputs) rc = final_test(&t, t0);

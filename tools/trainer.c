@@ -2,6 +2,7 @@
 #include "profile.h"
 #include <errno.h>
 #include <math.h>
+#include <signal.h>
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -570,8 +571,9 @@ int ssm_trainer_run(ssm_trainer *t) {
                 .lr = last_lr, .grad_norm = last_gnorm, .tokens_per_s = tps});
         }
         if (save(t, "last.h5") != SSM_OK) return SSM_EXIT_DATA;
-        printf("interrupted at step %lld; resume with: tools/ssmtrain %s --resume %s/last.h5\n",
-               (long long)t->st.step, t->config_path ? t->config_path : "CONFIG", t->ckpt_dir);
+        printf("%s at step %lld; resume with: tools/ssmtrain %s --resume %s/last.h5\n",
+               sig == SIGALRM ? "time limit reached" : "interrupted", (long long)t->st.step,
+               t->config_path ? t->config_path : "CONFIG", t->ckpt_dir);
         return ssm_interrupt_status(sig);
     }
     if (rc != 0 || !t->write_outputs || t->st.step < t->total_steps) return rc;
