@@ -1,12 +1,14 @@
 /* bench_mamba: Mamba's selective scan (the kernel-table entries) and the whole Mamba block
  * (through autograd), forward and forward + backward.
  *   bench_mamba [--device cpu|cuda] [--case scan|block] [--batch n --d_model n --d_inner n
- *                --L n --d_state n] [--chunk n] [--reps n]
+ *                --L n --d_state n] [--chunk n] [--precision fp32|tf32|bf16] [--reps n]
+ *               [--profile]
  * Without --case both cases run. One line per case:
  *   case=scan device=cuda batch=8 d_inner=1536 L=2048 d_state=16 fwd_ms=... fwdbwd_ms=...
  *        floor_ms=... fwd_over_floor=... chunk=64
  *   case=block device=cuda batch=8 d_model=768 d_inner=1536 L=2048 d_state=16 fwd_ms=...
- *        fwdbwd_ms=...
+ *        fwdbwd_ms=... fwdbwd_graph_ms=... (the step captured once as a CUDA graph and
+ *        replayed, as training steps run; -1 on the CPU)
  * scan: selective_scan_fwd as training calls it (D, z, delta_bias, x_chunks every --chunk
  * steps, default SSM_SCAN_CHUNK_DEFAULT; no last_state), then selective_scan_bwd with
  * every gradient wanted. floor_ms is
@@ -185,11 +187,12 @@ static void bench_block(ssm_device dev, int64_t Bn, int64_t H, int64_t N, int64_
     b.backward = 0;
     double fwd = bench_time_ms(dev, block_step, &b, reps);
     b.backward = 1;
-    double fwdbwd = bench_time_ms(dev, block_step, &b, reps);
+    double fwdbwd = bench_time_ms(dev, block_step, &b, reps), peak = bench_peak_mib(dev);
+    double graph = bench_time_graph_ms(dev, block_step, &b, reps);
     printf("case=block device=%s batch=%lld d_model=%lld d_inner=%lld L=%lld d_state=%lld "
-           "fwd_ms=%.3f fwdbwd_ms=%.3f peak_mib=%.0f arena_mib=%.0f\n",
+           "fwd_ms=%.3f fwdbwd_ms=%.3f fwdbwd_graph_ms=%.3f peak_mib=%.0f arena_mib=%.0f\n",
            ssm_device_name(dev), (long long)Bn, (long long)H, (long long)b.m.d_inner, (long long)L,
-           (long long)N, fwd, fwdbwd, bench_peak_mib(dev), bench_arena_mib(b.c, dev));
+           (long long)N, fwd, fwdbwd, graph, peak, bench_arena_mib(b.c, dev));
     if (profile) bench_profile(b.c, dev, block_step, &b);
     ssm_ctx_free(b.c);
     ssm_tensor_free(b.x);

@@ -7,7 +7,9 @@
  * random upstream gradient. Each timed iteration also resets the context and zeroes
  * the gradients, as a training step does; parameter init stays outside. Median of
  * --reps runs after warm-up; CUDA is timed with events on the stream the backend
- * uses. Defaults: CUDA B=16 H=256 N=64 L=4096, CPU B=4 H=128 N=64 L=1024. Prints
+ * uses. fwdbwd_graph_ms: the same forward + backward captured once as a CUDA graph and
+ * replayed, as training steps run (-1 on the CPU). Defaults: CUDA B=16 H=256 N=64
+ * L=4096, CPU B=4 H=128 N=64 L=1024. Prints
  *   layer=s4d device=cpu B=4 H=128 N=64 L=1024 fwd_ms=... fwdbwd_ms=... */
 #ifdef HAVE_CONFIG_H
 #include <config.h>
@@ -52,9 +54,9 @@ static void run_step(void *p) {
     step(a->b, a->backward);
 }
 
-static double time_it(bench *b, int backward, int reps) {
+static double time_it(bench *b, int backward, int reps, int graph) {
     step_arg a = {b, backward};
-    return bench_time_ms(b->dev, run_step, &a, reps);
+    return (graph ? bench_time_graph_ms : bench_time_ms)(b->dev, run_step, &a, reps);
 }
 
 static int usage(const char *prog, int status) {
@@ -126,11 +128,12 @@ int main(int argc, char **argv) {
     ssm_requires_grad(b.x); /* a layer inside a model back-propagates into its input */
     b.c = ssm_ctx_new(1);
 
-    double fwd = time_it(&b, 0, reps), fwdbwd = time_it(&b, 1, reps);
+    double fwd = time_it(&b, 0, reps, 0), fwdbwd = time_it(&b, 1, reps, 0);
+    double peak = bench_peak_mib(dev), graph = time_it(&b, 1, reps, 1);
     printf("layer=%s device=%s precision=%s B=%lld H=%lld N=%lld L=%lld fwd_ms=%.3f "
-           "fwdbwd_ms=%.3f peak_mib=%.0f arena_mib=%.0f\n", layer, ssm_device_name(dev),
-           bench_precision_name(prec), (long long)B, (long long)H, (long long)N, (long long)L, fwd,
-           fwdbwd, bench_peak_mib(dev), bench_arena_mib(b.c, dev));
+           "fwdbwd_ms=%.3f fwdbwd_graph_ms=%.3f peak_mib=%.0f arena_mib=%.0f\n", layer,
+           ssm_device_name(dev), bench_precision_name(prec), (long long)B, (long long)H,
+           (long long)N, (long long)L, fwd, fwdbwd, graph, peak, bench_arena_mib(b.c, dev));
     if (profile) {
         step_arg a = {&b, 1};
         bench_profile(b.c, dev, run_step, &a);

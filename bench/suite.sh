@@ -63,10 +63,10 @@ row() {
         if [ -n "$base" ]; then
             a=$(for out in "${outa[@]}"; do figure "$k" "$out"; done | median)
             awk -v n="$name" -v k="$k" -v a="${a:--}" -v b="${b:--}" 'BEGIN {
-                printf "| %-48s | %-9s | %10s | %10s | %6s |\n", n, k, a, b,
+                printf "| %-48s | %-15s | %10s | %10s | %6s |\n", n, k, a, b,
                        (a + 0 > 0 && b + 0 > 0) ? sprintf("%.3f", b / a) : "-" }'
         else
-            printf "| %-48s | %-9s | %10s |\n" "$name" "$k" "${b:--}"
+            printf "| %-48s | %-15s | %10s |\n" "$name" "$k" "${b:--}"
         fi
         name=""
     done
@@ -83,13 +83,13 @@ nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | sed 's/^/device:
 S4="--device cuda --B 16 --H 256 --N 64 --L 4096"
 MB="--device cuda --case block --batch 8 --d_model 768 --d_inner 1536 --L 2048 --d_state 16"
 if want s4d; then
-    row "S4D layer B16 H256 N64 L4096, tf32" fwdbwd_ms,fwd_ms,peak_mib bench_s4 $S4 --layer s4d --precision tf32
+    row "S4D layer B16 H256 N64 L4096, tf32" fwdbwd_ms,fwdbwd_graph_ms,fwd_ms,peak_mib bench_s4 $S4 --layer s4d --precision tf32
     row "S4D layer, fp32" fwdbwd_ms bench_s4 $S4 --layer s4d --precision fp32
 fi
-want s4 && row "S4 layer, same shape, tf32" fwdbwd_ms,peak_mib bench_s4 $S4 --layer s4 --precision tf32
+want s4 && row "S4 layer, same shape, tf32" fwdbwd_ms,fwdbwd_graph_ms,peak_mib bench_s4 $S4 --layer s4 --precision tf32
 if want block; then
-    row "Mamba block d768 B8 L2048, bf16" fwdbwd_ms,fwd_ms,peak_mib bench_mamba $MB --precision bf16
-    row "Mamba block, tf32" fwdbwd_ms,peak_mib bench_mamba $MB --precision tf32
+    row "Mamba block d768 B8 L2048, bf16" fwdbwd_ms,fwdbwd_graph_ms,fwd_ms,peak_mib bench_mamba $MB --precision bf16
+    row "Mamba block, tf32" fwdbwd_ms,fwdbwd_graph_ms,peak_mib bench_mamba $MB --precision tf32
     row "Mamba block, fp32" fwdbwd_ms,peak_mib bench_mamba $MB --precision fp32
 fi
 if want scan; then # the selective scan alone at the chunks (saved-state spacing) worth having

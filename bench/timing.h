@@ -12,6 +12,12 @@ typedef void (*bench_fn)(void *arg);
  * arenas and caches are then in place). */
 double bench_time_ms(ssm_device dev, bench_fn fn, void *arg, int reps);
 
+/* The same step captured once as a CUDA graph (after the warm-up runs) and timed as
+ * graph replays, as ssmtrain's training steps run (train.cuda_graph): the host's launch
+ * work is out of the measurement. -1 where the backend has no graphs, or with a message
+ * on standard error when fn cannot be captured. */
+double bench_time_graph_ms(ssm_device dev, bench_fn fn, void *arg, int reps);
+
 /* --precision NAME: fp32, tf32 or bf16 into *p; 0 when the name is none of them. */
 int bench_parse_precision(const char *name, ssm_gemm_precision *p);
 const char *bench_precision_name(ssm_gemm_precision p);
