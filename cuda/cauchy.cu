@@ -81,8 +81,11 @@ static __global__ void cauchy_bwd_kernel(const float2 *v, const float2 *w, const
 #pragma unroll
         for (int s = 0; s < SSM_CAUCHY_MAX_S; s++) gv[s] = warp_sum(gv[s]);
         if (lane == 0) {
-            if (dv)
-                for (int s = 0; s < S; s++) {
+            if (dv) /* unrolled, as every loop over gv: an index not known when compiling
+                     * put the whole array in local memory, the k loop's sums included */
+#pragma unroll
+                for (int s = 0; s < SSM_CAUCHY_MAX_S; s++) {
+                    if (s >= S) break;
                     float2 *p = dv + (s * H + h) * N2 + n;
                     *p = make_float2(p->x + (float)gv[s].a, p->y + (float)gv[s].b);
                 }

@@ -288,16 +288,24 @@ enum { CONV_BWD_THREADS = 256 };
 /* Row (blockIdx.y, blockIdx.x), tiles of CONV_BWD_THREADS times: each thread forms
  * g = dy act'(pre) at its time (and K - 1 threads the halo after the tile) into shared
  * memory once, then reads its K neighbours from there for dx. part[(b C + c)(K + 1) + k]
- * gets the row's dw[k] term, + K its dbias term. */
+ * gets the row's dw[k] term, + K its dbias term. The loops over the taps are unrolled
+ * to a bound known when compiling, so the double accumulators aw[] live in registers: a
+ * loop to the run-time K put them in local memory (64 bytes of stack a thread), read and
+ * written at every element. KT > 0 is K itself (Mamba's d_conv 4 and its neighbours: no
+ * guards for absent taps); KT = 0 unrolls to SSM_CONV_MAX_K with guards, any K. */
+template <int KT>
 static __global__ void __launch_bounds__(CONV_BWD_THREADS)
 conv_bwd_kernel(const float *x, const float *w, const float *bias, const float *dy, float *dx,
-                double *part, int64_t C, int64_t L, int64_t K, int act, int acc) {
+                double *part, int64_t C, int64_t L, int64_t K_, int act, int acc) {
+    constexpr int NA = KT ? KT : SSM_CONV_MAX_K;
+    const int K = KT ? KT : (int)K_;
     __shared__ float s_g[CONV_BWD_THREADS + SSM_CONV_MAX_K];
     const int64_t c = blockIdx.x, bb = blockIdx.y;
     const int tid = threadIdx.x;
     const float *wc = w + c * K, b = bias ? bias[c] : 0.0f;
-    double aw[SSM_CONV_MAX_K], ab = 0.0;
-    for (int k = 0; k < SSM_CONV_MAX_K; k++) aw[k] = 0.0;
+    double aw[NA], ab = 0.0;
+#pragma unroll
+    for (int k = 0; k < NA; k++) aw[k] = 0.0;
     const int64_t r = bb * C + c;
     const float *xr = x + r * L, *dyr = dy + r * L;
     for (int64_t t0 = 0; t0 < L; t0 += CONV_BWD_THREADS) { /* uniform over the block */
@@ -311,20 +319,25 @@ conv_bwd_kernel(const float *x, const float *w, const float *bias, const float *
         __syncthreads();
         if (t < L) {
             ab += g;
-            for (int64_t k = 0; k < K; k++) {
+#pragma unroll
+            for (int k = 0; k < NA; k++) {
                 int64_t s = t - (K - 1) + k;
-                if (s >= 0) aw[k] += (double)g * xr[s];
+                if (k < K && s >= 0) aw[k] += (double)g * xr[s];
             }
             if (dx) { /* dx[t] (+)= sum_k w[k] g[t + K - 1 - k] (zero past L), k order */
                 float s = 0.0f;
-                for (int64_t k = 0; k < K; k++) s += wc[k] * s_g[tid + (K - 1) - k];
+#pragma unroll
+                for (int k = 0; k < NA; k++)
+                    if (k < K) s += wc[k] * s_g[tid + (K - 1) - k];
                 dx[r * L + t] = acc ? dx[r * L + t] + s : s;
             }
         }
         __syncthreads(); /* s_g is rewritten by the next tile */
     }
     double *pr = part + (bb * C + c) * (K + 1);
-    for (int64_t k = 0; k < K; k++) {
+#pragma unroll
+    for (int k = 0; k < NA; k++) {
+        if (k >= K) break;
         double v = block_sum(aw[k]);
         if (tid == 0) pr[k] = v;
     }
@@ -366,7 +379,9 @@ void ssm_cuda_conv1d_causal_bwd(ssm_dtype dt, const void *x, const void *w, cons
     if (C > 2147483647 || B > 65535)
         ssm_panic("cuda: conv1d_causal: %lld rows of %lld channels", (long long)B, (long long)C);
     double *part = (double *)ssm_cuda_scratch(SSM_SCR_OP, (size_t)(B * C * (K + 1)) * sizeof(double));
-    conv_bwd_kernel<<<dim3((unsigned)C, (unsigned)B), CONV_BWD_THREADS, 0, ssm_cuda_stream()>>>(
+    auto kern = K == 4 ? conv_bwd_kernel<4> : K == 3 ? conv_bwd_kernel<3>
+              : K == 2 ? conv_bwd_kernel<2> : conv_bwd_kernel<0>; /* Mamba's d_conv: 4 */
+    kern<<<dim3((unsigned)C, (unsigned)B), CONV_BWD_THREADS, 0, ssm_cuda_stream()>>>(
         CF32(x), CF32(w), CF32(bias), CF32(dy), F32(dx), part, C, L, K, act, acc_dx);
     LAUNCH_CHECK();
     if (dw || dbias) {

@@ -249,13 +249,15 @@ START_TEST(cuda_large_fft_and_gemm) {
 END_TEST
 
 /* Causal conv1d with SiLU over more rows than a grid's y extent (B C = 80,000 > 65,535:
- * the forward's row loop) and at Mamba's row length, against the CPU, with gradients. */
+ * the forward's row loop) and at Mamba's row length, against the CPU, with gradients;
+ * the backward's instances for 4, 3 and 2 taps and its any-K one (5). */
 START_TEST(cuda_conv1d_many_rows) {
-    const int64_t shapes[2][3] = {{40, 2000, 9}, {2, 48, 2048}};
-    for (int s = 0; s < 2; s++) {
-        const int64_t B = shapes[s][0], C = shapes[s][1], L = shapes[s][2];
+    const int64_t shapes[5][4] = {{40, 2000, 9, 4}, {2, 48, 2048, 4}, {3, 20, 300, 3},
+                                  {3, 20, 300, 2}, {3, 20, 300, 5}};
+    for (int s = 0; s < 5; s++) {
+        const int64_t B = shapes[s][0], C = shapes[s][1], L = shapes[s][2], K = shapes[s][3];
         ssm_tensor *x = tu_randn(SSM_F32, SSM_DIMS(B, C, L), 21, 1.0);
-        ssm_tensor *w = tu_randn(SSM_F32, SSM_DIMS(C, 4), 22, 0.5);
+        ssm_tensor *w = tu_randn(SSM_F32, SSM_DIMS(C, K), 22, 0.5);
         ssm_tensor *b = tu_randn(SSM_F32, SSM_DIMS(C), 23, 0.5);
         ssm_tensor *leaves[3] = {x, w, b}, *gl[3], *y[2];
         for (int i = 0; i < 3; i++) {
@@ -274,8 +276,8 @@ START_TEST(cuda_conv1d_many_rows) {
         ck_assert_double_lt(tu_rel_err(y[1], y[0]), TOL);
         for (int i = 0; i < 3; i++) {
             double e = tu_rel_err(gl[i]->grad, leaves[i]->grad);
-            ck_assert_msg(e < TOL, "conv1d %lld x %lld x %lld: gradient %d relative error %.3g",
-                          (long long)B, (long long)C, (long long)L, i, e);
+            ck_assert_msg(e < TOL, "conv1d %lld x %lld x %lld, %lld taps: gradient %d relative "
+                          "error %.3g", (long long)B, (long long)C, (long long)L, (long long)K, i, e);
             ssm_tensor_free(gl[i]);
             ssm_tensor_free(leaves[i]);
         }
