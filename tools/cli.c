@@ -49,18 +49,16 @@ static const struct {
  * year, into *s */
 static int parse_duration(const char *v, double *s) {
     double total = 0;
-    const char *p = v;
-    if (*p >= '0' && *p <= '9') {
-        char *end;
-        double x = strtod(p, &end);
-        if (!*end && x > 0 && x <= 366 * 86400.0) return *s = x, SSM_OK;
-    }
-    while (*p) {
-        char *end;
+    for (const char *p = v; *p;) {
         if (*p < '0' || *p > '9') return SSM_ERR;
+        char *end;
         double x = strtod(p, &end);
+        if (!*end && p == v) { /* a number alone: seconds */
+            total = x;
+            break;
+        }
         double unit = *end == 's' ? 1 : *end == 'm' ? 60 : *end == 'h' ? 3600 : *end == 'd' ? 86400 : 0;
-        if (end == p || unit == 0) return SSM_ERR;
+        if (unit == 0) return SSM_ERR;
         total += x * unit;
         p = end + 1;
     }

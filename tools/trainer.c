@@ -33,6 +33,15 @@ static ssm_data_sizes data_sizes(const ssm_task_data *d, int64_t seq_len) {
                             .n_seq = d->train->n_seq};
 }
 
+/* The loaders' options: the batch size, the shuffle seed, data.pad_multiple and this
+ * rank's share of every batch (training shuffles, evaluation keeps the data set's order) */
+static ssm_loader_opts loader_opts(const ssm_config *cfg, int shuffle, int rank, int world) {
+    return (ssm_loader_opts){.batch_size = cfg->train.batch_size,
+                             .seed = (uint64_t)cfg->train.seed, .shuffle = shuffle,
+                             .pad_multiple = cfg->data.pad_multiple, .rank = rank,
+                             .world = world};
+}
+
 int ssm_trainer_init(ssm_trainer *t, const ssm_config *cfg, const char *out_dir) {
     memset(t, 0, sizeof *t);
     t->cfg = cfg;
@@ -63,8 +72,7 @@ int ssm_trainer_init(ssm_trainer *t, const ssm_config *cfg, const char *out_dir)
     t->opt->group[SSM_GROUP_SSM] = (ssm_group_hparams){cfg->layer.lr, cfg->layer.weight_decay};
     t->opt->group[SSM_GROUP_NO_DECAY].weight_decay = 0;
     t->opt->group[SSM_GROUP_SSM_DECAY] = (ssm_group_hparams){cfg->layer.lr, o->weight_decay};
-    ssm_loader_opts lo = {.batch_size = cfg->train.batch_size, .seed = (uint64_t)cfg->train.seed,
-                          .shuffle = 1, .drop_last = 0, .pad_multiple = cfg->data.pad_multiple};
+    ssm_loader_opts lo = loader_opts(cfg, 1, 0, 1); /* batches an epoch: any rank's count */
     ssm_loader *l = ssm_loader_new(t->data.train, &lo);
     int64_t per_epoch = ssm_loader_batches_per_epoch(l);
     ssm_loader_free(l);
@@ -201,9 +209,7 @@ static void keep_logits(const ssm_tensor *lg, const ssm_batch *b, int64_t C, flo
 
 void ssm_trainer_evaluate(ssm_trainer *t, const ssm_dataset *d, double *loss, double *acc,
                           float *logits) {
-    ssm_loader_opts lo = {.batch_size = t->cfg->train.batch_size, .shuffle = 0,
-                          .pad_multiple = t->cfg->data.pad_multiple, .rank = t->rank,
-                          .world = t->world};
+    ssm_loader_opts lo = loader_opts(t->cfg, 0, t->rank, t->world);
     ssm_loader *l = ssm_loader_new(d, &lo);
     ssm_ctx *c = t->ctx;
     int saved = ssm_no_grad_begin(c), training = c->training;
@@ -425,9 +431,7 @@ int ssm_trainer_run(ssm_trainer *t) {
             printf("%s: dropped %lld row(s) past step %lld (logged after the checkpoint was "
                    "written)\n", t->metrics.path, (long long)dropped, (long long)t->st.step);
     }
-    ssm_loader_opts lo = {.batch_size = cfg->train.batch_size, .seed = (uint64_t)cfg->train.seed,
-                          .shuffle = 1, .pad_multiple = cfg->data.pad_multiple, .rank = t->rank,
-                          .world = t->world};
+    ssm_loader_opts lo = loader_opts(cfg, 1, t->rank, t->world);
     ssm_loader *l = ssm_loader_new(t->data.train, &lo);
     ssm_loader_seek(l, t->st.epoch, t->st.data_index);
     ssm_ctx *c = t->ctx;
